@@ -1,0 +1,35 @@
+/**
+ * What differs between C-family targets when printing an Expr: a table, not code. The C++ CPU
+ * backend and the CUDA backend print through the same printer with their own dialect.
+ * Helpers named `kvf::...` live in runtime/native/include/kvforge/expr_ops.hpp (host and device).
+ */
+import type { IndexName, UnaryFn } from '../../ir/expr.ts';
+
+export interface Dialect {
+  readonly intType: string;
+  readonly floatType: string;
+  /** Spelling of float functions (float overloads). */
+  readonly floatFn: Readonly<Record<Extract<UnaryFn, 'tanh' | 'exp' | 'log' | 'sqrt' | 'floor'>, string>>;
+  readonly helpers: {
+    readonly floorDiv: string;
+    readonly imin: string; readonly imax: string; readonly iabs: string;
+    readonly fmin: string; readonly fmax: string; readonly fabs: string;
+  };
+  /** C names of the indices and the score inside mask()/score(). */
+  readonly index: Readonly<Record<IndexName, string>>;
+  readonly score: string;
+  readonly param: (name: string) => string;
+}
+
+export const CPP_DIALECT: Dialect = {
+  intType: 'int64_t',
+  floatType: 'float',
+  floatFn: { tanh: 'tanhf', exp: 'expf', log: 'logf', sqrt: 'sqrtf', floor: 'floorf' },
+  helpers: {
+    floorDiv: 'kvf::floor_div', imin: 'kvf::imin', imax: 'kvf::imax', iabs: 'kvf::iabs',
+    fmin: 'kvf::js_fmin', fmax: 'kvf::js_fmax', fabs: 'fabsf',
+  },
+  index: { b: 'b', h: 'h', q: 'q', k: 'k' },
+  score: 's',
+  param: (name) => `p_${name}`,
+};

@@ -1,0 +1,88 @@
+/**
+ * lowerSpec: an AttentionSpec (functions + bound values) -> one mask Expr, one score Expr and the
+ * list of parameter slots the kernel reads, in order.
+ *
+ * Each function is translated once by the front end; the parameters of the i-th mask leaf become
+ * `m<i>_<name>` and those of the score `s_<name>`, so functions combined into one kernel never
+ * collide. Slot order is the order of the kernel's `params` array.
+ */
+import type { AttentionSpec } from '../dsl/attention.ts';
+import type { Mask } from '../dsl/mask.ts';
+import { children, E, type Expr } from './ir/expr.ts';
+import { interpret } from './ir/interpret.ts';
+import { KvforgeError } from './diagnostics.ts';
+import { translate } from './frontend/index.ts';
+import { renameParams } from './passes/renameParams.ts';
+import type { FunctionDef } from '../dsl/types.ts';
+
+export interface ParamSlot {
+  readonly name: string;
+  readonly type: 'int' | 'float';
+  readonly value: number;
+  /** Which function and declared name it came from, for messages. */
+  readonly origin: string;
+}
+
+export interface LoweredSpec {
+  readonly mask: Expr | undefined;
+  readonly score: Expr | undefined;
+  readonly params: readonly ParamSlot[];
+}
+
+// Translating is the expensive step (ts-morph); a definition object always translates the same.
+const translated = new WeakMap<FunctionDef, Expr>();
+function translateOnce(def: FunctionDef): Expr {
+  let e = translated.get(def);
+  if (!e) {
+    e = translate(def);
+    translated.set(def, e);
+  }
+  return e;
+}
+
+export function lowerSpec(spec: AttentionSpec): LoweredSpec {
+  const params: ParamSlot[] = [];
+  let leaf = 0;
+  const bind = (def: FunctionDef, values: Readonly<Record<string, number>>, prefix: string): Expr => {
+    const e = renameParams(translateOnce(def), (n) => `${prefix}${n}`);
+    for (const [name, type] of Object.entries(def.params)) {
+      params.push({ name: `${prefix}${name}`, type: type === 'int32' ? 'int' : 'float', value: values[name]!, origin: `${def.name}.${name}` });
+    }
+    return e;
+  };
+  const lowerMask = (m: Mask): Expr => {
+    if ('def' in m) return bind(m.def, m.values, `m${leaf++}_`);
+    if (m.op === 'not') return E.unary('not', lowerMask(m.term));
+    const parts = m.terms.map(lowerMask);
+    if (parts.length === 0) return E.bool(m.op === 'and');
+    return parts.reduce((acc, p) => E.binary(m.op as 'and' | 'or', acc, p));
+  };
+  const mask = spec.mask ? lowerMask(spec.mask) : undefined;
+  const score = spec.score ? bind(spec.score.def, spec.score.values, 's_') : undefined;
+  const lowered = { mask, score, params };
+  checkDivisors(lowered, Object.fromEntries(params.map((p) => [p.name, p.value])));
+  return lowered;
+}
+
+/**
+ * Divisors of floorDiv and mod are constants or parameters (the front end's rule); a parameter
+ * bound to 0 would make the kernel divide by zero, so it is rejected with the value's origin.
+ */
+export function checkDivisors(l: LoweredSpec, values: Readonly<Record<string, number>>): void {
+  const visit = (e: Expr): void => {
+    if (e.op === 'binary' && (e.fn === 'floorDiv' || e.fn === 'mod')) {
+      const d = interpret(e.rhs, { b: 0, h: 0, q: 0, k: 0, s: 0, params: values });
+      if (d === 0) {
+        const origin = l.params.find((p) => containsParam(e.rhs, p.name))?.origin ?? 'a divisor';
+        throw new KvforgeError('KVF2002', `${origin} is used as a divisor and is 0`, { hint: 'bind a nonzero value' });
+      }
+    }
+    children(e).forEach(visit);
+  };
+  if (l.mask) visit(l.mask);
+  if (l.score) visit(l.score);
+}
+
+function containsParam(e: Expr, name: string): boolean {
+  return e.op === 'param' ? e.name === name : children(e).some((c) => containsParam(c, name));
+}

@@ -1,0 +1,74 @@
+/**
+ * The code generator, top to bottom. Each stage is a pure function; `explain` prints the IR after
+ * every one of them.
+ *
+ *   1. lowerSpec      front end: read each mask/score function's source with ts-morph and
+ *                     translate it through the whitelist into Expr IR; combine masks; name params.
+ *   2. bindParams     (plan.paramMode = 'baked') turn parameter values into literals, so the
+ *                     kernel is specialised to them and folding can see through them.
+ *   3. foldConstants  evaluate what no longer depends on indices, params or the score.
+ *   4. plan           the schedule (tiles, target, parameter mode), hashed into the kernel id.
+ *   5. render         backend view model -> handlebars template -> source text.
+ *
+ * Tile classification (classifyTiles) is not a stage here: it needs the call's positions and
+ * parameter values, so the runtime runs it on every call from the unit's final mask IR.
+ */
+import type { AttentionSpec } from '../dsl/attention.ts';
+import { canonicalJson, stableHash } from './hash.ts';
+import type { Expr } from './ir/expr.ts';
+import { lowerSpec, type ParamSlot } from './lower.ts';
+import { bindParams } from './passes/bindParams.ts';
+import { foldConstants } from './passes/foldConstants.ts';
+import { makePlan, type KernelPlan } from './planner/plan.ts';
+
+/** Everything a backend and the runtime need about one kernel. */
+export interface KernelUnit {
+  readonly id: string;
+  readonly name: string;
+  readonly spec: AttentionSpec;
+  /** Hash of the math: heads, dims, scale, IR and parameter values. */
+  readonly specHash: string;
+  readonly plan: KernelPlan;
+  /** Final IR (after binding and folding). */
+  readonly mask: Expr | undefined;
+  readonly score: Expr | undefined;
+  /** Every parameter with its bound value (the reference's and the tile classifier's view). */
+  readonly params: readonly ParamSlot[];
+  /** Parameters the kernel reads at run time, in `params` array order (empty when baked). */
+  readonly runtimeParams: readonly ParamSlot[];
+}
+
+export interface StageDump { readonly stage: string; readonly mask?: Expr; readonly score?: Expr; readonly note?: string }
+
+/** Kernel ids are C identifiers: a readable slug plus a hash of spec and plan. */
+export function kernelId(name: string, specHash: string, plan: KernelPlan): string {
+  const slug = name.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+|_+$/g, '').toLowerCase().slice(0, 40) || 'kernel';
+  return `${slug}_${stableHash({ specHash, plan }, 10)}`;
+}
+
+export function compileUnit(spec: AttentionSpec, planOverrides: Partial<KernelPlan> = {}, dumps?: StageDump[]): KernelUnit {
+  const lowered = lowerSpec(spec);
+  dumps?.push({ stage: 'lowerSpec', mask: lowered.mask, score: lowered.score, note: `params: ${lowered.params.map((p) => `${p.name}=${p.value}`).join(', ') || 'none'}` });
+  const plan = makePlan(planOverrides);
+  const values = Object.fromEntries(lowered.params.map((p) => [p.name, p.value]));
+  const baked = plan.paramMode === 'baked';
+  const bind = (e: Expr | undefined) => (e && baked ? bindParams(e, values) : e);
+  let mask = bind(lowered.mask);
+  let score = bind(lowered.score);
+  dumps?.push({ stage: 'bindParams', mask, score, note: baked ? 'parameters baked as literals' : 'parameters passed at run time' });
+  mask = mask && foldConstants(mask);
+  score = score && foldConstants(score);
+  dumps?.push({ stage: 'foldConstants', mask, score });
+  // A mask folded to `true` admits everything: drop it, so tiles are all FULL and no mask runs.
+  if (mask?.op === 'const' && mask.value === true) mask = undefined;
+  const specHash = stableHash({
+    heads: spec.heads, headDim: spec.headDim, valueDim: spec.valueDim, scale: spec.scale ?? null,
+    mask: lowered.mask ?? null, score: lowered.score ?? null, params: lowered.params.map((p) => [p.name, p.type, p.value]),
+  });
+  const id = kernelId(spec.name, specHash, plan);
+  dumps?.push({ stage: 'plan', note: `${id} ${canonicalJson(plan)}` });
+  return {
+    id, name: spec.name, spec, specHash, plan, mask, score, params: lowered.params,
+    runtimeParams: baked ? [] : lowered.params,
+  };
+}

@@ -1,0 +1,167 @@
+/**
+ * defineMask / defineScore: declare a mask or score function with explicit parameters.
+ *
+ * The function is kept as it is: the reference runs it as JavaScript, and the front end reads its
+ * source to generate kernels. Parameters are declared, never captured, so that every value the
+ * kernel depends on is visible to kvforge (a closure over an outer variable is rejected with a
+ * hint when the function is translated).
+ */
+import { KvforgeError } from '../codegen/diagnostics.ts';
+import { captureCallSite } from './callsite.ts';
+import type { CallSite, FunctionDef, MaskFn, ParamDecls, ParamType, ParamValues, ScoreFn } from './types.ts';
+
+const PARAM_TYPES: readonly ParamType[] = ['int32', 'float32'];
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Options of {@link defineMask} and {@link defineScore}. */
+export interface DefineOptions<P extends ParamDecls> {
+  /** Declared parameters: name -> 'int32' | 'float32'. @defaultValue `{}` */
+  readonly params?: P;
+  /** Name used in kernel ids, reports and error messages. @defaultValue the function's name, else 'mask' / 'score' */
+  readonly name?: string;
+}
+
+/** A declared function with its parameters bound to values: what attention specs hold. */
+export interface Bound<D> {
+  readonly def: D;
+  readonly values: Readonly<Record<string, number>>;
+}
+
+abstract class FunctionDefBase<P extends ParamDecls> implements FunctionDef {
+  abstract readonly role: 'mask' | 'score';
+  readonly name: string;
+  readonly params: P;
+  readonly site: CallSite | undefined;
+  abstract readonly fn: (...args: never[]) => unknown;
+
+  constructor(name: string, params: P, site: CallSite | undefined) {
+    this.name = name;
+    this.params = params;
+    this.site = site;
+  }
+
+  /** Bind every declared parameter; checked here so a bad value fails where it is written. */
+  protected bindValues(values: ParamValues<P>): Readonly<Record<string, number>> {
+    return validateParamValues(this.name, this.params, values as Record<string, unknown>, captureCallSite(2));
+  }
+}
+
+/** A declared mask function. Use `.with({...})` to bind its parameters. */
+export class MaskDef<P extends ParamDecls = {}> extends FunctionDefBase<P> {
+  readonly role = 'mask' as const;
+  readonly fn: MaskFn<P>;
+  constructor(fn: MaskFn<P>, name: string, params: P, site: CallSite | undefined) {
+    super(name, params, site);
+    this.fn = fn;
+  }
+  /** Bind the parameters: `slidingWindow.with({ window: 256 })`. */
+  with(values: ParamValues<P>): Bound<MaskDef<P>> {
+    return { def: this, values: this.bindValues(values) };
+  }
+}
+
+/** A declared score function. Use `.with({...})` to bind its parameters. */
+export class ScoreDef<P extends ParamDecls = {}> extends FunctionDefBase<P> {
+  readonly role = 'score' as const;
+  readonly fn: ScoreFn<P>;
+  constructor(fn: ScoreFn<P>, name: string, params: P, site: CallSite | undefined) {
+    super(name, params, site);
+    this.fn = fn;
+  }
+  /** Bind the parameters: `softcap.with({ cap: 30 })`. */
+  with(values: ParamValues<P>): Bound<ScoreDef<P>> {
+    return { def: this, values: this.bindValues(values) };
+  }
+}
+
+/**
+ * Declare a mask: `(b, h, q, k, p) => boolean`, true where key position `k` is admissible for
+ * query position `q` (token positions, semantics.md section 1).
+ *
+ * @param fn - the mask body; integer arithmetic, comparisons, `&&`, `||`, `!`, ternaries,
+ *   `Math.min/max/abs`, `Math.floor(a / b)`, and declared parameters read as `p.name`.
+ * @param options - declared parameters and a name.
+ * @example
+ * ```ts
+ * export const dilated = defineMask((b, h, q, k, p) => k <= q && (q - k) % p.stride === 0,
+ *   { name: 'dilated', params: { stride: 'int32' } });
+ * const mask = dilated.with({ stride: 3 });
+ * ```
+ */
+export function defineMask<P extends ParamDecls = {}>(fn: MaskFn<P>, options: DefineOptions<P> = {}): MaskDef<P> {
+  const site = captureCallSite(1);
+  const params = validateDecls(options.params ?? ({} as P), site);
+  return new MaskDef(fn, options.name ?? (fn.name || 'mask'), params, site);
+}
+
+/**
+ * Declare a score function: `(s, b, h, q, k, p) => number`, applied to the scaled score `s`
+ * before the mask. Besides what masks allow: float literals, `/`, `Math.tanh/exp/log/sqrt`.
+ *
+ * @example
+ * ```ts
+ * export const softcap = defineScore((s, b, h, q, k, p) => p.cap * Math.tanh(s / p.cap),
+ *   { name: 'softcap', params: { cap: 'float32' } });
+ * const score = softcap.with({ cap: 30 });
+ * ```
+ */
+export function defineScore<P extends ParamDecls = {}>(fn: ScoreFn<P>, options: DefineOptions<P> = {}): ScoreDef<P> {
+  const site = captureCallSite(1);
+  const params = validateDecls(options.params ?? ({} as P), site);
+  return new ScoreDef(fn, options.name ?? (fn.name || 'score'), params, site);
+}
+
+function siteLocation(site: CallSite | undefined) {
+  return site ? { file: site.file, line: site.line, column: site.column } : undefined;
+}
+
+function validateDecls<P extends ParamDecls>(params: P, site: CallSite | undefined): P {
+  for (const [name, type] of Object.entries(params)) {
+    if (!IDENT.test(name)) {
+      throw new KvforgeError('KVF2001', `parameter name '${name}' is not an identifier`, {
+        location: siteLocation(site), hint: 'use a name like window or cap',
+      });
+    }
+    if (!PARAM_TYPES.includes(type)) {
+      throw new KvforgeError('KVF2001', `parameter '${name}' has type '${String(type)}'`, {
+        location: siteLocation(site), hint: `declare it as one of ${PARAM_TYPES.map((t) => `'${t}'`).join(', ')}`,
+      });
+    }
+  }
+  return Object.freeze({ ...params });
+}
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/** Check that `values` binds exactly the declared parameters with values of their types. */
+export function validateParamValues(
+  owner: string, decls: ParamDecls, values: Record<string, unknown>, site?: CallSite,
+): Readonly<Record<string, number>> {
+  const location = siteLocation(site);
+  const declared = Object.keys(decls);
+  const list = declared.length ? declared.join(', ') : 'none';
+  for (const name of Object.keys(values ?? {})) {
+    if (!(name in decls)) {
+      throw new KvforgeError('KVF2002', `'${owner}' has no parameter '${name}'`, { location, hint: `declared parameters: ${list}` });
+    }
+  }
+  const out: Record<string, number> = {};
+  for (const [name, type] of Object.entries(decls)) {
+    const v = values?.[name];
+    if (v === undefined) {
+      throw new KvforgeError('KVF2006', `'${owner}' needs a value for parameter '${name}' (${type})`, {
+        location, hint: `bind it: ${owner}.with({ ${name}: ... })`,
+      });
+    }
+    const ok = typeof v === 'number' && (type === 'int32'
+      ? Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX
+      : Number.isFinite(v) && Math.abs(v) <= 3.4028234663852886e38);
+    if (!ok) {
+      throw new KvforgeError('KVF2002', `parameter '${name}' of '${owner}' must be ${type === 'int32' ? 'an integer in int32 range' : 'a finite float32'}, got ${String(v)}`, { location });
+    }
+    // float32 values are rounded once here, so the reference and the kernel see the same number.
+    out[name] = type === 'float32' ? Math.fround(v as number) : (v as number);
+  }
+  return Object.freeze(out);
+}
