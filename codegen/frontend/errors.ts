@@ -55,3 +55,9 @@ export class Reporter {
     throw new KvforgeError(code, detail, { location: this.locate(node), ...(hint === undefined ? {} : { hint }) });
   }
 }
+
+/** A node's text on one line, shortened, for quoting in a message. */
+export function snippet(node: Node, max = 40): string {
+  const text = node.getText().replace(/\s+/g, ' ');
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
+}

@@ -22,7 +22,7 @@ const DECLARATION_ONLY = new Set<ts.SyntaxKind>([
 function unwrap(n: ts.Node): ts.Node {
   while (
     ts.isParenthesizedExpression(n) || ts.isAsExpression(n) || ts.isSatisfiesExpression(n)
-    || ts.isNonNullExpression(n) || ts.isTypeAssertionExpression(n)
+    || ts.isNonNullExpression(n) || ts.isTypeAssertionExpression(n) || ts.isExpressionWithTypeArguments(n)
   ) n = n.expression;
   return n;
 }
@@ -41,7 +41,8 @@ export function fingerprint(node: ts.Node): string {
   const visit = (raw: ts.Node): void => {
     const n = unwrap(raw);
     if (isTypeOnly(n)) return;
-    if (ts.isVoidExpression(n) && ts.isNumericLiteral(unwrap(n.expression)) && Number(n.expression.getText()) === 0) {
+    const voided = ts.isVoidExpression(n) ? unwrap(n.expression) : undefined;
+    if (voided && ts.isNumericLiteral(voided) && Number(voided.text) === 0) {
       out.push(`id:undefined`);
       return;
     }

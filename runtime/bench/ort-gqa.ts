@@ -16,6 +16,10 @@
  * - outputs: output `[B, S, Hq*D]`, present_key/present_value `[B, Hkv, P + S, D]`.
  * The CPU kernel requires D to be a multiple of 8 and S of query == S of key/value.
  *
+ * Decode runs in ORT's plain (non-shared-buffer) past/present mode, the one the API offers without
+ * IO binding: each call zeroes a present buffer and copies the whole past into it before attending,
+ * and that cost is part of what the peer is timed on. Only `output` is fetched back to JS.
+ *
  * @module
  */
 import onnxProto from 'onnx-proto';

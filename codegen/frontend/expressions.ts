@@ -1,0 +1,195 @@
+/**
+ * Expression syntax -> Expr IR, by whitelist: every node kind handled here has a meaning in the
+ * IR that equals JavaScript's; any other kind is a user error naming the construct.
+ */
+import {
+  Node, SyntaxKind, type CallExpression, type ConditionalExpression, type ElementAccessExpression,
+  type Identifier, type NumericLiteral, type PropertyAccessExpression,
+} from 'ts-morph';
+import { E, type Expr } from '../ir/expr.ts';
+import { applyMath, checkArity, checkCallee, floorOfDivision } from './calls.ts';
+import { SIGNATURES, declaredList, type Context } from './context.ts';
+import { snippet } from './errors.ts';
+import { binaryOperator, checkPrefixOperator, combineBinary, combinePrefix, negatedLiteral } from './operators.ts';
+import { describeType, requireBool, unify } from './typing.ts';
+import { NO_STATE_HINT, REJECTED_EXPRESSIONS } from './unsupported.ts';
+
+/** Translate the expression `node` in `ctx`. */
+export function translateExpr(node: Node, ctx: Context): Expr {
+  if (
+    Node.isParenthesizedExpression(node) || Node.isAsExpression(node) || Node.isSatisfiesExpression(node)
+    || Node.isNonNullExpression(node) || Node.isTypeAssertion(node)
+  ) {
+    // Grouping and type annotations: the operand is the value.
+    return translateExpr(node.getExpression(), ctx);
+  }
+  if (Node.isNumericLiteral(node)) return numberLiteral(node.getLiteralValue(), node, ctx);
+  if (Node.isTrueLiteral(node) || Node.isFalseLiteral(node)) return E.bool(node.getLiteralValue());
+  if (Node.isIdentifier(node)) return identifier(node, ctx);
+  if (Node.isPropertyAccessExpression(node)) return propertyAccess(node, ctx);
+  if (Node.isElementAccessExpression(node)) return elementAccess(node, ctx);
+  if (Node.isCallExpression(node)) return call(node, ctx);
+  if (Node.isConditionalExpression(node)) return conditional(node, ctx);
+  if (Node.isBinaryExpression(node)) {
+    const op = binaryOperator(node, ctx);
+    return combineBinary(op, translateExpr(node.getLeft(), ctx), translateExpr(node.getRight(), ctx), node, ctx);
+  }
+  if (Node.isPrefixUnaryExpression(node)) {
+    checkPrefixOperator(node, ctx);
+    const folded = negatedLiteral(node);
+    if (folded !== undefined) return numberLiteral(folded, node, ctx);
+    return combinePrefix(node, translateExpr(node.getOperand(), ctx), ctx);
+  }
+  if (Node.isPostfixUnaryExpression(node)) {
+    const text = node.getOperatorToken() === SyntaxKind.PlusPlusToken ? '++' : '--';
+    ctx.report.fail('KVF1001', node, `\`${text}\` is not allowed`, NO_STATE_HINT);
+  }
+  const rejected = REJECTED_EXPRESSIONS.get(node.getKind());
+  if (rejected) ctx.report.fail(rejected.code, node, `${rejected.what} is not allowed in a ${ctx.role}`, rejected.hint);
+  return ctx.report.fail('KVF1001', node, `${node.getKindName()} \`${snippet(node)}\` is not allowed in a ${ctx.role}`);
+}
+
+/** Integer literals are exact ints; other numbers are floats, which only a score may use. */
+function numberLiteral(value: number, node: Node, ctx: Context): Expr {
+  if (Number.isSafeInteger(value)) return E.int(value);
+  if (ctx.role === 'score') return E.float(value);
+  if (Number.isInteger(value)) {
+    ctx.report.fail('KVF1011', node, `integer literal \`${snippet(node)}\` is outside the exact integer range (+-2^53)`);
+  }
+  return ctx.report.fail('KVF1006', node, `float literal \`${snippet(node)}\` in a mask; masks compute with integers`,
+    'use integers: Math.floor(x / 2) instead of x * 0.5');
+}
+
+function identifier(node: Identifier, ctx: Context): Expr {
+  const name = node.getText();
+  const binding = ctx.scope.get(name);
+  switch (binding?.kind) {
+    case 'index': return E.index(binding.name);
+    case 'score': return E.score();
+    case 'param': return readParam(binding.name, node, ctx);
+    case 'const': return binding.expr;
+    case 'pending':
+      return ctx.report.fail('KVF1003', node, `\`${name}\` is used before its declaration`, 'declare a const before reading it');
+    case 'params':
+      return ctx.report.fail('KVF1001', node, `the parameters object \`${name}\` can only be read as ${name}.name`,
+        `declared parameters: ${declaredList(ctx.decls)}`);
+    case undefined:
+      return unknownIdentifier(node, ctx);
+  }
+}
+
+/** A name that is neither a parameter nor a const of the body: a global, or captured from outside. */
+function unknownIdentifier(node: Identifier, ctx: Context): never {
+  const name = node.getText();
+  if (name === 'Infinity' || name === 'NaN' || name === 'undefined') {
+    ctx.report.fail('KVF1011', node, `\`${name}\` is not allowed`, ctx.role === 'mask'
+      ? 'a mask returns true or false; to exclude a key, return false'
+      : 'scores are finite numbers here; exclude keys with a mask, cap a score with Math.min(s, c)');
+  }
+  if (name === 'Math') {
+    ctx.report.fail('KVF1001', node, '`Math` can only be called, as in Math.min(a, b)', `a ${ctx.role} may call its listed Math functions`);
+  }
+  const names = SIGNATURES[ctx.role].join(', ');
+  if (name in globalThis) {
+    ctx.report.fail('KVF1003', node, `\`${name}\` is not available in a ${ctx.role}`,
+      `a ${ctx.role} reads its parameters (${names}) and declared parameters as p.name`);
+  }
+  const define = ctx.role === 'mask' ? 'defineMask' : 'defineScore';
+  const type = ctx.role === 'mask' ? 'int32' : 'float32';
+  return ctx.report.fail('KVF1005', node, `captured variable \`${name}\`: a ${ctx.role} can only read its parameters`,
+    `declare it: ${define}(fn, { params: { ${name}: '${type}' } }) and read it as p.${name}`);
+}
+
+/** `p.name`: a declared parameter, int32 -> int, float32 -> float (never in a mask). */
+function readParam(name: string, node: Node, ctx: Context): Expr {
+  const type = Object.hasOwn(ctx.decls, name) ? ctx.decls[name] : undefined;
+  if (type === undefined) {
+    ctx.report.fail('KVF1004', node, `\`${name}\` is not a declared parameter of ${ctx.name} (declared: ${declaredList(ctx.decls)})`,
+      `declare it: { params: { ${name}: '${ctx.role === 'mask' ? 'int32' : 'float32'}' } }, or fix the name`);
+  }
+  if (type === 'float32' && ctx.role === 'mask') {
+    ctx.report.fail('KVF1006', node, `float parameter \`${name}\` in a mask; masks compute with integers`, `declare it as 'int32'`);
+  }
+  return E.param(name, type === 'int32' ? 'int' : 'float');
+}
+
+/** The identifier a property or element access reads from, when it is a plain name. */
+function baseName(node: PropertyAccessExpression | ElementAccessExpression): Identifier | undefined {
+  const base = node.getExpression();
+  return Node.isIdentifier(base) ? base : undefined;
+}
+
+function rejectOptionalChain(node: PropertyAccessExpression | ElementAccessExpression | CallExpression, ctx: Context): void {
+  const token = node.getQuestionDotTokenNode();
+  if (token) ctx.report.fail('KVF1001', token, 'optional chaining `?.` is not allowed', 'no value is ever null or undefined here');
+}
+
+function propertyAccess(node: PropertyAccessExpression, ctx: Context): Expr {
+  rejectOptionalChain(node, ctx);
+  const base = baseName(node);
+  const binding = base && ctx.scope.get(base.getText());
+  if (binding?.kind === 'params') return readParam(node.getName(), node, ctx);
+  if (base && binding === undefined) {
+    if (base.getText() === 'Math') {
+      ctx.report.fail('KVF1001', node, `\`${snippet(node)}\` is not allowed`, 'write the constant as a literal, or declare a parameter');
+    }
+    unknownIdentifier(base, ctx);
+  }
+  return ctx.report.fail('KVF1001', node, `property access \`${snippet(node)}\` is not allowed`,
+    'only the parameters object has properties: p.name');
+}
+
+function elementAccess(node: ElementAccessExpression, ctx: Context): Expr {
+  rejectOptionalChain(node, ctx);
+  const base = baseName(node);
+  const binding = base && ctx.scope.get(base.getText());
+  if (binding?.kind === 'params') {
+    const key = node.getArgumentExpression();
+    if (key && (Node.isStringLiteral(key) || Node.isNoSubstitutionTemplateLiteral(key))) {
+      return readParam(key.getLiteralValue(), node, ctx);
+    }
+    ctx.report.fail('KVF1001', node, `computed parameter access \`${snippet(node)}\` is not allowed`, `write ${base!.getText()}.name`);
+  }
+  if (base && binding === undefined) unknownIdentifier(base, ctx);
+  return ctx.report.fail('KVF1001', node, `element access \`${snippet(node)}\` is not allowed`, 'arrays are not supported');
+}
+
+function call(node: CallExpression, ctx: Context): Expr {
+  rejectOptionalChain(node, ctx);
+  const callee = node.getExpression();
+  let mathName: string | undefined;
+  if (Node.isPropertyAccessExpression(callee)) {
+    rejectOptionalChain(callee, ctx);
+    const base = callee.getExpression();
+    if (Node.isIdentifier(base) && base.getText() === 'Math' && !ctx.scope.has('Math')) mathName = callee.getName();
+  }
+  const fn = checkCallee(mathName, snippet(callee), callee, ctx);
+  const argNodes = node.getArguments();
+  for (const a of argNodes) if (Node.isSpreadElement(a)) translateExpr(a, ctx);
+  checkArity(fn, node, ctx);
+  if (fn === 'floor') {
+    let arg: Node = argNodes[0]!;
+    while (Node.isParenthesizedExpression(arg)) arg = arg.getExpression();
+    if (Node.isBinaryExpression(arg) && arg.getOperatorToken().getKind() === SyntaxKind.SlashToken) {
+      const [l, r] = [arg.getLeft(), arg.getRight()];
+      return floorOfDivision(translateExpr(l, ctx), translateExpr(r, ctx), l, r, ctx);
+    }
+  }
+  return applyMath(fn, argNodes.map((a) => translateExpr(a, ctx)), argNodes, ctx);
+}
+
+function conditional(node: ConditionalExpression, ctx: Context): Expr {
+  const condNode = node.getCondition();
+  const cond = translateExpr(condNode, ctx);
+  requireBool(ctx, cond, condNode, 'the condition of `?:`');
+  const then = translateExpr(node.getWhenTrue(), ctx);
+  const otherwise = translateExpr(node.getWhenFalse(), ctx);
+  if ((then.type === 'bool') !== (otherwise.type === 'bool')) {
+    ctx.report.fail('KVF1006', node, `the branches of \`?:\` have different types: ${describeType(then.type)} and ${describeType(otherwise.type)}`,
+      'both branches must be numbers, or both booleans');
+  }
+  const [t, e] = unify([then, otherwise]) as [Expr, Expr];
+  return E.select(cond, t, e);
+}
+
+export type { NumericLiteral };

@@ -1,0 +1,20 @@
+/**
+ * The variants kvforge ships kernels for: the built-ins of semantics.md section 1 at the
+ * benchmark's shape (Hq=32, Hkv=4, D=64). `kvforge gen` writes their kernels to generated/.
+ */
+import {
+  alibiFor, causal, defineAttention, noDiagonal, or, prefixLM, sinks, slidingWindow, softcap,
+} from '../dsl/index.ts';
+
+const shape = { heads: { q: 32, kv: 4 }, headDim: 64 } as const;
+
+export const causalAttention = defineAttention({ ...shape, name: 'causal', mask: causal });
+export const noDiagonalAttention = defineAttention({ ...shape, name: 'noDiagonal', mask: noDiagonal });
+export const window256 = defineAttention({ ...shape, name: 'slidingWindow256', mask: slidingWindow.with({ window: 256 }) });
+export const sinksWindow = defineAttention({
+  ...shape, name: 'sinks4Window256', mask: or(sinks.with({ count: 4 }), slidingWindow.with({ window: 256 })),
+});
+export const prefixLm = defineAttention({ ...shape, name: 'prefixLM128', mask: prefixLM.with({ prefix: 128 }) });
+export const softcapCausal = defineAttention({ ...shape, name: 'softcapCausal', mask: causal, score: softcap.with({ cap: 30 }) });
+export const alibiCausal = defineAttention({ ...shape, name: 'alibiCausal', mask: causal, score: alibiFor(32) });
+export const dense = defineAttention({ ...shape, name: 'dense' });

@@ -1,0 +1,22 @@
+/**
+ * kvforge: declare attention variants in TypeScript, generate specialised kernels, build them into
+ * a Node addon, and check them against a float64 reference.
+ *
+ * @example
+ * ```ts
+ * import { defineMask, defineAttention, compile } from 'kvforge';
+ * const dilated = defineMask((b, h, q, k, p) => k <= q && (q - k) % p.stride === 0,
+ *   { name: 'dilated', params: { stride: 'int32' } });
+ * const spec = defineAttention({ heads: { q: 8, kv: 2 }, headDim: 64, mask: dilated.with({ stride: 3 }) });
+ * const [attn] = await compile([spec]);
+ * const { out, lse } = await attn.run({ q, k, v, B: 1, Lq: 256, Lk: 256 });
+ * ```
+ */
+export * from './dsl/index.ts';
+export { compile, CompiledAttention, type AttentionResult, type RunOptions, type CompileOptions } from './runtime/kernels.ts';
+export type { AttentionInputs } from './runtime/inputs.ts';
+export { referenceAttention, type ReferenceResult } from './runtime/reference.ts';
+export { fuzzKernel, type CampaignOptions, type CampaignReport } from './runtime/fuzz.ts';
+export { TOLERANCES, compareArrays } from './runtime/tolerance.ts';
+export { KvforgeError, DIAGNOSTICS, type DiagnosticCode } from './codegen/diagnostics.ts';
+export type { KernelPlan } from './codegen/planner/plan.ts';

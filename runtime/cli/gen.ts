@@ -1,0 +1,25 @@
+/** `kvforge gen [files...] [--check] [--out dir]` */
+import path from 'node:path';
+import { KvforgeError } from '../../codegen/diagnostics.ts';
+import { configFiles } from '../../codegen/loadSpecs.ts';
+import { diffGenerated, generateFromFiles, writeGenerated } from '../../codegen/generate.ts';
+import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../paths.ts';
+
+export async function genCommand(files: string[], o: { check?: boolean; out: string }): Promise<void> {
+  const own = files.length > 0;
+  const inputs = own ? files.map((f) => path.resolve(f)) : configFiles(CONFIGS_DIR);
+  const root = own ? process.cwd() : PACKAGE_ROOT;
+  const outDir = own ? path.resolve(o.out) : GENERATED_DIR;
+  const set = await generateFromFiles(inputs, root);
+  if (o.check) {
+    const diffs = diffGenerated(set, outDir);
+    if (diffs.length) {
+      throw new KvforgeError('KVF4001', `${path.relative(process.cwd(), outDir) || '.'} is out of date:\n  ${diffs.join('\n  ')}`, { hint: 'run kvforge gen and commit the result' });
+    }
+    console.log(`${set.units.length} kernels up to date in ${path.relative(process.cwd(), outDir) || '.'}`);
+    return;
+  }
+  writeGenerated(set, outDir);
+  for (const { unit, origin } of set.units) console.log(`${unit.id.padEnd(36)} ${origin.file}#${origin.exportName}`);
+  console.log(`${set.units.length} kernels written to ${path.relative(process.cwd(), outDir) || '.'}`);
+}

@@ -1,0 +1,72 @@
+/**
+ * kvforge's command line. Each command lives in its own file; this one wires them to commander
+ * and turns kvforge's errors into messages (user errors without a stack, internal ones with).
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { KvforgeError } from '../../codegen/diagnostics.ts';
+import { benchCommand } from './bench.ts';
+import { demoCommand } from './demo.ts';
+import { deviceCommand } from './device.ts';
+import { explainCommand } from './explain.ts';
+import { fuzzCommand } from './fuzz.ts';
+import { genCommand } from './gen.ts';
+
+function int(name: string, min: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got '${v}'`);
+    return n;
+  };
+}
+
+const program = new Command('kvforge')
+  .description('Declare attention variants in TypeScript; generate, build and fuzz specialised kernels.')
+  .showHelpAfterError();
+
+program.command('gen')
+  .description('generate kernels: configs/ -> generated/ (default), or your own .ts files -> --out')
+  .argument('[files...]', 'TypeScript files exporting defineAttention(...) variants')
+  .option('--check', 'do not write: fail when the output differs from what is on disk')
+  .option('--out <dir>', 'output folder for your own files', 'kvforge-generated')
+  .action(genCommand);
+
+program.command('fuzz')
+  .description('fuzz kernels against the float64 reference: the shipped ones, or your own files')
+  .argument('[files...]', 'TypeScript files exporting defineAttention(...) variants')
+  .option('--runs <n>', 'cases per kernel', int('--runs', 1), 50)
+  .option('--seed <s>', 'fast-check seed', int('--seed', 0), 42)
+  .option('--threads <n>', 'kernel threads', int('--threads', 1))
+  .action(fuzzCommand);
+
+program.command('bench')
+  .description('benchmark the shipped kernels against the TS reference and onnxruntime GQA')
+  .option('--json', 'print JSON instead of a table')
+  .option('--reps <n>', 'timed repetitions per case', int('--reps', 1), 9)
+  .option('--threads <n>', 'threads for kvforge and ORT', int('--threads', 1))
+  .option('--quick', 'only the main cases, fewer repetitions')
+  .action(benchCommand);
+
+program.command('explain')
+  .description('print the IR after every pipeline stage, the plan and the generated C++')
+  .argument('<file>', 'a TypeScript file exporting variants (e.g. configs/builtins.ts)')
+  .argument('[export]', 'only this export')
+  .action(explainCommand);
+
+program.command('device')
+  .description('what this build can run: compiled backends, SIMD, threads')
+  .action(deviceCommand);
+
+program.command('demo')
+  .description('the main job: generate, build, fuzz briefly, benchmark briefly, summarise')
+  .action(demoCommand);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof KvforgeError) {
+    process.stderr.write(`${e.message}\n`);
+    process.exit(e.code === 'KVF9001' ? 70 : 2);
+  }
+  process.stderr.write(`kvforge: internal error (a bug in kvforge; please report it):\n${(e as Error).stack ?? String(e)}\n`);
+  process.exit(70);
+}

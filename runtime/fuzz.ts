@@ -1,0 +1,123 @@
+/**
+ * Fuzz campaigns: a compiled kernel against the float64 reference on random shapes, positions
+ * and data, with fast-check (fixed seed, shrinking, the seed in every failure). Shared by the
+ * test suite and `kvforge fuzz`, so a user's own variants get exactly the checks kvforge's get.
+ */
+import fc from 'fast-check';
+import type { CompiledAttention } from './kernels.ts';
+import { referenceAttention } from './reference.ts';
+import { randomFloats, rng } from './random.ts';
+import { compareArrays, TOLERANCES } from './tolerance.ts';
+import type { AttentionInputs } from './inputs.ts';
+
+/** One random call: shape, positions and a data seed (data is derived, so cases stay small to print). */
+export interface FuzzCase {
+  readonly B: number;
+  readonly Lq: number;
+  readonly Lk: number;
+  /** 'default' bottom-right; 'shifted' contiguous from an offset; 'gaps' increasing with gaps; 'shuffled' any order. */
+  readonly positions: 'default' | 'shifted' | 'gaps' | 'shuffled';
+  readonly seed: number;
+  /** Scale of q and k values: large scales make softmax peaky. */
+  readonly scale: number;
+}
+
+export interface FuzzLimits {
+  readonly maxB: number;
+  readonly maxLq: number;
+  readonly maxLk: number;
+}
+
+export const DEFAULT_LIMITS: FuzzLimits = { maxB: 2, maxLq: 80, maxLk: 300 };
+
+export function fuzzCaseArb(l: FuzzLimits = DEFAULT_LIMITS): fc.Arbitrary<FuzzCase> {
+  const len = (max: number) => fc.oneof(
+    { weight: 1, arbitrary: fc.constantFrom(0, 1, 2) },
+    { weight: 6, arbitrary: fc.integer({ min: 1, max }) },
+  );
+  return fc.record({
+    B: fc.integer({ min: 1, max: l.maxB }),
+    Lq: len(l.maxLq),
+    Lk: len(l.maxLk),
+    positions: fc.constantFrom('default', 'default', 'shifted', 'gaps', 'shuffled'),
+    seed: fc.integer({ min: 0, max: 0x7fffffff }),
+    scale: fc.constantFrom(0.5, 1, 2),
+  });
+}
+
+/** Materialise a case's inputs for `kernel`'s shape. */
+export function makeInputs(kernel: CompiledAttention, c: FuzzCase): AttentionInputs {
+  const { heads, headDim: D, valueDim: Dv } = kernel.spec;
+  const x: AttentionInputs = {
+    B: c.B, Lq: c.Lq, Lk: c.Lk,
+    q: randomFloats(c.B * heads.q * c.Lq * D, c.seed, c.scale),
+    k: randomFloats(c.B * heads.kv * c.Lk * D, c.seed + 1, c.scale),
+    v: randomFloats(c.B * heads.kv * c.Lk * Dv, c.seed + 2),
+  };
+  if (c.positions === 'default') return x;
+  const r = rng(c.seed + 3);
+  const offset = Math.floor(r() * 64);
+  const make = (n: number): Int32Array => {
+    const p = new Int32Array(n);
+    let at = offset;
+    for (let i = 0; i < n; i++) {
+      p[i] = c.positions === 'shuffled' ? Math.floor(r() * (2 * n + 8)) - 4 : at;
+      at += c.positions === 'gaps' ? 1 + Math.floor(r() * 3) : 1;
+    }
+    return p;
+  };
+  const kpos = make(c.Lk);
+  // Query positions sit among the keys' positions, so every mask sees both sides of the diagonal.
+  const qpos = Int32Array.from({ length: c.Lq }, () => (c.Lk ? kpos[Math.floor(r() * c.Lk)]! : 0) + Math.floor(r() * 3) - 1);
+  return { ...x, qpos, kpos };
+}
+
+/** Run one case; throws with a description when the kernel and the reference disagree. */
+export async function checkCase(kernel: CompiledAttention, c: FuzzCase, threads?: number): Promise<void> {
+  const x = makeInputs(kernel, c);
+  const ref = referenceAttention(kernel.spec, x);
+  const got = await kernel.run(x, { threads });
+  const tol = TOLERANCES.f32;
+  const o = compareArrays(got.out, ref.out, tol.out);
+  const l = compareArrays(got.lse, ref.lse, tol.lse);
+  if (!o.ok || !l.ok) {
+    const what = !o.ok ? `out[${o.first!.index}] = ${o.first!.got}, reference ${o.first!.expected}` : `lse[${l.first!.index}] = ${l.first!.got}, reference ${l.first!.expected}`;
+    throw new Error(`kernel ${kernel.id} disagrees with the reference: ${what} (case ${JSON.stringify(c)})`);
+  }
+}
+
+export interface CampaignOptions {
+  readonly runs: number;
+  readonly seed: number;
+  readonly limits?: FuzzLimits;
+  readonly threads?: number;
+  /** Counterexamples found earlier, replayed first (fast-check `examples`). */
+  readonly examples?: readonly FuzzCase[];
+}
+
+export interface CampaignReport {
+  readonly kernel: string;
+  readonly runs: number;
+  readonly seed: number;
+  readonly ok: boolean;
+  readonly seconds: number;
+  /** fast-check's report (seed, shrunk counterexample, replay path) when it failed. */
+  readonly failure?: string;
+  readonly counterexample?: FuzzCase;
+}
+
+export async function fuzzKernel(kernel: CompiledAttention, o: CampaignOptions): Promise<CampaignReport> {
+  const t0 = performance.now();
+  const prop = fc.asyncProperty(fuzzCaseArb(o.limits), (c) => checkCase(kernel, c, o.threads));
+  const details = await fc.check(prop, { seed: o.seed, numRuns: o.runs, examples: (o.examples ?? []).map((e) => [e] as [FuzzCase]) });
+  const seconds = (performance.now() - t0) / 1000;
+  if (!details.failed) return { kernel: kernel.id, runs: o.runs, seed: o.seed, ok: true, seconds };
+  const counterexample = details.counterexample?.[0];
+  const failure = [
+    `kernel ${kernel.id} failed after ${details.numRuns} runs (seed ${o.seed}, path "${details.counterexamplePath}", shrunk ${details.numShrinks} times)`,
+    `counterexample: ${JSON.stringify(counterexample)}`,
+    `${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}`,
+    `replay: FUZZ_SEED=${o.seed} (and fast-check path ${details.counterexamplePath})`,
+  ].join('\n');
+  return { kernel: kernel.id, runs: o.runs, seed: o.seed, ok: false, seconds, failure, counterexample };
+}

@@ -1,0 +1,42 @@
+/** The native addon's exports, typed, and loading one from a path. */
+import { createRequire } from 'node:module';
+import { KvforgeError } from '../codegen/diagnostics.ts';
+
+export interface NativeForwardArgs {
+  q: Float32Array; k: Float32Array; v: Float32Array; out: Float32Array; lse: Float32Array;
+  B: number; Hq: number; Hkv: number; Lq: number; Lk: number; D: number; Dv: number;
+  scale: number;
+  qpos: Int32Array | null; kpos: Int32Array | null;
+  tileMap: Uint8Array; tileQ: number; tileK: number; mapB: number; mapH: number;
+  params: Float64Array;
+  threads: number;
+}
+
+export interface NativeDeviceReport {
+  compiledBackends: string[];
+  cpu: { simd: string; threads: number };
+}
+
+export interface NativeAddon {
+  listKernels(): string[];
+  forward(kernelId: string, args: NativeForwardArgs): Promise<void>;
+  deviceReport(): NativeDeviceReport;
+  probeFma(threads: number, seconds: number): Promise<number>;
+  probeRead(threads: number, bytes: number, seconds: number): Promise<number>;
+}
+
+const require = createRequire(import.meta.url);
+const loaded = new Map<string, NativeAddon>();
+
+export function loadAddon(file: string): NativeAddon {
+  let a = loaded.get(file);
+  if (!a) {
+    try {
+      a = require(file) as NativeAddon;
+    } catch (e) {
+      throw new KvforgeError('KVF4003', `could not load the addon ${file}: ${(e as Error).message}`, { hint: 'rebuild it: kvforge gen && kvforge fuzz' });
+    }
+    loaded.set(file, a);
+  }
+  return a;
+}

@@ -1,0 +1,23 @@
+// Calling a kernel templated on a row count (1..6) with a runtime count: the micro-kernels need
+// R as a constant so their accumulators live in registers.
+#pragma once
+#include <type_traits>
+
+namespace kvf::cpu {
+
+constexpr int kPanelRows = 6;  // rows per register-blocked panel (12 ymm accumulators)
+
+// f is a generic lambda taking std::integral_constant<int, R>.
+template <class F>
+inline void withRows(int rows, F&& f) {
+  switch (rows) {
+    case 1: f(std::integral_constant<int, 1>{}); break;
+    case 2: f(std::integral_constant<int, 2>{}); break;
+    case 3: f(std::integral_constant<int, 3>{}); break;
+    case 4: f(std::integral_constant<int, 4>{}); break;
+    case 5: f(std::integral_constant<int, 5>{}); break;
+    default: f(std::integral_constant<int, 6>{}); break;
+  }
+}
+
+}  // namespace kvf::cpu
