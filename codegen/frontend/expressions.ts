@@ -4,7 +4,7 @@
  */
 import {
   Node, SyntaxKind, type CallExpression, type ConditionalExpression, type ElementAccessExpression,
-  type Identifier, type NumericLiteral, type PropertyAccessExpression,
+  type Identifier, type PropertyAccessExpression,
 } from 'ts-morph';
 import { E, type Expr } from '../ir/expr.ts';
 import { applyMath, checkArity, checkCallee, floorOfDivision } from './calls.ts';
@@ -79,8 +79,14 @@ function identifier(node: Identifier, ctx: Context): Expr {
 }
 
 /** A name that is neither a parameter nor a const of the body: a global, or captured from outside. */
-function unknownIdentifier(node: Identifier, ctx: Context): never {
+function unknownIdentifier(node: Identifier, ctx: Context, property?: string): never {
   const name = node.getText();
+  if (property !== undefined && Object.hasOwn(ctx.decls, property)) {
+    // `p.window` in a function that has no parameters object: it was left out of the signature.
+    const names = SIGNATURES[ctx.role].join(', ');
+    ctx.report.fail('KVF1005', node, `\`${name}\` is not a parameter of this ${ctx.role}`,
+      `take the parameters object as the last parameter: (${names}) => ..., and read ${property} as p.${property}`);
+  }
   if (name === 'Infinity' || name === 'NaN' || name === 'undefined') {
     ctx.report.fail('KVF1011', node, `\`${name}\` is not allowed`, ctx.role === 'mask'
       ? 'a mask returns true or false; to exclude a key, return false'
@@ -133,7 +139,7 @@ function propertyAccess(node: PropertyAccessExpression, ctx: Context): Expr {
     if (base.getText() === 'Math') {
       ctx.report.fail('KVF1001', node, `\`${snippet(node)}\` is not allowed`, 'write the constant as a literal, or declare a parameter');
     }
-    unknownIdentifier(base, ctx);
+    unknownIdentifier(base, ctx, node.getName());
   }
   return ctx.report.fail('KVF1001', node, `property access \`${snippet(node)}\` is not allowed`,
     'only the parameters object has properties: p.name');
@@ -191,5 +197,3 @@ function conditional(node: ConditionalExpression, ctx: Context): Expr {
   const [t, e] = unify([then, otherwise]) as [Expr, Expr];
   return E.select(cond, t, e);
 }
-
-export type { NumericLiteral };

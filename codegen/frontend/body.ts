@@ -1,0 +1,89 @@
+/**
+ * A function body: an expression, or a block of `const` declarations and one final `return`.
+ * A const can never change, so it is inlined as the expression it names; that keeps the IR a
+ * pure expression while letting users name intermediate values.
+ */
+import { Node, VariableDeclarationKind, type Statement, type VariableStatement } from 'ts-morph';
+import type { Expr } from '../ir/expr.ts';
+import type { Context } from './context.ts';
+import { translateExpr } from './expressions.ts';
+import { bindDestructuredParams, type FunctionNode } from './signature.ts';
+import { rejectedStatement } from './unsupported.ts';
+
+/** The translated body and the node it was returned from (for errors about its type). */
+export interface TranslatedBody {
+  readonly expr: Expr;
+  readonly node: Node;
+}
+
+export function translateBody(fn: FunctionNode, ctx: Context): TranslatedBody {
+  const body = fn.getBody();
+  if (!body) return ctx.report.fail('KVF1009', fn, `the ${ctx.role} function has no body`);
+  if (!Node.isBlock(body)) return { expr: translateExpr(body, ctx), node: body };
+
+  const statements = body.getStatements().filter((s) => !Node.isEmptyStatement(s));
+  // Every const is in scope from the start of the block but unreadable until declared.
+  for (const s of statements) {
+    if (!Node.isVariableStatement(s)) continue;
+    for (const d of s.getDeclarations()) {
+      for (const name of boundNames(d.getNameNode())) ctx.scope.set(name, { kind: 'pending' });
+    }
+  }
+
+  let result: TranslatedBody | undefined;
+  for (const s of statements) {
+    if (result) ctx.report.fail('KVF1001', s, 'statement after `return` is not allowed', 'a body ends with its return');
+    if (Node.isVariableStatement(s)) declareConsts(s, ctx);
+    else if (Node.isReturnStatement(s)) {
+      const value = s.getExpression();
+      if (!value) ctx.report.fail('KVF1001', s, '`return` without a value', `a ${ctx.role} returns ${ctx.role === 'mask' ? 'a boolean' : 'a number'}`);
+      result = { expr: translateExpr(value, ctx), node: value };
+    } else rejectStatement(s, ctx);
+  }
+  if (!result) {
+    return ctx.report.fail('KVF1001', body, `the body of the ${ctx.role} does not end with \`return\``,
+      'a block body is const declarations followed by one return <expression>');
+  }
+  return result;
+}
+
+function boundNames(name: Node): string[] {
+  if (Node.isIdentifier(name)) return [name.getText()];
+  if (Node.isObjectBindingPattern(name) || Node.isArrayBindingPattern(name)) {
+    return name.getElements().flatMap((el) => (Node.isBindingElement(el) ? boundNames(el.getNameNode()) : []));
+  }
+  return [];
+}
+
+function declareConsts(s: VariableStatement, ctx: Context): void {
+  if (s.getDeclarationKind() !== VariableDeclarationKind.Const) {
+    const list = s.getDeclarationList();
+    const keyword = list.getFirstChild() ?? list;
+    ctx.report.fail('KVF1001', keyword, `\`${keyword.getText()}\` declarations are not allowed`,
+      'use const: a body computes values, it never changes them');
+  }
+  for (const d of s.getDeclarations()) {
+    const name = d.getNameNode();
+    const init = d.getInitializer();
+    if (!init) return ctx.report.fail('KVF1001', d, 'a const without a value is not allowed');
+    if (Node.isIdentifier(name)) {
+      ctx.scope.set(name.getText(), { kind: 'const', expr: translateExpr(init, ctx) });
+    } else if (Node.isIdentifier(init) && ctx.scope.get(init.getText())?.kind === 'params') {
+      // `const { window } = p`: the same as destructuring in the signature.
+      bindDestructuredParams(name, ctx.decls, ctx.report, ctx.scope);
+    } else {
+      ctx.report.fail('KVF1001', name, 'destructuring is only supported for the parameters object',
+        'const { window } = p');
+    }
+  }
+}
+
+function rejectStatement(s: Statement, ctx: Context): never {
+  // An expression statement may hide a more specific error (`x = 1`, `q++`, `foo(q)`): report that first.
+  if (Node.isExpressionStatement(s)) translateExpr(s.getExpression(), ctx);
+  const r = rejectedStatement(s.getKind());
+  const at = Node.isIfStatement(s) || Node.isForStatement(s) || Node.isWhileStatement(s) || Node.isDoStatement(s)
+    || Node.isForOfStatement(s) || Node.isForInStatement(s) || Node.isSwitchStatement(s)
+    ? s.getFirstChild() ?? s : s;
+  return ctx.report.fail(r.code, at, `${r.what} is not allowed in a ${ctx.role}`, r.hint);
+}

@@ -1,0 +1,153 @@
+/**
+ * Finding the syntax of a mask or score function.
+ *
+ * What it means comes from `fn.toString()`: that is the code that actually runs, whatever tsx,
+ * esbuild or vitest made of the original. Where errors point comes from the original file when
+ * it can be found there: the function passed at the call site whose structure (fingerprint.ts)
+ * equals the running code. Otherwise errors point into the function's own text as `<name>`.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { Node, Project, type SourceFile } from 'ts-morph';
+import type { CallSite, FunctionDef } from '../../dsl/types.ts';
+import { KvforgeError } from '../diagnostics.ts';
+import { Reporter } from './errors.ts';
+import { fingerprint } from './fingerprint.ts';
+import { isFunctionNode, type FunctionNode } from './signature.ts';
+
+/** The function's syntax, where to report errors, and how to free it once translated. */
+export interface FunctionSource {
+  readonly node: FunctionNode;
+  readonly report: Reporter;
+  /** True when `node` is in the user's original file (errors have its path and real line:col). */
+  readonly original: boolean;
+  readonly dispose: () => void;
+}
+
+// One in-memory project for everything: parsing only, no type checking, no disk access.
+const project = new Project({ useInMemoryFileSystem: true, compilerOptions: { allowJs: true } });
+let counter = 0;
+
+interface ParsedFile {
+  readonly mtimeMs: number;
+  readonly size: number;
+  readonly sourceFile: SourceFile;
+  readonly text: string;
+  readonly functions: readonly FunctionNode[];
+  readonly fingerprints: Map<FunctionNode, string>;
+}
+
+const files = new Map<string, ParsedFile>();
+
+export function readFunction(def: FunctionDef): FunctionSource {
+  const text = functionText(def);
+  const parsed = parseFunctionText(text, def);
+  const running = fingerprint(parsed.node.compilerNode);
+  const found = def.site && findInOriginal(def.site, running);
+  if (found) {
+    parsed.dispose();
+    return { node: found.node, report: new Reporter(def.site!.file, found.text), original: true, dispose: () => {} };
+  }
+  return { ...parsed, report: new Reporter(`<${def.name}>`, text, parsed.prefix), original: false };
+}
+
+function unreadable(def: FunctionDef, detail: string): never {
+  const site = def.site;
+  throw new KvforgeError('KVF1010', `cannot read the source of ${def.role} '${def.name}': ${detail}`, {
+    ...(site ? { location: { file: site.file, line: site.line, column: site.column } } : {}),
+    hint: `pass the ${def.role} function itself, written as an arrow function or a function expression`,
+  });
+}
+
+function functionText(def: FunctionDef): string {
+  if (typeof def.fn !== 'function') unreadable(def, `it is not a function (got ${typeof def.fn})`);
+  const text = Function.prototype.toString.call(def.fn);
+  // Built-ins and bound functions print as `function f() { [native code] }`: no body to read.
+  if (/\{\s*\[native code\]\s*\}\s*$/.test(text)) unreadable(def, 'it is a native or bound function');
+  return text;
+}
+
+/**
+ * Parse the text of a function as an expression. A method prints as `name(b, h) { ... }`, which
+ * only parses inside an object literal; everything else parses inside parentheses.
+ */
+function parseFunctionText(text: string, def: FunctionDef): { node: FunctionNode; prefix: number; dispose: () => void } {
+  for (const [open, close] of [['(', ')'], ['({', '})']] as const) {
+    const sf = project.createSourceFile(`/__kvforge_fn_${counter++}.ts`, `${open}${text}\n${close}`);
+    const node = onlyFunction(sf);
+    if (node) return { node, prefix: open.length, dispose: () => project.removeSourceFile(sf) };
+    project.removeSourceFile(sf);
+  }
+  return unreadable(def, `its text does not parse as a function: ${text.slice(0, 60)}`);
+}
+
+function hasParseErrors(sf: SourceFile): boolean {
+  const diagnostics = (sf.compilerNode as unknown as { parseDiagnostics?: readonly unknown[] }).parseDiagnostics;
+  return (diagnostics?.length ?? 0) > 0;
+}
+
+/** The function a wrapped text consists of: `(fn)` or `({ method() {} })`. */
+function onlyFunction(sf: SourceFile): FunctionNode | undefined {
+  if (hasParseErrors(sf)) return undefined;
+  const statements = sf.getStatements();
+  if (statements.length !== 1 || !Node.isExpressionStatement(statements[0])) return undefined;
+  let e: Node = statements[0].getExpression();
+  while (Node.isParenthesizedExpression(e)) e = e.getExpression();
+  if (Node.isObjectLiteralExpression(e)) {
+    const props = e.getProperties();
+    return props.length === 1 && Node.isMethodDeclaration(props[0]) ? props[0] : undefined;
+  }
+  return isFunctionNode(e) ? e : undefined;
+}
+
+/** The original file, parsed once per version (path, mtime and size). */
+function parsedFile(path: string): ParsedFile | undefined {
+  let stat;
+  let text;
+  try {
+    stat = statSync(path);
+    const cached = files.get(path);
+    if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached;
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const old = files.get(path);
+  if (old) project.removeSourceFile(old.sourceFile);
+  const ext = /\.[jt]sx$/.test(path) ? 'tsx' : 'ts';
+  const sourceFile = project.createSourceFile(`/__kvforge_file_${counter++}.${ext}`, text);
+  const functions = sourceFile.getDescendants().filter(isFunctionNode);
+  const entry = { mtimeMs: stat.mtimeMs, size: stat.size, sourceFile, text, functions, fingerprints: new Map() };
+  files.set(path, entry);
+  return entry;
+}
+
+/**
+ * The function in the original file that is the running code: first the ones passed as the
+ * first argument of a call at the site line, then of calls after it, then any function in the
+ * file, nearest to the site first.
+ */
+function findInOriginal(site: CallSite, running: string): { node: FunctionNode; text: string } | undefined {
+  const file = parsedFile(site.file);
+  if (!file) return undefined;
+  const rank = (fn: FunctionNode): [number, number] => {
+    const parent = fn.getParent();
+    const start = fn.getStartLineNumber();
+    if (Node.isCallExpression(parent) && parent.getArguments()[0] === fn) {
+      const callStart = parent.getStartLineNumber();
+      if (callStart <= site.line && site.line <= parent.getEndLineNumber()) return [0, site.line - callStart];
+      if (callStart > site.line) return [1, callStart - site.line];
+    }
+    return [2, Math.abs(start - site.line)];
+  };
+  const ranked = file.functions.map((fn) => ({ fn, rank: rank(fn) }))
+    .sort((a, b) => a.rank[0] - b.rank[0] || a.rank[1] - b.rank[1]);
+  for (const { fn } of ranked) {
+    let print = file.fingerprints.get(fn);
+    if (print === undefined) {
+      print = fingerprint(fn.compilerNode);
+      file.fingerprints.set(fn, print);
+    }
+    if (print === running) return { node: fn, text: file.text };
+  }
+  return undefined;
+}
