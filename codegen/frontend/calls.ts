@@ -27,10 +27,10 @@ export function checkCallee(name: string | undefined, display: string, callee: N
   const allowed = ctx.role === 'mask' ? MASK_FUNCTIONS : SCORE_FUNCTIONS;
   if (name !== undefined && (allowed as readonly string[]).includes(name)) return name as MathFn;
   if (name !== undefined && (SCORE_FUNCTIONS as readonly string[]).includes(name)) {
-    ctx.report.fail('KVF1002', callee, `\`${display}\` is only allowed in score functions`,
+    ctx.report.fail('KVF1002', callee, `\`${display}\`, which only score functions may call`,
       `masks are integer logic; a mask may call ${allowedFunctions('mask')}`);
   }
-  return ctx.report.fail('KVF1002', callee, `\`${display}\` is not an allowed function`,
+  return ctx.report.fail('KVF1002', callee, `\`${display}\``,
     `a ${ctx.role} may call ${allowedFunctions(ctx.role)}`);
 }
 

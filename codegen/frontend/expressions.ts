@@ -102,7 +102,7 @@ function unknownIdentifier(node: Identifier, ctx: Context, property?: string): n
   }
   const define = ctx.role === 'mask' ? 'defineMask' : 'defineScore';
   const type = ctx.role === 'mask' ? 'int32' : 'float32';
-  return ctx.report.fail('KVF1005', node, `captured variable \`${name}\`: a ${ctx.role} can only read its parameters`,
+  return ctx.report.fail('KVF1005', node, `\`${name}\`, defined outside the ${ctx.role}; a ${ctx.role} reads only its parameters`,
     `declare it: ${define}(fn, { params: { ${name}: '${type}' } }) and read it as p.${name}`);
 }
 
