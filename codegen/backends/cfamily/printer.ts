@@ -79,8 +79,10 @@ function print(e: Expr, d: Dialect): Printed {
         case 'max': return call(isInt ? d.helpers.imax : d.helpers.fmax, l, r);
         default: {
           const { op, prec } = INFIX[e.fn]!;
+          // `a && b || c` is correct C, but parentheses make it readable (and keep -Wparentheses quiet).
+          const lmin = e.fn === 'or' ? PREC.and + 1 : prec;
           // Left-associative: the right operand needs strictly tighter binding.
-          return { text: `${wrap(l, prec)} ${op} ${wrap(r, prec + 1)}`, prec };
+          return { text: `${wrap(l, lmin)} ${op} ${wrap(r, Math.max(lmin, prec + 1))}`, prec };
         }
       }
     }

@@ -1,0 +1,205 @@
+// Correctness check of every example kernel against the float64 reference (reference.hpp) on
+// awkward shapes: Lq = 1, Lq != Lk, odd lengths, D and Dv from 1 to 256, GQA ratios 1/2/4/8,
+// explicit position maps with gaps, shared and per-head tile maps, conservative (all PARTIAL)
+// maps, NaN in masked keys/values, Lk = 0, Lq = 0, 1 to 3 threads.
+// Exits non-zero on the first failure and prints how to reproduce it (the seed is fixed).
+//
+// Tolerance: |out - ref| <= kTol * (1 + |ref|) per element, same for lse; exact for empty rows
+// (0 and -inf) and for the NaN pattern.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kvforge/registry.hpp"
+#include "reference.hpp"
+
+using namespace kvf;
+using namespace kvf::test;
+
+namespace {
+
+constexpr double kTol = 1e-4;
+
+struct Spec {
+  std::string name, id;
+  std::vector<double> params;
+  MaskFn mask;   // reference mask (positions)
+  ScoreFn score; // reference score, empty = identity
+  bool hasMask;
+};
+
+std::vector<Spec> specs() {
+  std::vector<Spec> s;
+  auto causal = [](int64_t, int64_t, int64_t q, int64_t k) { return k <= q; };
+  auto all = [](int64_t, int64_t, int64_t, int64_t) { return true; };
+  s.push_back({"causal", "causal_1a2b3c4d", {}, causal, {}, true});
+  for (int64_t w : {1, 5, 100}) {
+    auto m = [w](int64_t, int64_t, int64_t q, int64_t k) { return q - w < k && k <= q; };
+    s.push_back({"window" + std::to_string(w), "slidingWindow_5e6f7a8b", {double(w)}, m, {}, true});
+  }
+  for (double cap : {0.7, 5.0}) {
+    auto sc = [cap](double x, int64_t, int64_t, int64_t, int64_t) { return cap * std::tanh(x / cap); };
+    s.push_back({"softcap" + std::to_string(cap), "softcap_9c0d1e2f", {cap}, all, sc, false});
+  }
+  s.push_back({"noDiagonal", "noDiagonal_3a4b5c6d", {},
+               [](int64_t, int64_t, int64_t q, int64_t k) { return k < q; }, {}, true});
+  s.push_back({"dense", "dense_7e8f9a0b", {}, all, {}, false});
+  return s;
+}
+
+struct Shape {
+  int64_t B, Hq, Hkv, Lq, Lk, D, Dv;
+};
+
+const std::vector<Shape> kShapes = {
+    {1, 1, 1, 1, 1, 1, 1},      {1, 2, 1, 1, 37, 3, 5},      {2, 4, 2, 3, 100, 16, 16},
+    {1, 8, 1, 4, 300, 64, 64},  {1, 8, 8, 1, 513, 72, 40},   {1, 4, 4, 77, 77, 72, 40},
+    {2, 8, 2, 130, 257, 128, 128}, {1, 16, 2, 65, 200, 256, 72}, {1, 2, 2, 100, 0, 64, 64},
+    {1, 2, 1, 0, 50, 8, 8},     {1, 3, 3, 200, 150, 1, 3},   {1, 4, 1, 9, 500, 16, 24},
+    {3, 2, 1, 33, 31, 7, 9},    {1, 32, 4, 70, 129, 64, 64},
+};
+
+enum class Pos { Default, Gaps };
+enum class MapKind { Shared, PerBatchHead, AllPartial };
+
+float randn(std::mt19937& rng) { return std::normal_distribution<float>(0.0f, 1.0f)(rng); }
+
+Problem makeProblem(const Shape& sh, Pos pos, std::mt19937& rng) {
+  Problem p{sh.B, sh.Hq, sh.Hkv, sh.Lq, sh.Lk, sh.D, sh.Dv, 1.0 / std::sqrt(double(sh.D)), {}, {}, {}, {}, {}};
+  p.q.resize(size_t(sh.B * sh.Hq * sh.Lq * sh.D));
+  p.k.resize(size_t(sh.B * sh.Hkv * sh.Lk * sh.D));
+  p.v.resize(size_t(sh.B * sh.Hkv * sh.Lk * sh.Dv));
+  for (auto* t : {&p.q, &p.k, &p.v})
+    for (float& x : *t) x = randn(rng);
+  // Sharper scores than N(0,1) inputs give, so softmax weights span many orders of magnitude.
+  for (float& x : p.q) x *= 2.0f;
+  p.qpos.resize(size_t(sh.Lq));
+  p.kpos.resize(size_t(sh.Lk));
+  if (pos == Pos::Default) {
+    for (int64_t i = 0; i < sh.Lq; ++i) p.qpos[i] = int32_t(sh.Lk - sh.Lq + i);
+    for (int64_t j = 0; j < sh.Lk; ++j) p.kpos[j] = int32_t(j);
+  } else {
+    // Keys with gaps (as after compression), queries at the newest positions plus a few jumps.
+    int32_t at = 3;
+    for (int64_t j = 0; j < sh.Lk; ++j) p.kpos[j] = at += 1 + int32_t(rng() % 3);
+    int32_t qa = at - int32_t(sh.Lq);
+    for (int64_t i = 0; i < sh.Lq; ++i) p.qpos[i] = qa += 1 + int32_t(rng() % 2);
+  }
+  return p;
+}
+
+struct Run {
+  std::vector<float> out, lse;
+};
+
+Run runKernel(const CpuKernel& kern, const Problem& p, const std::vector<uint8_t>& map, int64_t mapB, int64_t mapH,
+              const std::vector<double>& params, int threads) {
+  Run r;
+  r.out.assign(size_t(p.B * p.Hq * p.Lq * p.Dv), 12345.0f);  // poison: every element must be written
+  r.lse.assign(size_t(p.B * p.Hq * p.Lq), 12345.0f);
+  ForwardArgs a;
+  a.q = p.q.data(), a.k = p.k.data(), a.v = p.v.data(), a.out = r.out.data(), a.lse = r.lse.data();
+  a.B = p.B, a.Hq = p.Hq, a.Hkv = p.Hkv, a.Lq = p.Lq, a.Lk = p.Lk, a.D = p.D, a.Dv = p.Dv;
+  a.scale = p.scale, a.qpos = p.qpos.data(), a.kpos = p.kpos.data();
+  a.tileMap = map.data(), a.tileQ = kern.tileQ, a.tileK = kern.tileK, a.mapB = mapB, a.mapH = mapH;
+  a.threads = threads;
+  kern.fn(a, params.data());
+  return r;
+}
+
+int failures = 0;
+
+bool close(double got, double want) {
+  if (std::isnan(want) || std::isnan(got)) return std::isnan(want) && std::isnan(got);
+  if (std::isinf(want) || std::isinf(got)) return got == want;
+  return std::fabs(got - want) <= kTol * (1.0 + std::fabs(want));
+}
+
+void compare(const std::string& what, const Problem& p, const Run& r, const std::vector<double>& out,
+             const std::vector<double>& lse) {
+  double worst = 0;
+  for (size_t i = 0; i < lse.size(); ++i) {
+    const bool empty = lse[i] == -INFINITY;
+    if (!close(r.lse[i], lse[i]) || (empty && r.lse[i] != -INFINITY)) {
+      std::printf("FAIL %s: lse[%zu] = %.9g, reference %.9g\n", what.c_str(), i, r.lse[i], lse[i]);
+      ++failures;
+      return;
+    }
+    for (int64_t c = 0; c < p.Dv; ++c) {
+      const size_t o = i * size_t(p.Dv) + size_t(c);
+      const bool exactZero = empty && r.out[o] == 0.0f && !std::signbit(r.out[o]);
+      if (!close(r.out[o], out[o]) || (empty && !exactZero)) {
+        std::printf("FAIL %s: out[row %zu, col %lld] = %.9g, reference %.9g\n", what.c_str(), i, (long long)c,
+                    r.out[o], out[o]);
+        ++failures;
+        return;
+      }
+      if (!std::isnan(out[o])) worst = std::max(worst, std::fabs(r.out[o] - out[o]) / (1.0 + std::fabs(out[o])));
+    }
+  }
+  (void)worst;
+}
+
+// NaN stored in a key slot that some rows mask: rows that mask it must not change; rows
+// that admit it must turn NaN (through K) exactly where the reference does.
+void checkMaskedNaN(const Spec& s, const CpuKernel& kern, Problem p, const std::string& what, int threads) {
+  if (p.Lk == 0 || p.Lq == 0) return;
+  const int64_t slot = p.Lk - 1;  // newest slot: masked for earlier rows by causal-like masks
+  for (int64_t b = 0; b < p.B; ++b)
+    for (int64_t hk = 0; hk < p.Hkv; ++hk) {
+      for (int64_t c = 0; c < p.Dv; ++c) p.v[size_t(((b * p.Hkv + hk) * p.Lk + slot) * p.Dv + c)] = NAN;
+      p.k[size_t(((b * p.Hkv + hk) * p.Lk + slot) * p.D)] = NAN;
+    }
+  const std::vector<uint8_t> map = exactTileMap(p, s.mask, kern.tileQ, kern.tileK, 1, 1);
+  Run r = runKernel(kern, p, map, 1, 1, s.params, threads);
+  std::vector<double> out, lse;
+  referenceForward(p, s.mask, s.score, out, lse);
+  compare(what + " [NaN in slot Lk-1]", p, r, out, lse);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const unsigned seed = argc > 1 ? unsigned(std::strtoul(argv[1], nullptr, 10)) : 20240611u;
+  std::mt19937 rng(seed);
+  int cases = 0, combo = 0;
+  for (const Spec& s : specs()) {
+    const CpuKernel* kern = findCpuKernel(s.id);
+    if (!kern) {
+      std::printf("FAIL kernel %s is not registered\n", s.id.c_str());
+      return 1;
+    }
+    for (const Shape& sh : kShapes)
+      for (Pos pos : {Pos::Default, Pos::Gaps}) {
+        const Problem p = makeProblem(sh, pos, rng);
+        std::vector<double> out, lse;
+        referenceForward(p, s.mask, s.score, out, lse);
+        for (MapKind mk : {MapKind::Shared, MapKind::PerBatchHead, MapKind::AllPartial}) {
+          if (mk == MapKind::AllPartial && !s.hasMask) continue;
+          const int threads = 1 + (combo++ % 3);
+          int64_t mapB = 1, mapH = 1;
+          if (mk == MapKind::PerBatchHead) mapB = p.B, mapH = p.Hq;
+          std::vector<uint8_t> map = exactTileMap(p, s.mask, kern->tileQ, kern->tileK, mapB, mapH);
+          if (mk == MapKind::AllPartial)
+            for (uint8_t& c : map) c = 1;
+          char what[256];
+          std::snprintf(what, sizeof what,
+                        "%s B=%lld Hq=%lld Hkv=%lld Lq=%lld Lk=%lld D=%lld Dv=%lld pos=%s map=%d threads=%d seed=%u",
+                        s.name.c_str(), (long long)sh.B, (long long)sh.Hq, (long long)sh.Hkv, (long long)sh.Lq,
+                        (long long)sh.Lk, (long long)sh.D, (long long)sh.Dv, pos == Pos::Default ? "default" : "gaps",
+                        int(mk), threads, seed);
+          const Run r = runKernel(*kern, p, map, mapB, mapH, s.params, threads);
+          compare(what, p, r, out, lse);
+          ++cases;
+        }
+        if (s.hasMask && pos == Pos::Default) checkMaskedNaN(s, *kern, p, s.name + " " + std::to_string(sh.Lq) + "x" + std::to_string(sh.Lk), 2);
+        if (failures > 0) return 1;
+      }
+  }
+  std::printf("check_kernel: %d cases passed (seed %u)\n", cases, seed);
+  return 0;
+}
