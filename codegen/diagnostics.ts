@@ -68,6 +68,9 @@ export class KvforgeError extends Error {
     this.detail = detail;
     this.location = opts.location;
     this.hint = opts.hint;
+    // A user error is about the user's code: kvforge's own frames would only bury it (Halide's
+    // user/internal split). Internal errors keep their stack for the bug report.
+    if (!code.startsWith('KVF9')) this.stack = `${this.name}: ${this.message}`;
   }
 }
 
@@ -80,7 +83,9 @@ export function formatDiagnostic(code: DiagnosticCode, detail: string, loc?: Sou
   const lines = [head];
   if (loc?.sourceLine !== undefined) {
     lines.push(`  ${loc.sourceLine}`);
-    lines.push(`  ${' '.repeat(Math.max(0, loc.column - 1))}${'^'.repeat(Math.max(1, loc.length ?? 1))}`);
+    // Keep the line's own tabs in the padding so the caret lines up however tabs are shown.
+    const pad = loc.sourceLine.slice(0, Math.max(0, loc.column - 1)).replace(/[^\t]/g, ' ');
+    lines.push(`  ${pad}${'^'.repeat(Math.max(1, loc.length ?? 1))}`);
   }
   if (hint) lines.push(`  hint: ${hint}`);
   return lines.join('\n');

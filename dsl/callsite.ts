@@ -41,8 +41,9 @@ export function captureCallSite(skipFrames: number): CallSite | undefined {
 export function parseStackFrame(line: string): CallSite | undefined {
   const body = line.trim().replace(/^at\s+/, '');
   if (body.includes('eval at ')) return undefined;
-  // The location is inside the last parentheses when the frame names a function.
-  const inner = body.endsWith(')') ? body.slice(body.lastIndexOf('(') + 1, -1) : body;
+  // A frame that names a function has its location in parentheses after the name; the path
+  // itself may contain parentheses, a V8 function name never contains ' ('.
+  const inner = body.endsWith(')') && body.includes(' (') ? body.slice(body.indexOf(' (') + 2, -1) : body;
   const m = /^(.*):(\d+):(\d+)$/.exec(inner);
   if (!m) return undefined;
   const [, where, line1, col1] = m as unknown as [string, string, string, string];

@@ -14,15 +14,21 @@ import { binaryOperator, checkPrefixOperator, combineBinary, combinePrefix, nega
 import { describeType, requireBool, unify } from './typing.ts';
 import { NO_STATE_HINT, REJECTED_EXPRESSIONS } from './unsupported.ts';
 
-/** Translate the expression `node` in `ctx`. */
-export function translateExpr(node: Node, ctx: Context): Expr {
-  if (
+/**
+ * The node without grouping parentheses and type annotations (`(x)`, `x as T`, `x!`): the value
+ * is the operand's. Transpilers drop them, so the original and the running code differ only here.
+ */
+export function stripTypes(node: Node): Node {
+  while (
     Node.isParenthesizedExpression(node) || Node.isAsExpression(node) || Node.isSatisfiesExpression(node)
     || Node.isNonNullExpression(node) || Node.isTypeAssertion(node)
-  ) {
-    // Grouping and type annotations: the operand is the value.
-    return translateExpr(node.getExpression(), ctx);
-  }
+  ) node = node.getExpression();
+  return node;
+}
+
+/** Translate the expression `node` in `ctx`. */
+export function translateExpr(node: Node, ctx: Context): Expr {
+  node = stripTypes(node);
   if (Node.isNumericLiteral(node)) return numberLiteral(node.getLiteralValue(), node, ctx);
   if (Node.isTrueLiteral(node) || Node.isFalseLiteral(node)) return E.bool(node.getLiteralValue());
   if (Node.isIdentifier(node)) return identifier(node, ctx);
@@ -40,6 +46,10 @@ export function translateExpr(node: Node, ctx: Context): Expr {
     if (folded !== undefined) return numberLiteral(folded, node, ctx);
     return combinePrefix(node, translateExpr(node.getOperand(), ctx), ctx);
   }
+  if (Node.isVoidExpression(node) && /^0+$/.test(stripTypes(node.getExpression()).getText())) {
+    // Printers write `undefined` as `void 0`: report it the same way.
+    ctx.report.fail('KVF1011', node, '`undefined` (`void 0`) is not allowed', NOT_A_VALUE_HINT(ctx));
+  }
   if (Node.isPostfixUnaryExpression(node)) {
     const text = node.getOperatorToken() === SyntaxKind.PlusPlusToken ? '++' : '--';
     ctx.report.fail('KVF1001', node, `\`${text}\` is not allowed`, NO_STATE_HINT);
@@ -48,6 +58,10 @@ export function translateExpr(node: Node, ctx: Context): Expr {
   if (rejected) ctx.report.fail(rejected.code, node, `${rejected.what} is not allowed in a ${ctx.role}`, rejected.hint);
   return ctx.report.fail('KVF1001', node, `${node.getKindName()} \`${snippet(node)}\` is not allowed in a ${ctx.role}`);
 }
+
+const NOT_A_VALUE_HINT = (ctx: Context): string => (ctx.role === 'mask'
+  ? 'a mask returns true or false; to exclude a key, return false'
+  : 'scores are finite numbers here; exclude keys with a mask, cap a score with Math.min(s, c)');
 
 /** Integer literals are exact ints; other numbers are floats, which only a score may use. */
 function numberLiteral(value: number, node: Node, ctx: Context): Expr {
@@ -88,9 +102,7 @@ function unknownIdentifier(node: Identifier, ctx: Context, property?: string): n
       `take the parameters object as the last parameter: (${names}) => ..., and read ${property} as p.${property}`);
   }
   if (name === 'Infinity' || name === 'NaN' || name === 'undefined') {
-    ctx.report.fail('KVF1011', node, `\`${name}\` is not allowed`, ctx.role === 'mask'
-      ? 'a mask returns true or false; to exclude a key, return false'
-      : 'scores are finite numbers here; exclude keys with a mask, cap a score with Math.min(s, c)');
+    ctx.report.fail('KVF1011', node, `\`${name}\` is not allowed`, NOT_A_VALUE_HINT(ctx));
   }
   if (name === 'Math') {
     ctx.report.fail('KVF1001', node, '`Math` can only be called, as in Math.min(a, b)', `a ${ctx.role} may call its listed Math functions`);
@@ -102,8 +114,10 @@ function unknownIdentifier(node: Identifier, ctx: Context, property?: string): n
   }
   const define = ctx.role === 'mask' ? 'defineMask' : 'defineScore';
   const type = ctx.role === 'mask' ? 'int32' : 'float32';
+  // For `CONFIG.window` the value to declare is `window`, not the object.
+  const declare = property ?? name;
   return ctx.report.fail('KVF1005', node, `\`${name}\`, defined outside the ${ctx.role}; a ${ctx.role} reads only its parameters`,
-    `declare it: ${define}(fn, { params: { ${name}: '${type}' } }) and read it as p.${name}`);
+    `declare it: ${define}(fn, { params: { ${declare}: '${type}' } }) and read it as p.${declare}`);
 }
 
 /** `p.name`: a declared parameter, int32 -> int, float32 -> float (never in a mask). */
@@ -121,7 +135,7 @@ function readParam(name: string, node: Node, ctx: Context): Expr {
 
 /** The identifier a property or element access reads from, when it is a plain name. */
 function baseName(node: PropertyAccessExpression | ElementAccessExpression): Identifier | undefined {
-  const base = node.getExpression();
+  const base = stripTypes(node.getExpression());
   return Node.isIdentifier(base) ? base : undefined;
 }
 
@@ -141,6 +155,8 @@ function propertyAccess(node: PropertyAccessExpression, ctx: Context): Expr {
     }
     unknownIdentifier(base, ctx, node.getName());
   }
+  // `this.x`, `(a + b).x`: an error inside the base says more than "property access".
+  if (!base) translateExpr(node.getExpression(), ctx);
   return ctx.report.fail('KVF1001', node, `property access \`${snippet(node)}\` is not allowed`,
     'only the parameters object has properties: p.name');
 }
@@ -150,23 +166,25 @@ function elementAccess(node: ElementAccessExpression, ctx: Context): Expr {
   const base = baseName(node);
   const binding = base && ctx.scope.get(base.getText());
   if (binding?.kind === 'params') {
-    const key = node.getArgumentExpression();
-    if (key && (Node.isStringLiteral(key) || Node.isNoSubstitutionTemplateLiteral(key))) {
+    const arg = node.getArgumentExpression();
+    const key = arg && stripTypes(arg);
+    if (Node.isStringLiteral(key) || Node.isNoSubstitutionTemplateLiteral(key)) {
       return readParam(key.getLiteralValue(), node, ctx);
     }
     ctx.report.fail('KVF1001', node, `computed parameter access \`${snippet(node)}\` is not allowed`, `write ${base!.getText()}.name`);
   }
   if (base && binding === undefined) unknownIdentifier(base, ctx);
+  if (!base) translateExpr(node.getExpression(), ctx);
   return ctx.report.fail('KVF1001', node, `element access \`${snippet(node)}\` is not allowed`, 'arrays are not supported');
 }
 
 function call(node: CallExpression, ctx: Context): Expr {
   rejectOptionalChain(node, ctx);
-  const callee = node.getExpression();
+  const callee = stripTypes(node.getExpression());
   let mathName: string | undefined;
   if (Node.isPropertyAccessExpression(callee)) {
     rejectOptionalChain(callee, ctx);
-    const base = callee.getExpression();
+    const base = stripTypes(callee.getExpression());
     if (Node.isIdentifier(base) && base.getText() === 'Math' && !ctx.scope.has('Math')) mathName = callee.getName();
   }
   const fn = checkCallee(mathName, snippet(callee), callee, ctx);
@@ -174,8 +192,7 @@ function call(node: CallExpression, ctx: Context): Expr {
   for (const a of argNodes) if (Node.isSpreadElement(a)) translateExpr(a, ctx);
   checkArity(fn, node, ctx);
   if (fn === 'floor') {
-    let arg: Node = argNodes[0]!;
-    while (Node.isParenthesizedExpression(arg)) arg = arg.getExpression();
+    const arg = stripTypes(argNodes[0]!);
     if (Node.isBinaryExpression(arg) && arg.getOperatorToken().getKind() === SyntaxKind.SlashToken) {
       const [l, r] = [arg.getLeft(), arg.getRight()];
       return floorOfDivision(translateExpr(l, ctx), translateExpr(r, ctx), l, r, ctx);

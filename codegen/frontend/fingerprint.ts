@@ -38,19 +38,22 @@ function isTypeOnly(n: ts.Node): boolean {
 /** The fingerprint of `node` (a function-like node or any subtree). */
 export function fingerprint(node: ts.Node): string {
   const out: string[] = [];
+  const identifier = (text: string) => out.push(String(K.Identifier), `id:${text}`, '(', ')');
   const visit = (raw: ts.Node): void => {
     const n = unwrap(raw);
     if (isTypeOnly(n)) return;
+    // Printers write `undefined` as `void 0` and may turn `p['w']` into `p.w`: print both
+    // exactly as the other spelling prints.
     const voided = ts.isVoidExpression(n) ? unwrap(n.expression) : undefined;
     if (voided && ts.isNumericLiteral(voided) && Number(voided.text) === 0) {
-      out.push(`id:undefined`);
+      identifier('undefined');
       return;
     }
-    // `p['w']` and `p.w` read the same property; printers convert one into the other.
     if (ts.isElementAccessExpression(n) && ts.isStringLiteralLike(unwrap(n.argumentExpression))) {
-      out.push(`${K.PropertyAccessExpression}(`);
+      out.push(String(K.PropertyAccessExpression), '(');
       visit(n.expression);
-      out.push(`id:${(unwrap(n.argumentExpression) as ts.StringLiteralLike).text})`);
+      identifier((unwrap(n.argumentExpression) as ts.StringLiteralLike).text);
+      out.push(')');
       return;
     }
     // A function declaration prints the same as a function expression.

@@ -17,9 +17,8 @@ import { isFunctionNode, type FunctionNode } from './signature.ts';
 /** The function's syntax, where to report errors, and how to free it once translated. */
 export interface FunctionSource {
   readonly node: FunctionNode;
+  /** Reports into the user's original file when `node` is from it, else into the function's text. */
   readonly report: Reporter;
-  /** True when `node` is in the user's original file (errors have its path and real line:col). */
-  readonly original: boolean;
   readonly dispose: () => void;
 }
 
@@ -31,7 +30,7 @@ interface ParsedFile {
   readonly mtimeMs: number;
   readonly size: number;
   readonly sourceFile: SourceFile;
-  readonly text: string;
+  readonly report: Reporter;
   readonly functions: readonly FunctionNode[];
   readonly fingerprints: Map<FunctionNode, string>;
 }
@@ -41,13 +40,12 @@ const files = new Map<string, ParsedFile>();
 export function readFunction(def: FunctionDef): FunctionSource {
   const text = functionText(def);
   const parsed = parseFunctionText(text, def);
-  const running = fingerprint(parsed.node.compilerNode);
-  const found = def.site && findInOriginal(def.site, running);
+  const found = def.site && findInOriginal(def.site, fingerprint(parsed.node.compilerNode));
   if (found) {
     parsed.dispose();
-    return { node: found.node, report: new Reporter(def.site!.file, found.text), original: true, dispose: () => {} };
+    return { node: found.node, report: found.report, dispose: () => {} };
   }
-  return { ...parsed, report: new Reporter(`<${def.name}>`, text, parsed.prefix), original: false };
+  return { node: parsed.node, report: new Reporter(`<${def.name}>`, text, parsed.prefix), dispose: parsed.dispose };
 }
 
 function unreadable(def: FunctionDef, detail: string): never {
@@ -72,7 +70,9 @@ function functionText(def: FunctionDef): string {
  */
 function parseFunctionText(text: string, def: FunctionDef): { node: FunctionNode; prefix: number; dispose: () => void } {
   for (const [open, close] of [['(', ')'], ['({', '})']] as const) {
-    const sf = project.createSourceFile(`/__kvforge_fn_${counter++}.ts`, `${open}${text}\n${close}`);
+    // The text is JavaScript (what runs), never TypeScript: in TypeScript `a < (b) > (c)` would
+    // parse as a call with a type argument.
+    const sf = project.createSourceFile(`/__kvforge_fn_${counter++}.js`, `${open}${text}\n${close}`);
     const node = onlyFunction(sf);
     if (node) return { node, prefix: open.length, dispose: () => project.removeSourceFile(sf) };
     project.removeSourceFile(sf);
@@ -113,10 +113,11 @@ function parsedFile(path: string): ParsedFile | undefined {
   }
   const old = files.get(path);
   if (old) project.removeSourceFile(old.sourceFile);
-  const ext = /\.[jt]sx$/.test(path) ? 'tsx' : 'ts';
+  // Parse as the language the file is in, as its transpiler did (`a < (b) > (c)` differs).
+  const ext = /\.tsx$/.test(path) ? 'tsx' : /\.jsx$/.test(path) ? 'jsx' : /\.[cm]?js$/.test(path) ? 'js' : 'ts';
   const sourceFile = project.createSourceFile(`/__kvforge_file_${counter++}.${ext}`, text);
   const functions = sourceFile.getDescendants().filter(isFunctionNode);
-  const entry = { mtimeMs: stat.mtimeMs, size: stat.size, sourceFile, text, functions, fingerprints: new Map() };
+  const entry = { mtimeMs: stat.mtimeMs, size: stat.size, sourceFile, report: new Reporter(path, text), functions, fingerprints: new Map() };
   files.set(path, entry);
   return entry;
 }
@@ -126,7 +127,7 @@ function parsedFile(path: string): ParsedFile | undefined {
  * first argument of a call at the site line, then of calls after it, then any function in the
  * file, nearest to the site first.
  */
-function findInOriginal(site: CallSite, running: string): { node: FunctionNode; text: string } | undefined {
+function findInOriginal(site: CallSite, running: string): { node: FunctionNode; report: Reporter } | undefined {
   const file = parsedFile(site.file);
   if (!file) return undefined;
   const rank = (fn: FunctionNode): [number, number] => {
@@ -147,7 +148,7 @@ function findInOriginal(site: CallSite, running: string): { node: FunctionNode; 
       print = fingerprint(fn.compilerNode);
       file.fingerprints.set(fn, print);
     }
-    if (print === running) return { node: fn, text: file.text };
+    if (print === running) return { node: fn, report: file.report };
   }
   return undefined;
 }

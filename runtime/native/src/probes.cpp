@@ -61,7 +61,7 @@ double probeFmaGflops(int threads, double seconds) {
 double probeReadGBs(int threads, size_t bytes, double seconds) {
   threads = std::clamp(threads, 1, cpu::kMaxThreads);
   const size_t n = std::max<size_t>(bytes / sizeof(float), 64 * size_t(threads));
-  cpu::Scratch<float> buf(n, "the read-bandwidth probe buffer");
+  cpu::Scratch<float> buf(n, "the read-bandwidth probe buffer", "probeRead");
   const size_t per = (n / size_t(threads)) & ~size_t(63);  // 64-float slices keep vectors whole
   // First touch by the thread that later reads the slice.
   cpu::parallelFor(threads, threads, [&](int64_t t, int) {

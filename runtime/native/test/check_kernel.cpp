@@ -6,6 +6,7 @@
 //
 // Tolerance: |out - ref| <= kTol * (1 + |ref|) per element, same for lse; exact for empty rows
 // (0 and -inf) and for the NaN pattern.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "kvforge/cpu/exp2.hpp"
 #include "kvforge/registry.hpp"
 #include "reference.hpp"
 
@@ -48,6 +50,14 @@ std::vector<Spec> specs() {
   s.push_back({"noDiagonal", "noDiagonal_3a4b5c6d", {},
                [](int64_t, int64_t, int64_t q, int64_t k) { return k < q; }, {}, true});
   s.push_back({"dense", "dense_7e8f9a0b", {}, all, {}, false});
+  for (int64_t w : {2, 40}) {
+    auto m = [w](int64_t b, int64_t h, int64_t q, int64_t k) { return q - (1 + h % 3) * w < k && k <= q - b; };
+    s.push_back({"batchHeadWindow" + std::to_string(w), "batchHeadWindow_0f1e2d3c", {double(w)}, m, {}, true});
+  }
+  auto alibi = [](double x, int64_t, int64_t h, int64_t q, int64_t k) { return x - 0.05 * double(h + 1) * double(q - k); };
+  s.push_back({"alibiCausal", "alibiCausal_4b5a6978", {0.05}, causal, alibi, true});
+  auto evenInf = [](double x, int64_t, int64_t, int64_t, int64_t k) { return k % 2 == 0 ? -INFINITY : x; };
+  s.push_back({"evenKeysMinusInf", "evenKeysMinusInf_8c7b6a59", {}, causal, evenInf, true});
   return s;
 }
 
@@ -60,11 +70,15 @@ const std::vector<Shape> kShapes = {
     {1, 8, 1, 4, 300, 64, 64},  {1, 8, 8, 1, 513, 72, 40},   {1, 4, 4, 77, 77, 72, 40},
     {2, 8, 2, 130, 257, 128, 128}, {1, 16, 2, 65, 200, 256, 72}, {1, 2, 2, 100, 0, 64, 64},
     {1, 2, 1, 0, 50, 8, 8},     {1, 3, 3, 200, 150, 1, 3},   {1, 4, 1, 9, 500, 16, 24},
-    {3, 2, 1, 33, 31, 7, 9},    {1, 32, 4, 70, 129, 64, 64},
+    {3, 2, 1, 33, 31, 7, 9},    {1, 32, 4, 70, 129, 64, 64}, {2, 6, 3, 5, 260, 33, 17},
+    {1, 8, 2, 4, 1000, 64, 64},
 };
 
 enum class Pos { Default, Gaps };
-enum class MapKind { Shared, PerBatchHead, AllPartial };
+// Shared: one exact map; PerBatchHead: exact maps per (b, h); AllPartial: nothing proven (every
+// tile PARTIAL); Loosened: an exact per-(b, h) map where random EMPTY/FULL entries are weakened to
+// PARTIAL, as a conservative interval analysis would leave them.
+enum class MapKind { Shared, PerBatchHead, AllPartial, Loosened };
 
 float randn(std::mt19937& rng) { return std::normal_distribution<float>(0.0f, 1.0f)(rng); }
 
@@ -112,6 +126,7 @@ Run runKernel(const CpuKernel& kern, const Problem& p, const std::vector<uint8_t
 }
 
 int failures = 0;
+double worstOut = 0, worstLse = 0;  // largest |got - want| / (1 + |want|) seen
 
 bool close(double got, double want) {
   if (std::isnan(want) || std::isnan(got)) return std::isnan(want) && std::isnan(got);
@@ -121,7 +136,6 @@ bool close(double got, double want) {
 
 void compare(const std::string& what, const Problem& p, const Run& r, const std::vector<double>& out,
              const std::vector<double>& lse) {
-  double worst = 0;
   for (size_t i = 0; i < lse.size(); ++i) {
     const bool empty = lse[i] == -INFINITY;
     if (!close(r.lse[i], lse[i]) || (empty && r.lse[i] != -INFINITY)) {
@@ -138,10 +152,10 @@ void compare(const std::string& what, const Problem& p, const Run& r, const std:
         ++failures;
         return;
       }
-      if (!std::isnan(out[o])) worst = std::max(worst, std::fabs(r.out[o] - out[o]) / (1.0 + std::fabs(out[o])));
+      if (std::isfinite(out[o])) worstOut = std::max(worstOut, std::fabs(r.out[o] - out[o]) / (1.0 + std::fabs(out[o])));
     }
+    if (std::isfinite(lse[i])) worstLse = std::max(worstLse, std::fabs(r.lse[i] - lse[i]) / (1.0 + std::fabs(lse[i])));
   }
-  (void)worst;
 }
 
 // NaN stored in a key slot that some rows mask: rows that mask it must not change; rows
@@ -161,12 +175,83 @@ void checkMaskedNaN(const Spec& s, const CpuKernel& kern, Problem p, const std::
   compare(what + " [NaN in slot Lk-1]", p, r, out, lse);
 }
 
+// NaN in the value of slot 0 and in the key of slot Lk/2: every row that admits slot Lk/2 turns
+// NaN entirely, every row that admits slot 0 turns NaN in its output (not its lse), and no
+// other row changes (compared against the reference's NaN pattern).
+void checkAdmittedNaN(const Spec& s, const CpuKernel& kern, Problem p, const std::string& what, int threads) {
+  if (p.Lk == 0 || p.Lq == 0) return;
+  for (int64_t b = 0; b < p.B; ++b)
+    for (int64_t hk = 0; hk < p.Hkv; ++hk) {
+      p.v[size_t(((b * p.Hkv + hk) * p.Lk) * p.Dv)] = NAN;
+      p.k[size_t(((b * p.Hkv + hk) * p.Lk + p.Lk / 2) * p.D)] = NAN;
+    }
+  const std::vector<uint8_t> map = exactTileMap(p, s.mask, kern.tileQ, kern.tileK, 1, 1);
+  Run r = runKernel(kern, p, map, 1, 1, s.params, threads);
+  std::vector<double> out, lse;
+  referenceForward(p, s.mask, s.score, out, lse);
+  compare(what + " [NaN in admitted slots]", p, r, out, lse);
+}
+
+// The vectorised exp2 against std::exp2: relative error, -inf -> 0, flush below -126, NaN.
+void checkExp2() {
+  using namespace kvf::cpu;
+  double worst = 0;
+  std::vector<float> xs;
+  for (float x = -130.0f; x <= 0.0f; x += 0.0037f) xs.push_back(x);
+  for (float x : {-126.0f, -125.9999f, -126.0001f, -1e30f, -INFINITY, NAN, 0.0f, -0.0f, 1.5f, 127.0f, 128.0f, INFINITY}) xs.push_back(x);
+  while (xs.size() % 8) xs.push_back(0.0f);
+  for (size_t i = 0; i < xs.size(); i += 8) {
+    float got[8];
+    store8(got, kvf::cpu::exp2(load8(&xs[i])));
+    for (int l = 0; l < 8; ++l) {
+      const float x = xs[i + size_t(l)];
+      const double want = std::exp2(double(x));
+      bool ok;
+      if (std::isnan(x)) ok = std::isnan(got[l]);
+      else if (x < -126.0f) ok = got[l] == 0.0f;
+      else if (x >= 128.0f) ok = got[l] == INFINITY;
+      else {
+        const double rel = std::fabs(got[l] - want) / want;
+        worst = std::max(worst, rel);
+        ok = rel < 4e-7;
+      }
+      if (!ok) {
+        std::printf("FAIL exp2(%.9g) = %.9g, want %.9g\n", x, got[l], want);
+        ++failures;
+      }
+    }
+  }
+  std::printf("exp2: worst relative error %.3g on [-126, 0]\n", worst);
+}
+
+// A shape whose scratch cannot exist must throw (the glue rejects the promise), not crash.
+// The pointers are never read: the failing allocation comes first.
+void checkAllocationFailure(const CpuKernel& kern) {
+  ForwardArgs a;
+  static float dummy[1];
+  static int32_t pos[1];
+  static uint8_t map[1] = {2};
+  a.q = a.k = a.v = dummy, a.out = a.lse = dummy, a.qpos = a.kpos = pos, a.tileMap = map;
+  a.B = 1 << 20, a.Hq = 1 << 10, a.Hkv = 1 << 10, a.Lq = 100, a.Lk = 1 << 20, a.D = 256, a.Dv = 256;
+  a.tileQ = kern.tileQ, a.tileK = kern.tileK, a.scale = 1, a.threads = 2;
+  try {
+    kern.fn(a, nullptr);
+    std::printf("FAIL a forward needing petabytes of scratch returned normally\n");
+    ++failures;
+  } catch (const std::exception& e) {
+    std::printf("allocation failure: '%s'\n", e.what());
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const unsigned seed = argc > 1 ? unsigned(std::strtoul(argv[1], nullptr, 10)) : 20240611u;
   std::mt19937 rng(seed);
   int cases = 0, combo = 0;
+  checkExp2();
+  checkAllocationFailure(*findCpuKernel("dense_7e8f9a0b"));
+  if (failures > 0) return 1;
   for (const Spec& s : specs()) {
     const CpuKernel* kern = findCpuKernel(s.id);
     if (!kern) {
@@ -178,14 +263,17 @@ int main(int argc, char** argv) {
         const Problem p = makeProblem(sh, pos, rng);
         std::vector<double> out, lse;
         referenceForward(p, s.mask, s.score, out, lse);
-        for (MapKind mk : {MapKind::Shared, MapKind::PerBatchHead, MapKind::AllPartial}) {
-          if (mk == MapKind::AllPartial && !s.hasMask) continue;
+        for (MapKind mk : {MapKind::Shared, MapKind::PerBatchHead, MapKind::AllPartial, MapKind::Loosened}) {
+          if ((mk == MapKind::AllPartial || mk == MapKind::Loosened) && !s.hasMask) continue;
           const int threads = 1 + (combo++ % 3);
           int64_t mapB = 1, mapH = 1;
-          if (mk == MapKind::PerBatchHead) mapB = p.B, mapH = p.Hq;
+          if (mk == MapKind::PerBatchHead || mk == MapKind::Loosened) mapB = p.B, mapH = p.Hq;
           std::vector<uint8_t> map = exactTileMap(p, s.mask, kern->tileQ, kern->tileK, mapB, mapH);
           if (mk == MapKind::AllPartial)
             for (uint8_t& c : map) c = 1;
+          if (mk == MapKind::Loosened)
+            for (uint8_t& c : map)
+              if (rng() % 3 == 0) c = 1;
           char what[256];
           std::snprintf(what, sizeof what,
                         "%s B=%lld Hq=%lld Hkv=%lld Lq=%lld Lk=%lld D=%lld Dv=%lld pos=%s map=%d threads=%d seed=%u",
@@ -197,9 +285,11 @@ int main(int argc, char** argv) {
           ++cases;
         }
         if (s.hasMask && pos == Pos::Default) checkMaskedNaN(s, *kern, p, s.name + " " + std::to_string(sh.Lq) + "x" + std::to_string(sh.Lk), 2);
+        checkAdmittedNaN(s, *kern, p, s.name + " " + std::to_string(sh.Lq) + "x" + std::to_string(sh.Lk), 1 + combo % 3);
         if (failures > 0) return 1;
       }
   }
-  std::printf("check_kernel: %d cases passed (seed %u)\n", cases, seed);
+  std::printf("check_kernel: %d cases passed (seed %u); worst error / (1 + |ref|): out %.3g, lse %.3g (tolerance %g)\n",
+              cases, seed, worstOut, worstLse, kTol);
   return 0;
 }

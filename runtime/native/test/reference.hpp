@@ -58,6 +58,9 @@ inline void referenceForward(const Problem& p, const MaskFn& mask, const ScoreFn
         for (int64_t j = 0; j < p.Lk; ++j) {
           if (!ok[j]) continue;
           const double w = std::exp(s[j] - m);
+          // A key of probability exactly 0 (an admissible score of -inf) contributes nothing,
+          // even a NaN value: the kernels' rule too (kvforge/cpu/online_softmax.hpp).
+          if (w == 0) continue;
           l += w;
           const float* v = &p.v[static_cast<size_t>(((b * p.Hkv + hk) * p.Lk + j) * p.Dv)];
           for (int64_t c = 0; c < p.Dv; ++c) o[c] += w * double(v[c]);

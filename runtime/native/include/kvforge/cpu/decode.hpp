@@ -9,7 +9,8 @@
 //   into chunks along key-tile boundaries; each chunk leaves an unnormalised (O, m, l) per row and
 //   a merge pass combines them exactly (log-sum-exp merge).
 // - Keys are processed in steps of kDecodeStep so the step's K and V rows stay in L1 between
-//   Q*K^T and P*V.
+//   Q*K^T and P*V; in PARTIAL tiles the mask is evaluated first and only the blocks of a step
+//   between the first and last admissible key are read at all.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -61,6 +62,7 @@ struct DecodeScratch {
   Scratch<TileClass> cls;
   Scratch<RowInfo> rows;
   Scratch<BlockMode> modes;
+  Scratch<uint8_t> admit;  // R x kDecodeStep mask results of PARTIAL rows
 
   explicit DecodeScratch(const DecodeShape& sh)
       : q(sh.Rpad * sh.Dpad, "query rows"),
@@ -72,7 +74,8 @@ struct DecodeScratch {
         zb(sh.Rpad * (kDecodeStep / kKeyBlock), "probability bits"),
         cls(sh.R, "tile classes"),
         rows(sh.R, "row descriptors"),
-        modes(kDecodeStep / kKeyBlock, "block modes") {}
+        modes(kDecodeStep / kKeyBlock, "block modes"),
+        admit(sh.R * kDecodeStep, "mask results") {}
 };
 
 // One unit: rows of (b, hk) against key tiles [kt0, kt1). Leaves O (unnormalised), m, l.
@@ -105,8 +108,13 @@ void decodeUnit(const V& var, const ForwardArgs& a, const DecodeShape& sh, int64
     }
     if (!any) continue;
     const int64_t tileStart = kt * a.tileK, tileEnd = std::min(a.Lk, tileStart + a.tileK);
-    for (int64_t k0 = tileStart; k0 < tileEnd; k0 += kDecodeStep) {
-      const int nk = static_cast<int>(std::min<int64_t>(kDecodeStep, tileEnd - k0));
+    for (int64_t s0 = tileStart; s0 < tileEnd; s0 += kDecodeStep) {
+      const int nStep = static_cast<int>(std::min<int64_t>(kDecodeStep, tileEnd - s0));
+      const int nR = static_cast<int>(R);
+      const KeyRange kr = admissibleRange(var, b, rows, ws.cls.data(), nR, a.kpos + s0, nStep, ws.admit.data(), kDecodeStep);
+      if (kr.empty()) continue;
+      const int64_t k0 = s0 + kr.lo;  // keys [k0, k0 + nk) are all this step computes
+      const int nk = kr.hi - kr.lo;
       const int nBlk = static_cast<int>(ceilDiv(nk, kKeyBlock));
       const int nkPad = nBlk * kKeyBlock;
       const float* K = a.k + (bh * a.Lk + k0) * D;
@@ -116,8 +124,8 @@ void decodeUnit(const V& var, const ForwardArgs& a, const DecodeShape& sh, int64
         for (int t = 0; t < 4; ++t) keys[t] = j + t < nk ? K + (j + t) * D : zeroRow;
         for (int64_t r = 0; r < sh.Rpad; r += 3) qkDot3x4(Q + r * ldQ, ldQ, keys, D, dTail, S + r * ldS + j, ldS);
       }
-      const int nR = static_cast<int>(R);
-      applyScoreMask(var, b, rows, ws.cls.data(), nR, a.kpos + k0, nk, nkPad, sScale, S, ldS);
+      applyScoreMask(var, b, rows, ws.cls.data(), nR, a.kpos + k0, ws.admit.data() + kr.lo, kDecodeStep, nk, nkPad,
+                     sScale, S, ldS);
       softmaxUpdate(S, ldS, nR, nkPad, ws.m.data(), ws.l.data(), ws.alpha.data(), ws.zb.data());
       const float* Vs = a.v + (bh * a.Lk + k0) * Dv;
       for (int r0 = 0; r0 < nR; r0 += kPanelRows) {

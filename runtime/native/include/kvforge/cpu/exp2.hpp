@@ -38,7 +38,11 @@ inline float exp2Scalar(float x) {
   p = p * f + kP4;
   p = p * f + kP5;
   p = p * f + 1.0f;
-  return std::ldexp(p, static_cast<int>(n));
+  // 2^n built in the exponent field (n in [-126, 127]), as the vector version does.
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float pow2n;
+  std::memcpy(&pow2n, &bits, sizeof pow2n);
+  return p * pow2n;
 }
 
 #if KVF_CPU_AVX2

@@ -20,8 +20,6 @@
 
 namespace kvf::cpu {
 
-constexpr int kKeyBlock = 16;  // keys per block: the Q*K^T micro-kernel width, the unit of PV modes
-
 // Update rows [0, nRows) with a block of nkPad scores each (nkPad a multiple of 16, padding -inf).
 // Replaces S by probabilities p, sets alpha[r], updates m and l, and records zeroBits[r * nBlk +
 // blk] = bit j set when p of key blk*16 + j is exactly 0.

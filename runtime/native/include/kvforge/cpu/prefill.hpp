@@ -7,9 +7,11 @@
 //    share the kv head, so each K/V tile is brought into cache once for all of them. Units run
 //    most-expensive-first (cost = rows x non-empty tiles) on the persistent pool.
 // 3. Inside a unit, rows are taken 6 at a time (a panel, possibly spanning two heads); for each
-//    non-empty key tile: Q*K^T -> score -> mask -> online softmax -> P*V, so the 6 x tileK
+//    non-empty key tile: mask -> Q*K^T -> score -> online softmax -> P*V, so the 6 x tileK
 //    scores never leave L1. Each row follows its own head's tile-map entry: EMPTY tiles are
-//    skipped (all rows empty: the tile is not touched), FULL rows skip the mask.
+//    skipped (all rows empty: the tile is not touched), FULL rows skip the mask, and in PARTIAL
+//    tiles only the 16-key blocks between the panel's first and last admissible key are
+//    computed.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -36,6 +38,7 @@ struct PanelScratch {
   Scratch<float> o;      // kPanelRows x ldO, output accumulators
   Scratch<uint32_t> zb;  // kPanelRows x blocks, p == 0 bits
   Scratch<BlockMode> modes;
+  Scratch<uint8_t> admit;  // kPanelRows x ldS, mask results of PARTIAL rows
   float m[kPanelRows], l[kPanelRows], alpha[kPanelRows];
 
   PanelScratch(int64_t D, int64_t ldS, int64_t ldO)
@@ -43,7 +46,8 @@ struct PanelScratch {
         s(kPanelRows * ldS, "scores"),
         o(kPanelRows * ldO, "output accumulators"),
         zb(kPanelRows * (ldS / kKeyBlock), "probability bits"),
-        modes(ldS / kKeyBlock, "block modes") {}
+        modes(ldS / kKeyBlock, "block modes"),
+        admit(kPanelRows * ldS, "mask results") {}
 };
 
 // One panel of R rows against every key tile of (b, kv head hk).
@@ -74,16 +78,20 @@ void prefillPanel(const V& var, const ForwardArgs& a, const KeyPanels& kp, const
     }
     if (!any) continue;
     const int64_t k0 = kt * a.tileK;
-    const int nk = static_cast<int>(std::min<int64_t>(a.tileK, a.Lk - k0));
+    const int nkTile = static_cast<int>(std::min<int64_t>(a.tileK, a.Lk - k0));
+    const KeyRange kr = admissibleRange(var, b, rows, cls, R, a.kpos + k0, nkTile, ws.admit.data(), ldS);
+    if (kr.empty()) continue;
+    // From here on only keys [k0 + kr.lo, k0 + kr.hi) exist for this panel.
+    const int nk = kr.hi - kr.lo;
     const int nBlk = static_cast<int>(ceilDiv(nk, kKeyBlock));
     const int nkPad = nBlk * kKeyBlock;
-    const float* tile = packed + kt * kp.tileFloats;
+    const float* panels = packed + kt * kp.tileFloats + int64_t(kr.lo) * D;  // panel kr.lo / 16
     float* S = ws.s.data();
-    for (int blk = 0; blk < nBlk; ++blk) qkPanel<R>(Q, D, tile + blk * kKeyBlock * D, D, S + blk * kKeyBlock, ldS);
-    applyScoreMask(var, b, rows, cls, R, a.kpos + k0, nk, nkPad, sScale, S, ldS);
+    for (int blk = 0; blk < nBlk; ++blk) qkPanel<R>(Q, D, panels + blk * kKeyBlock * D, D, S + blk * kKeyBlock, ldS);
+    applyScoreMask(var, b, rows, cls, R, a.kpos + k0 + kr.lo, ws.admit.data() + kr.lo, ldS, nk, nkPad, sScale, S, ldS);
     softmaxUpdate(S, ldS, R, nkPad, ws.m, ws.l, ws.alpha, ws.zb.data());
     blockModes(ws.zb.data(), nBlk, 0, R, nk, ws.modes.data());
-    pvRows<R>(S, ldS, ws.modes.data(), nk, a.v + (bh * a.Lk + k0) * Dv, Dv, ws.alpha, O, ldO);
+    pvRows<R>(S, ldS, ws.modes.data(), nk, a.v + (bh * a.Lk + k0 + kr.lo) * Dv, Dv, ws.alpha, O, ldO);
   }
   for (int r = 0; r < R; ++r) {
     const int64_t row = (b * a.Hq + rows[r].h) * a.Lq + rows[r].i;

@@ -3,11 +3,14 @@
 // Allocation failures become std::runtime_error with a message a user can act on, e.g.
 // "forward: could not allocate 12.0 GiB of scratch for packed keys"; the N-API glue turns it into
 // a rejected promise, so a too-large call never aborts the process.
+// Large requests are also checked against the memory the OS reports as available: with
+// overcommit, malloc of more than that succeeds and the process is killed later, on first touch.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -24,31 +27,48 @@ inline std::string formatBytes(double bytes) {
   return buf;
 }
 
-[[noreturn]] inline void throwAllocFailure(double bytes, const char* what) {
-  throw std::runtime_error("forward: could not allocate " + formatBytes(bytes) + " of scratch for " + what);
+// `context` prefixes the message: the exported function the failure will be reported from.
+[[noreturn]] inline void throwAllocFailure(double bytes, const char* what, const char* context = "forward") {
+  throw std::runtime_error(std::string(context) + ": could not allocate " + formatBytes(bytes) + " of scratch for " + what);
 }
+
+// Bytes the OS could give us now (Linux MemAvailable); SIZE_MAX when unknown.
+inline size_t availableMemoryBytes() {
+  std::ifstream f("/proc/meminfo");
+  std::string line;
+  while (std::getline(f, line)) {
+    unsigned long long kb = 0;
+    if (std::sscanf(line.c_str(), "MemAvailable: %llu kB", &kb) == 1) return size_t(kb) * 1024;
+  }
+  return SIZE_MAX;
+}
+
+// Requests below this are not checked against availableMemoryBytes() (reading /proc costs more
+// than the allocation, and small ones cannot be what exhausts memory).
+constexpr size_t kCheckedAllocationBytes = size_t(64) << 20;
 
 template <class T>
 class Scratch {
  public:
   Scratch() = default;
   // count elements; `what` names the buffer in the error message ("packed keys").
-  Scratch(size_t count, const char* what) { allocate(count, what); }
+  Scratch(size_t count, const char* what, const char* context = "forward") { allocate(count, what, context); }
   ~Scratch() { std::free(p_); }
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
   Scratch(Scratch&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr, o.n_ = 0; }
 
-  void allocate(size_t count, const char* what) {
+  void allocate(size_t count, const char* what, const char* context = "forward") {
     std::free(p_);
     p_ = nullptr;
     n_ = 0;
     if (count == 0) return;
     constexpr size_t kAlign = 64;
-    if (count > (SIZE_MAX - kAlign) / sizeof(T)) throwAllocFailure(double(count) * sizeof(T), what);
+    if (count > (SIZE_MAX - kAlign) / sizeof(T)) throwAllocFailure(double(count) * sizeof(T), what, context);
     const size_t bytes = (count * sizeof(T) + kAlign - 1) / kAlign * kAlign;  // aligned_alloc wants a multiple
+    if (bytes >= kCheckedAllocationBytes && bytes > availableMemoryBytes()) throwAllocFailure(double(bytes), what, context);
     p_ = static_cast<T*>(std::aligned_alloc(kAlign, bytes));
-    if (!p_) throwAllocFailure(double(bytes), what);
+    if (!p_) throwAllocFailure(double(bytes), what, context);
     n_ = count;
   }
   T* data() const { return p_; }

@@ -1,0 +1,53 @@
+// The kvforge Node addon: the exports table. Each export lives in its own napi_*.cpp file; the
+// kernels themselves (C++ core and generated files) never see N-API.
+//
+// JS surface (all argument errors are TypeError / RangeError naming argument, expected, received):
+//   listKernels(): string[]
+//   forward(kernelId: string, a: ForwardArgs): Promise<void>
+//   deviceReport(): { compiledBackends: string[]; cpu: { simd: 'avx2+fma' | 'scalar'; threads: number } }
+//   probeFma(threads: number, seconds?: number): Promise<number>              GFLOP/s
+//   probeRead(threads: number, bytes?: number, seconds?: number): Promise<number>   GB/s
+#include <napi.h>
+
+#include <thread>
+
+#include "kvforge/cpu/simd.hpp"
+#include "kvforge/registry.hpp"
+#include "napi_forward.hpp"
+#include "napi_probes.hpp"
+
+namespace {
+
+Napi::Value listKernels(const Napi::CallbackInfo& info) {
+  const std::vector<std::string> ids = kvf::listCpuKernels();
+  Napi::Array out = Napi::Array::New(info.Env(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) out.Set(static_cast<uint32_t>(i), Napi::String::New(info.Env(), ids[i]));
+  return out;
+}
+
+Napi::Value deviceReport(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array backends = Napi::Array::New(env, 1);
+  backends.Set(0u, Napi::String::New(env, "cpu"));
+  Napi::Object cpu = Napi::Object::New(env);
+  cpu.Set("simd", Napi::String::New(env, kvf::cpu::simdName()));
+  const unsigned hw = std::thread::hardware_concurrency();
+  cpu.Set("threads", Napi::Number::New(env, hw == 0 ? 1 : hw));
+  Napi::Object report = Napi::Object::New(env);
+  report.Set("compiledBackends", backends);
+  report.Set("cpu", cpu);
+  return report;
+}
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  exports.Set("listKernels", Napi::Function::New(env, listKernels, "listKernels"));
+  exports.Set("forward", Napi::Function::New(env, kvf::napi::forward, "forward"));
+  exports.Set("deviceReport", Napi::Function::New(env, deviceReport, "deviceReport"));
+  exports.Set("probeFma", Napi::Function::New(env, kvf::napi::probeFma, "probeFma"));
+  exports.Set("probeRead", Napi::Function::New(env, kvf::napi::probeRead, "probeRead"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(kvforge, init)

@@ -1,0 +1,100 @@
+// Argument readers of the addon (napi_args.hpp).
+#include "napi_args.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+namespace kvf::napi {
+
+namespace {
+constexpr double kMaxSafeInteger = 9007199254740991.0;  // 2^53 - 1
+
+std::string numberText(double x) {
+  if (std::isnan(x)) return "NaN";
+  if (std::isinf(x)) return x > 0 ? "Infinity" : "-Infinity";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", x);
+  return buf;
+}
+}  // namespace
+
+Napi::Error toJsError(Napi::Env env, const ArgError& e) {
+  return e.kind == ArgError::Type ? Napi::Error(Napi::TypeError::New(env, e.what()))
+                                  : Napi::Error(Napi::RangeError::New(env, e.what()));
+}
+
+const char* typedArrayName(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint8_clamped_array: return "Uint8ClampedArray";
+    case napi_int16_array: return "Int16Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
+    case napi_bigint64_array: return "BigInt64Array";
+    case napi_biguint64_array: return "BigUint64Array";
+    default: return "TypedArray";  // e.g. Float16Array on newer runtimes
+  }
+}
+
+std::string describeValue(const Napi::Value& v) {
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsBoolean()) return std::string("boolean ") + (v.As<Napi::Boolean>().Value() ? "true" : "false");
+  if (v.IsNumber()) return "number " + numberText(v.As<Napi::Number>().DoubleValue());
+  if (v.IsString()) {
+    std::string s = v.As<Napi::String>().Utf8Value();
+    if (s.size() > 40) s = s.substr(0, 40) + "...";
+    return "string '" + s + "'";
+  }
+  if (v.IsBigInt()) return "a bigint";
+  if (v.IsSymbol()) return "a symbol";
+  if (v.IsFunction()) return "a function";
+  if (v.IsTypedArray()) {
+    const Napi::TypedArray a = v.As<Napi::TypedArray>();
+    return std::string(typedArrayName(a.TypedArrayType())) + " of length " + std::to_string(a.ElementLength());
+  }
+  if (v.IsArrayBuffer()) return "an ArrayBuffer";
+  if (v.IsArray()) return "an array of length " + std::to_string(v.As<Napi::Array>().Length());
+  return "an object";
+}
+
+std::string argName(const char* fn, const std::string& name) {
+  return std::string(fn) + ": argument '" + name + "'";
+}
+
+int64_t readInteger(const char* fn, const std::string& name, const Napi::Value& v, int64_t min, const char* what) {
+  if (!v.IsNumber()) throw ArgError(ArgError::Type, argName(fn, name) + " must be " + what + ", received " + describeValue(v));
+  const double x = v.As<Napi::Number>().DoubleValue();
+  if (!(std::floor(x) == x) || std::fabs(x) > kMaxSafeInteger || x < double(min))
+    throw ArgError(ArgError::Range, argName(fn, name) + " must be " + what + ", received " + describeValue(v));
+  return static_cast<int64_t>(x);
+}
+
+double readFiniteNumber(const char* fn, const std::string& name, const Napi::Value& v) {
+  if (!v.IsNumber()) throw ArgError(ArgError::Type, argName(fn, name) + " must be a finite number, received " + describeValue(v));
+  const double x = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(x)) throw ArgError(ArgError::Range, argName(fn, name) + " must be a finite number, received " + describeValue(v));
+  return x;
+}
+
+Napi::TypedArray readTypedArray(const char* fn, const std::string& name, const Napi::Value& v,
+                                napi_typedarray_type type, int64_t expectedLength, const std::string& formula) {
+  const char* kind = typedArrayName(type);
+  std::string expected = std::string(kind[0] == 'I' ? "an " : "a ") + kind;
+  if (expectedLength >= 0) {
+    expected += " of length " + std::to_string(expectedLength);
+    if (!formula.empty()) expected += " (" + formula + ")";
+  }
+  const bool rightKind = v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == type;
+  if (!rightKind) throw ArgError(ArgError::Type, argName(fn, name) + " must be " + expected + ", received " + describeValue(v));
+  Napi::TypedArray a = v.As<Napi::TypedArray>();
+  if (expectedLength >= 0 && static_cast<int64_t>(a.ElementLength()) != expectedLength)
+    throw ArgError(ArgError::Range, argName(fn, name) + " must be " + expected + ", received " + describeValue(v));
+  return a;
+}
+
+}  // namespace kvf::napi

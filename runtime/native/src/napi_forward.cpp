@@ -1,0 +1,247 @@
+// forward(): turns the JS argument object into kvf::ForwardArgs and runs the kernel off the
+// main thread.
+//
+// Everything is checked before the work is queued, so a kernel only ever sees consistent shapes:
+// value kinds (typed-array kinds exactly), lengths against the shape products, Hq % Hkv, map
+// sizes, the kernel's compiled tiles. The worker holds references to every typed array until it
+// has finished, so the garbage collector cannot free memory a kernel is writing.
+#include "napi_forward.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "kvforge/cpu/thread_pool.hpp"
+#include "kvforge/forward_args.hpp"
+#include "kvforge/registry.hpp"
+#include "napi_args.hpp"
+
+namespace kvf::napi {
+namespace {
+
+constexpr const char* kFn = "forward";
+constexpr int64_t kMaxSafe = (int64_t(1) << 53) - 1;
+// Params are copied into at least this many zero-padded slots, so a variant whose parameter count
+// the registry does not know can never read outside the copy.
+constexpr size_t kMinParamSlots = 16;
+
+struct Factor {
+  const char* name;
+  int64_t value;
+};
+
+// "B*Hkv*Lk*D = 1*2*256*64" and the product (RangeError if it exceeds 2^53).
+int64_t shapeProduct(std::initializer_list<Factor> fs, std::string& formula) {
+  std::string names, values;
+  int64_t p = 1;
+  bool overflow = false;
+  for (const Factor& f : fs) {
+    names += (names.empty() ? "" : "*") + std::string(f.name);
+    values += (values.empty() ? "" : "*") + std::to_string(f.value);
+    if (__builtin_mul_overflow(p, f.value, &p) || p > kMaxSafe) overflow = true;
+  }
+  formula = names + " = " + values;
+  if (overflow) throw ArgError(ArgError::Range, std::string(kFn) + ": the array size " + formula + " is too large");
+  return p;
+}
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Everything one call needs, kept alive together until the worker is destroyed (main thread).
+struct Call {
+  const CpuKernel* kernel = nullptr;
+  ForwardArgs args;
+  std::vector<int32_t> defaultQpos, defaultKpos;
+  std::vector<double> params;
+  std::vector<Napi::Reference<Napi::TypedArray>> keepAlive;
+};
+
+Napi::Value prop(const Napi::Object& a, const char* name) { return a.Get(name); }
+
+std::unique_ptr<Call> parse(const Napi::CallbackInfo& info) {
+  auto call = std::make_unique<Call>();
+  // kernelId
+  const Napi::Value idv = info.Length() > 0 ? info[0] : info.Env().Undefined();
+  if (!idv.IsString())
+    throw ArgError(ArgError::Type, argName(kFn, "kernelId") + " must be a string, received " + describeValue(idv));
+  const std::string id = idv.As<Napi::String>().Utf8Value();
+  call->kernel = findCpuKernel(id);
+  if (!call->kernel) {
+    std::string known;
+    const std::vector<std::string> ids = listCpuKernels();
+    for (size_t i = 0; i < ids.size() && i < 12; ++i) known += (i ? ", " : "") + ids[i];
+    if (ids.size() > 12) known += ", ...";
+    throw ArgError(ArgError::Range, argName(kFn, "kernelId") + " must be the id of a compiled kernel (" +
+                                        (known.empty() ? std::string("none are compiled") : "one of: " + known) +
+                                        "), received " + describeValue(idv));
+  }
+  const CpuKernel& kern = *call->kernel;
+
+  // a
+  const Napi::Value av = info.Length() > 1 ? info[1] : info.Env().Undefined();
+  if (!av.IsObject() || av.IsArray() || av.IsTypedArray() || av.IsFunction())
+    throw ArgError(ArgError::Type, argName(kFn, "a") + " must be an object of arguments, received " + describeValue(av));
+  const Napi::Object a = av.As<Napi::Object>();
+  ForwardArgs& f = call->args;
+
+  // Shapes.
+  auto positive = [&](const char* n) { return readInteger(kFn, n, prop(a, n), 1, "a positive integer"); };
+  auto nonNegative = [&](const char* n) { return readInteger(kFn, n, prop(a, n), 0, "a non-negative integer"); };
+  f.B = positive("B");
+  f.Hq = positive("Hq");
+  f.Hkv = positive("Hkv");
+  f.Lq = nonNegative("Lq");
+  f.Lk = nonNegative("Lk");
+  f.D = positive("D");
+  f.Dv = positive("Dv");
+  if (f.Hq % f.Hkv != 0)
+    throw ArgError(ArgError::Range, argName(kFn, "Hkv") + " must divide Hq (= " + std::to_string(f.Hq) +
+                                        ") so query heads share kv heads evenly, received number " + std::to_string(f.Hkv));
+  f.scale = readFiniteNumber(kFn, "scale", prop(a, "scale"));
+
+  // Tiles and map shape.
+  f.tileQ = positive("tileQ");
+  f.tileK = positive("tileK");
+  if (kern.tileQ > 0 && f.tileQ != kern.tileQ)
+    throw ArgError(ArgError::Range, argName(kFn, "tileQ") + " must be " + std::to_string(kern.tileQ) + ", the tileQ kernel '" +
+                                        id + "' was compiled for, received number " + std::to_string(f.tileQ));
+  if (kern.tileK > 0 && f.tileK != kern.tileK)
+    throw ArgError(ArgError::Range, argName(kFn, "tileK") + " must be " + std::to_string(kern.tileK) + ", the tileK kernel '" +
+                                        id + "' was compiled for, received number " + std::to_string(f.tileK));
+  f.mapB = positive("mapB");
+  if (f.mapB != 1 && f.mapB != f.B)
+    throw ArgError(ArgError::Range, argName(kFn, "mapB") + " must be 1 (one map for all batches) or B (= " +
+                                        std::to_string(f.B) + "), received number " + std::to_string(f.mapB));
+  f.mapH = positive("mapH");
+  if (f.mapH != 1 && f.mapH != f.Hq)
+    throw ArgError(ArgError::Range, argName(kFn, "mapH") + " must be 1 (one map for all heads) or Hq (= " +
+                                        std::to_string(f.Hq) + "), received number " + std::to_string(f.mapH));
+  const int64_t threads = positive("threads");
+  if (threads > cpu::kMaxThreads)
+    throw ArgError(ArgError::Range, argName(kFn, "threads") + " must be an integer from 1 to " +
+                                        std::to_string(cpu::kMaxThreads) + ", received number " + std::to_string(threads));
+  f.threads = static_cast<int>(threads);
+
+  // Tensors.
+  auto tensor = [&](const char* name, napi_typedarray_type type, std::initializer_list<Factor> shape) {
+    std::string formula;
+    const int64_t n = shapeProduct(shape, formula);
+    Napi::TypedArray t = readTypedArray(kFn, name, prop(a, name), type, n, formula);
+    call->keepAlive.push_back(Napi::Persistent(t));
+    return t;
+  };
+  f.q = typedArrayData<const float>(tensor("q", napi_float32_array, {{"B", f.B}, {"Hq", f.Hq}, {"Lq", f.Lq}, {"D", f.D}}));
+  f.k = typedArrayData<const float>(tensor("k", napi_float32_array, {{"B", f.B}, {"Hkv", f.Hkv}, {"Lk", f.Lk}, {"D", f.D}}));
+  f.v = typedArrayData<const float>(tensor("v", napi_float32_array, {{"B", f.B}, {"Hkv", f.Hkv}, {"Lk", f.Lk}, {"Dv", f.Dv}}));
+  f.out = typedArrayData<float>(tensor("out", napi_float32_array, {{"B", f.B}, {"Hq", f.Hq}, {"Lq", f.Lq}, {"Dv", f.Dv}}));
+  f.lse = typedArrayData<float>(tensor("lse", napi_float32_array, {{"B", f.B}, {"Hq", f.Hq}, {"Lq", f.Lq}}));
+
+  // Positions: null/undefined = the defaults of semantics.md 1 (bottom-right aligned queries).
+  const Napi::Value qp = prop(a, "qpos"), kp = prop(a, "kpos");
+  if (qp.IsNull() || qp.IsUndefined()) {
+    call->defaultQpos.resize(static_cast<size_t>(f.Lq));
+    for (int64_t i = 0; i < f.Lq; ++i) call->defaultQpos[size_t(i)] = static_cast<int32_t>(f.Lk - f.Lq + i);
+    f.qpos = call->defaultQpos.data();
+  } else {
+    Napi::TypedArray t = readTypedArray(kFn, "qpos", qp, napi_int32_array, f.Lq, "Lq = " + std::to_string(f.Lq));
+    call->keepAlive.push_back(Napi::Persistent(t));
+    f.qpos = typedArrayData<const int32_t>(t);
+  }
+  if (kp.IsNull() || kp.IsUndefined()) {
+    call->defaultKpos.resize(static_cast<size_t>(f.Lk));
+    for (int64_t j = 0; j < f.Lk; ++j) call->defaultKpos[size_t(j)] = static_cast<int32_t>(j);
+    f.kpos = call->defaultKpos.data();
+  } else {
+    Napi::TypedArray t = readTypedArray(kFn, "kpos", kp, napi_int32_array, f.Lk, "Lk = " + std::to_string(f.Lk));
+    call->keepAlive.push_back(Napi::Persistent(t));
+    f.kpos = typedArrayData<const int32_t>(t);
+  }
+  if ((qp.IsNull() || qp.IsUndefined()) && (f.Lk > INT32_MAX || f.Lq > INT32_MAX))
+    throw ArgError(ArgError::Range, argName(kFn, "qpos") + " is needed: default positions exceed the int32 range");
+
+  // Tile map.
+  {
+    const int64_t nQt = ceilDiv(f.Lq, f.tileQ), nKt = ceilDiv(f.Lk, f.tileK);
+    std::string formula;
+    const int64_t n = shapeProduct({{"mapB", f.mapB}, {"mapH", f.mapH}, {"ceil(Lq/tileQ)", nQt}, {"ceil(Lk/tileK)", nKt}}, formula);
+    Napi::TypedArray t = readTypedArray(kFn, "tileMap", prop(a, "tileMap"), napi_uint8_array, n, formula);
+    call->keepAlive.push_back(Napi::Persistent(t));
+    f.tileMap = typedArrayData<const uint8_t>(t);
+    for (int64_t i = 0; i < n; ++i)
+      if (f.tileMap[i] > 2)
+        throw ArgError(ArgError::Range, argName(kFn, "tileMap") + " must hold only 0 (empty), 1 (partial) or 2 (full), received " +
+                                            std::to_string(f.tileMap[i]) + " at index " + std::to_string(i));
+  }
+
+  // Params: copied (zero-padded), so the variant's constructor reads a stable snapshot.
+  {
+    Napi::TypedArray t = readTypedArray(kFn, "params", prop(a, "params"), napi_float64_array, -1, "");
+    const size_t n = t.ElementLength();
+    if (kern.numParams >= 0 && static_cast<int64_t>(n) != kern.numParams)
+      throw ArgError(ArgError::Range, argName(kFn, "params") + " must be a Float64Array of length " +
+                                          std::to_string(kern.numParams) + " (the parameters of kernel '" + id +
+                                          "'), received " + describeValue(t));
+    const double* p = typedArrayData<const double>(t);
+    call->params.assign(std::max(n, kMinParamSlots), 0.0);
+    for (size_t i = 0; i < n; ++i) call->params[i] = p[i];
+  }
+  return call;
+}
+
+class ForwardWorker : public Napi::AsyncWorker {
+ public:
+  ForwardWorker(Napi::Env env, std::unique_ptr<Call> call)
+      : Napi::AsyncWorker(env, "kvforge.forward"), deferred_(Napi::Promise::Deferred::New(env)), call_(std::move(call)) {}
+
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    const std::string& id = call_->kernel->id;
+    try {
+      call_->kernel->fn(call_->args, call_->params.data());
+    } catch (const std::bad_alloc&) {
+      SetError("forward: kernel '" + id + "' ran out of memory");
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    } catch (...) {
+      SetError("forward: kernel '" + id + "' failed with an unknown exception (this is a bug in kvforge)");
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::unique_ptr<Call> call_;
+};
+
+}  // namespace
+
+Napi::Value forward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::unique_ptr<Call> call;
+  try {
+    call = parse(info);
+  } catch (const ArgError& e) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Reject(toJsError(env, e).Value());
+    return d.Promise();
+  } catch (const Napi::Error& e) {  // a throwing getter on the argument object
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Reject(e.Value());
+    return d.Promise();
+  } catch (const std::exception& e) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Reject(Napi::Error::New(env, std::string("forward: ") + e.what()).Value());
+    return d.Promise();
+  }
+  auto* worker = new ForwardWorker(env, std::move(call));  // deletes itself after OnOK/OnError
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
+}
+
+}  // namespace kvf::napi

@@ -1,0 +1,78 @@
+/**
+ * The addon never trusts its caller: called directly, bypassing the TypeScript checks, every bad
+ * argument is a JS error naming the argument, the expected and the received value, and the process
+ * survives.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadAddon, type NativeAddon, type NativeForwardArgs } from '../runtime/native.ts';
+import { loadShipped } from '../runtime/shipped.ts';
+import type { CompiledAttention } from '../runtime/kernels.ts';
+
+let addon: NativeAddon;
+let causal: CompiledAttention;
+beforeAll(async () => {
+  const s = await loadShipped();
+  addon = loadAddon(s.addon.path);
+  causal = s.kernels.get('causalAttention')!;
+});
+
+function good(): NativeForwardArgs {
+  const B = 1, Hq = 32, Hkv = 4, Lq = 3, Lk = 5, D = 64, Dv = 64;
+  return {
+    q: new Float32Array(B * Hq * Lq * D), k: new Float32Array(B * Hkv * Lk * D), v: new Float32Array(B * Hkv * Lk * Dv),
+    out: new Float32Array(B * Hq * Lq * Dv), lse: new Float32Array(B * Hq * Lq),
+    B, Hq, Hkv, Lq, Lk, D, Dv, scale: 0.125, qpos: null, kpos: null,
+    tileMap: new Uint8Array(1).fill(1), tileQ: 64, tileK: 128, mapB: 1, mapH: 1, params: new Float64Array(0), threads: 2,
+  };
+}
+
+async function rejection(args: NativeForwardArgs, id?: string): Promise<Error> {
+  try {
+    await addon.forward(id ?? causal.id, args);
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected the addon to reject');
+}
+
+describe('native argument checks', () => {
+  it('accepts the well-formed call', async () => {
+    await expect(addon.forward(causal.id, good())).resolves.toBeUndefined();
+  });
+
+  it('a Float64Array for k', async () => {
+    const e = await rejection({ ...good(), k: new Float64Array(4 * 5 * 64) as never });
+    expect(e.message).toMatch(/'k'/);
+    expect(e.message).toMatch(/Float32Array/);
+    expect(e.message).toMatch(/Float64Array/);
+  });
+
+  it('a wrong length for out', async () => {
+    const e = await rejection({ ...good(), out: new Float32Array(7) });
+    expect(e.message).toMatch(/'out'/);
+    expect(e.message).toMatch(/6144/);
+    expect(e.message).toMatch(/\b7\b/);
+  });
+
+  it('Hq not a multiple of Hkv', async () => {
+    const e = await rejection({ ...good(), Hkv: 5 });
+    expect(e.message).toMatch(/Hkv|Hq/);
+  });
+
+  it('a tile map of the wrong length, and tiles other than the compiled ones', async () => {
+    expect((await rejection({ ...good(), tileMap: new Uint8Array(3) })).message).toMatch(/'tileMap'/);
+    expect((await rejection({ ...good(), tileQ: 32 })).message).toMatch(/tileQ/);
+  });
+
+  it('an unknown kernel id', async () => {
+    const e = await rejection(good(), 'no_such_kernel');
+    expect(e.message).toMatch(/no_such_kernel/);
+  });
+
+  it('a missing property', async () => {
+    const a = good() as Partial<NativeForwardArgs>;
+    delete a.scale;
+    const e = await rejection(a as NativeForwardArgs);
+    expect(e.message).toMatch(/'scale'/);
+  });
+});
