@@ -58,9 +58,11 @@ inline void referenceForward(const Problem& p, const MaskFn& mask, const ScoreFn
         for (int64_t j = 0; j < p.Lk; ++j) {
           if (!ok[j]) continue;
           const double w = std::exp(s[j] - m);
-          // A key of probability exactly 0 (an admissible score of -inf) contributes nothing,
-          // even a NaN value: the kernels' rule too (kvforge/cpu/online_softmax.hpp).
-          if (w == 0) continue;
+          // A key whose weight is exactly 0 (an admissible score of -inf) or below f32's
+          // smallest normal relative to the row's maximum contributes nothing, even a NaN
+          // value: the kernels' documented rule (kvforge/cpu/online_softmax.hpp). Everything
+          // else it would have added is below 1e-38 of the result.
+          if (w < 0x1p-126) continue;
           l += w;
           const float* v = &p.v[static_cast<size_t>(((b * p.Hkv + hk) * p.Lk + j) * p.Dv)];
           for (int64_t c = 0; c < p.Dv; ++c) o[c] += w * double(v[c]);

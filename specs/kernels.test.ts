@@ -1,0 +1,154 @@
+/**
+ * Generated C++ kernels against the float64 reference: the shipped kernels of configs/, and
+ * random variants (random mask and score programs, head counts, head dims, parameter modes) built
+ * in one batch so one build serves them all. Outputs and LSE within the one tolerance table;
+ * masks compared exactly.
+ */
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { and, defineAttention, defineMask, defineScore, evaluateMask, or, type AttentionSpec } from '../dsl/index.ts';
+import { fuzzKernel, makeInputs, type FuzzCase } from '../runtime/fuzz.ts';
+import { compile, type CompiledAttention } from '../runtime/kernels.ts';
+import { loadShipped } from '../runtime/shipped.ts';
+import { maskProgram, paramValues, programToFunction, scoreProgram, type RandomProgram } from './support/random-programs.ts';
+import { runs, SEED } from './support/random-expr.ts';
+
+const regressions = JSON.parse(readFileSync(new URL('./regressions/fuzz-cases.json', import.meta.url), 'utf8')).cases as FuzzCase[];
+
+async function expectCampaign(k: CompiledAttention, o: Parameters<typeof fuzzKernel>[1]): Promise<void> {
+  const r = await fuzzKernel(k, o);
+  if (!r.ok) throw new Error(r.failure);
+  expect(r.ok).toBe(true);
+}
+
+describe(`shipped kernels (configs/) vs the reference (seed ${SEED})`, () => {
+  let shipped: Map<string, CompiledAttention>;
+  beforeAll(async () => {
+    shipped = new Map((await loadShipped()).kernels);
+  });
+  for (const name of ['causalAttention', 'noDiagonalAttention', 'window256', 'sinksWindow', 'prefixLm', 'softcapCausal', 'alibiCausal', 'dense']) {
+    it(name, async () => {
+      await expectCampaign(shipped.get(name)!, { runs: runs(15), seed: SEED, examples: regressions });
+    });
+  }
+});
+
+// Random programs alone rarely relate q and k the way attention masks do; each variant's mask is a
+// random structural mask (windows, strides, blocks, sinks, head-dependent patterns) alone or
+// combined with a random program through the DSL's and/or.
+const small = (min: number, max: number) => fc.integer({ min, max });
+const structuralArb: fc.Arbitrary<string> = fc.oneof(
+  small(-3, 3).map((c) => `(b, h, q, k) => k <= q + ${c}`),
+  small(1, 90).map((w) => `(b, h, q, k) => q - k < ${w} && k <= q`),
+  small(1, 5).map((st) => `(b, h, q, k) => k <= q && (q - k) % ${st} === 0`),
+  fc.tuple(small(1, 6), small(1, 40)).map(([n, w]) => `(b, h, q, k) => k < ${n} || (k > q - ${w} && k <= q)`),
+  small(0, 20).map((w) => `(b, h, q, k) => Math.abs(q - k) <= ${w}`),
+  small(1, 33).map((bs) => `(b, h, q, k) => Math.floor(k / ${bs}) <= Math.floor(q / ${bs})`),
+  small(2, 4).map((m) => `(b, h, q, k) => (k + h) % ${m} !== 0 && k <= q`),
+  small(1, 70).map((sh) => `(b, h, q, k) => b === 1 ? k <= q : q - k < ${sh} && k <= q`),
+);
+
+interface RandomVariant {
+  readonly structural: string;
+  readonly combine: 'alone' | 'and' | 'or';
+  readonly mask: RandomProgram;
+  readonly maskValues: Record<string, number>;
+  readonly score: RandomProgram | null;
+  readonly scoreValues: Record<string, number>;
+  readonly Hkv: number;
+  readonly group: number;
+  readonly D: number;
+  readonly Dv: number;
+  readonly paramMode: 'baked' | 'runtime';
+}
+
+const dim = fc.oneof(fc.constantFrom(16, 64, 128, 256), fc.integer({ min: 16, max: 256 }));
+const variantArb: fc.Arbitrary<RandomVariant> = fc.record({
+  structural: structuralArb, combine: fc.constantFrom('alone' as const, 'alone' as const, 'and' as const, 'or' as const),
+  mask: maskProgram(), score: fc.option(scoreProgram(), { freq: 3 }),
+  Hkv: fc.integer({ min: 1, max: 2 }), group: fc.constantFrom(1, 2, 4, 8), D: dim, Dv: dim,
+  paramMode: fc.constantFrom('baked' as const, 'runtime' as const),
+}).chain((v) => fc.record({
+  maskValues: paramValues(v.mask.params), scoreValues: paramValues(v.score?.params ?? {}),
+}).map((vals) => ({ ...v, ...vals })));
+
+function variantSpec(v: RandomVariant, i: number, maskOnly: boolean): AttentionSpec {
+  const structural = defineMask(programToFunction(v.structural) as never, { name: `smask${i}` });
+  const program = defineMask(programToFunction(v.mask.source) as never, { name: `rmask${i}`, params: v.mask.params }).with(v.maskValues as never);
+  const mask = v.combine === 'alone' ? structural : v.combine === 'and' ? and(structural, program) : or(structural, program);
+  const score = v.score && !maskOnly
+    ? defineScore(programToFunction(v.score.source) as never, { name: `rscore${i}`, params: v.score.params }).with(v.scoreValues as never)
+    : undefined;
+  return defineAttention({
+    name: `random${i}${maskOnly ? 'mask' : ''}`, heads: { q: v.Hkv * v.group, kv: v.Hkv },
+    headDim: v.D, valueDim: maskOnly ? 64 : v.Dv, mask, score,
+  });
+}
+
+const VARIANTS = Number(process.env.FUZZ_VARIANTS ?? 10);
+
+describe(`random variants (seed ${SEED}, ${VARIANTS} variants)`, () => {
+  const variants = fc.sample(variantArb, { seed: SEED, numRuns: VARIANTS });
+  const byMode = { baked: [] as number[], runtime: [] as number[] };
+  variants.forEach((v, i) => byMode[v.paramMode].push(i));
+  let kernels: CompiledAttention[] = [];
+  let twins: CompiledAttention[] = [];
+  beforeAll(async () => {
+    // One build per parameter mode serves every variant and its mask-only twin.
+    const built = new Map<number, [CompiledAttention, CompiledAttention]>();
+    for (const mode of ['baked', 'runtime'] as const) {
+      const idx = byMode[mode];
+      if (!idx.length) continue;
+      const specs = idx.flatMap((i) => [variantSpec(variants[i]!, i, false), variantSpec(variants[i]!, i, true)]);
+      const ks = await compile(specs, { plan: { paramMode: mode } });
+      idx.forEach((i, j) => built.set(i, [ks[2 * j]!, ks[2 * j + 1]!]));
+    }
+    kernels = variants.map((_, i) => built.get(i)![0]);
+    twins = variants.map((_, i) => built.get(i)![1]);
+  });
+
+  variants.forEach((v, i) => {
+    const maskText = v.combine === 'alone' ? v.structural : `${v.combine}(${v.structural}, ${v.mask.source.replace(/\s+/g, ' ')})`;
+    const title = `#${i} Hq=${v.Hkv * v.group} Hkv=${v.Hkv} D=${v.D} Dv=${v.Dv} ${v.paramMode}: ${maskText}${v.score ? ` | ${v.score.source.replace(/\s+/g, ' ')}` : ''}`;
+
+    it(`${title} — outputs and LSE within tolerance`, async () => {
+      await expectCampaign(kernels[i]!, { runs: runs(5), seed: SEED + i, limits: { maxB: 2, maxLq: 40, maxLk: 160 } });
+    });
+
+    it(`${title} — mask exact`, async () => {
+      // q = 0 makes every admissible score 0, so with one-hot values out[row][j] = 1/n exactly
+      // for admissible slots j and 0 elsewhere: the kernel's admissible set, read off exactly.
+      const twin = twins[i]!;
+      const property = fc.asyncProperty(
+        fc.record({ B: fc.integer({ min: 1, max: 2 }), Lq: fc.integer({ min: 1, max: 24 }), Lk: fc.integer({ min: 1, max: 64 }),
+          positions: fc.constantFrom('default', 'shifted', 'gaps', 'shuffled'), seed: fc.nat(), scale: fc.constant(1) }),
+        async (c: FuzzCase) => {
+          const x = makeInputs(twin, c);
+          const Hq = twin.spec.heads.q;
+          const Hkv = twin.spec.heads.kv;
+          const vals = new Float32Array(c.B * Hkv * c.Lk * 64);
+          for (let bh = 0; bh < c.B * Hkv; bh++) for (let j = 0; j < c.Lk; j++) vals[(bh * c.Lk + j) * 64 + j] = 1;
+          const r = await twin.run({ ...x, q: new Float32Array(x.q.length), v: vals });
+          const qpos = x.qpos ?? Int32Array.from({ length: c.Lq }, (_, i2) => c.Lk - c.Lq + i2);
+          const kpos = x.kpos ?? Int32Array.from({ length: c.Lk }, (_, j) => j);
+          for (let b = 0; b < c.B; b++) {
+            for (let h = 0; h < Hq; h++) {
+              for (let row = 0; row < c.Lq; row++) {
+                const at = (b * Hq + h) * c.Lq + row;
+                let n = 0;
+                for (let j = 0; j < c.Lk; j++) {
+                  const want = evaluateMask(twin.spec.mask!, b, h, qpos[row]!, kpos[j]!);
+                  const got = r.out[at * 64 + j]! > 0;
+                  if (want !== got) throw new Error(`mask differs at b=${b} h=${h} row=${row} (q=${qpos[row]}) slot=${j} (k=${kpos[j]}): reference ${want}, kernel ${got}`);
+                  if (want) n++;
+                }
+                if (n === 0 && r.lse[at] !== -Infinity) throw new Error(`row b=${b} h=${h} ${row} admits nothing but LSE is ${r.lse[at]}`);
+              }
+            }
+          }
+        });
+      await fc.assert(property, { seed: SEED + i, numRuns: runs(6) });
+    });
+  });
+});
