@@ -5,13 +5,15 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { renderCpp } from './backends/cpp/render.ts';
+import { kernelFile, renderKernel } from './backends/render.ts';
 import { loadSpecs, type NamedSpec } from './loadSpecs.ts';
 import { compileUnit, type KernelUnit } from './pipeline.ts';
 import type { KernelPlan } from './planner/plan.ts';
 import { provenanceOf } from './backends/provenance.ts';
 
 export const GENERATOR = 'kvforge-codegen 1';
+/** One folder of generated/ per target. */
+const TARGET_DIRS = ['cpp', 'cuda'] as const;
 
 export interface GeneratedSet {
   /** Relative path (posix) -> content. */
@@ -31,9 +33,9 @@ export function generate(named: readonly NamedSpec[], plan?: Partial<KernelPlan>
   const manifest: Record<string, unknown> = {};
   for (const origin of named) {
     const unit = compileUnit(origin.spec, plan);
-    const rel = `cpp/${unit.id}.cpp`;
+    const rel = kernelFile(unit);
     if (files.has(rel)) continue; // two exports of one spec share a kernel
-    files.set(rel, renderCpp(unit, provenanceOf(unit, `${origin.file}#${origin.exportName}`)));
+    files.set(rel, renderKernel(unit, provenanceOf(unit, `${origin.file}#${origin.exportName}`)));
     units.push({ unit, origin });
     manifest[unit.id] = {
       name: unit.name, source: `${origin.file}#${origin.exportName}`, specHash: unit.specHash, plan: unit.plan,
@@ -48,7 +50,7 @@ export function generate(named: readonly NamedSpec[], plan?: Partial<KernelPlan>
 
 /** Replace `dir`'s generated content with `set`. */
 export function writeGenerated(set: GeneratedSet, dir: string): void {
-  rmSync(path.join(dir, 'cpp'), { recursive: true, force: true });
+  for (const t of TARGET_DIRS) rmSync(path.join(dir, t), { recursive: true, force: true });
   for (const [rel, text] of set.files) {
     const p = path.join(dir, rel);
     mkdirSync(path.dirname(p), { recursive: true });
@@ -64,9 +66,10 @@ export function diffGenerated(set: GeneratedSet, dir: string): string[] {
     if (!existsSync(p)) diffs.push(`missing: ${rel}`);
     else if (readFileSync(p, 'utf8') !== text) diffs.push(`changed: ${rel}`);
   }
-  const cppDir = path.join(dir, 'cpp');
-  if (existsSync(cppDir)) {
-    for (const f of readdirSync(cppDir)) if (!set.files.has(`cpp/${f}`)) diffs.push(`stray: cpp/${f}`);
+  for (const t of TARGET_DIRS) {
+    const sub = path.join(dir, t);
+    if (!existsSync(sub)) continue;
+    for (const f of readdirSync(sub)) if (!set.files.has(`${t}/${f}`)) diffs.push(`stray: ${t}/${f}`);
   }
   return diffs;
 }

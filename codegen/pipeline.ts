@@ -49,7 +49,7 @@ export function kernelId(name: string, specHash: string, plan: KernelPlan): stri
 export function compileUnit(spec: AttentionSpec, planOverrides: Partial<KernelPlan> = {}, dumps?: StageDump[]): KernelUnit {
   const lowered = lowerSpec(spec);
   dumps?.push({ stage: 'lowerSpec', mask: lowered.mask, score: lowered.score, note: `params: ${lowered.params.map((p) => `${p.name}=${p.value}`).join(', ') || 'none'}` });
-  const plan = makePlan(planOverrides);
+  const plan = makePlan(planOverrides, spec);
   const values = Object.fromEntries(lowered.params.map((p) => [p.name, p.value]));
   const baked = plan.paramMode === 'baked';
   const bind = (e: Expr | undefined) => (e && baked ? bindParams(e, values) : e);

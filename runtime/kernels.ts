@@ -2,10 +2,11 @@
  * From attention specs to callable kernels: generate, build through the cache, load, and run.
  */
 import os from 'node:os';
+import path from 'node:path';
 import { KvforgeError } from '../codegen/diagnostics.ts';
 import { compileUnit, type KernelUnit } from '../codegen/pipeline.ts';
 import type { KernelPlan } from '../codegen/planner/plan.ts';
-import { renderCpp } from '../codegen/backends/cpp/render.ts';
+import { kernelFile, renderKernel } from '../codegen/backends/render.ts';
 import { provenanceOf } from '../codegen/backends/provenance.ts';
 import { classifyTiles, type TileMap } from '../codegen/passes/classifyTiles.ts';
 import { checkDivisors } from '../codegen/lower.ts';
@@ -126,7 +127,7 @@ export interface CompileOptions extends BuildOptions {
 export async function compile(specs: readonly AttentionSpec[], opts: CompileOptions = {}): Promise<CompiledAttention[]> {
   const units = specs.map((s) => compileUnit(s, opts.plan));
   const sources = new Map<string, string>();
-  for (const u of units) sources.set(`${u.id}.cpp`, renderCpp(u, provenanceOf(u, `a runtime compile of '${u.name}'`)));
+  for (const u of units) sources.set(path.basename(kernelFile(u)), renderKernel(u, provenanceOf(u, `a runtime compile of '${u.name}'`)));
   const built = await buildAddon(sources, opts);
   const addon = loadAddon(built.path);
   return units.map((u) => new CompiledAttention(u, addon));

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { KvforgeError } from '../../codegen/diagnostics.ts';
 import { loadSpecs } from '../../codegen/loadSpecs.ts';
 import { compileUnit, type StageDump } from '../../codegen/pipeline.ts';
-import { renderCpp } from '../../codegen/backends/cpp/render.ts';
+import { renderKernel } from '../../codegen/backends/render.ts';
 import { provenanceOf } from '../../codegen/backends/provenance.ts';
 import { printExpr } from '../../codegen/backends/cfamily/printer.ts';
 import { CPP_DIALECT } from '../../codegen/backends/cfamily/dialect.ts';
@@ -21,6 +21,6 @@ export async function explainCommand(file: string, only?: string): Promise<void>
       if (d.score) console.log(`  score: ${printExpr(d.score, CPP_DIALECT)}`);
     }
     console.log('--- C++');
-    console.log(renderCpp(unit, provenanceOf(unit, `${s.file}#${s.exportName}`)));
+    console.log(renderKernel(unit, provenanceOf(unit, `${s.file}#${s.exportName}`)));
   }
 }

@@ -33,3 +33,10 @@ export const CPP_DIALECT: Dialect = {
   score: 's',
   param: (name) => `p_${name}`,
 };
+
+/**
+ * CUDA differs from C++ only where the kernels are compiled, not in how expressions print: the
+ * float functions and kvf:: helpers are __host__ __device__. Kept as its own table so that a
+ * difference (say, fast intrinsics) is one line here.
+ */
+export const CUDA_DIALECT: Dialect = { ...CPP_DIALECT };

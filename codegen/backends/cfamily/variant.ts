@@ -1,0 +1,44 @@
+/**
+ * The parts of a kernel's Variant struct that every C-family backend prints the same way: the
+ * parameter fields and their initialisers, and the mask and score expressions.
+ */
+import type { KernelUnit } from '../../pipeline.ts';
+import { printExpr } from './printer.ts';
+import type { Dialect } from './dialect.ts';
+
+export interface VariantView {
+  readonly structName: string;
+  readonly id: string;
+  readonly tileQ: number;
+  readonly tileK: number;
+  readonly hasMask: boolean;
+  readonly hasScore: boolean;
+  readonly fields: ReadonlyArray<{ ctype: string; name: string; origin: string }>;
+  /** ` : p_a(static_cast<...>(params[0])), ...` or '' */
+  readonly ctorInit: string;
+  readonly maskExpr: string;
+  readonly scoreExpr: string;
+}
+
+export function variantView(u: KernelUnit, d: Dialect): VariantView {
+  const fields = u.runtimeParams.map((p, i) => ({
+    ctype: p.type === 'int' ? d.intType : d.floatType,
+    name: d.param(p.name),
+    origin: `params[${i}]: ${p.origin} (${p.type})`,
+  }));
+  const ctorInit = fields.length
+    ? ` : ${fields.map((f, i) => `${f.name}(static_cast<${f.ctype}>(params[${i}]))`).join(', ')}`
+    : '';
+  return {
+    structName: `Variant_${u.id}`,
+    id: u.id,
+    tileQ: u.plan.tileQ,
+    tileK: u.plan.tileK,
+    hasMask: u.mask !== undefined,
+    hasScore: u.score !== undefined,
+    fields,
+    ctorInit,
+    maskExpr: u.mask ? printExpr(u.mask, d) : 'true',
+    scoreExpr: u.score ? printExpr(u.score, d) : 's',
+  };
+}
