@@ -14,6 +14,7 @@ struct Variant_alibicausal_dea773134c {
   static constexpr int kTileK = 128;
   static constexpr bool kHasMask = true;
   static constexpr bool kHasScore = true;
+  static constexpr int kNumParams = 0;
 
   explicit Variant_alibicausal_dea773134c([[maybe_unused]] const double* params) {}
 

@@ -14,6 +14,7 @@ struct Variant_causal_5be759ce41 {
   static constexpr int kTileK = 128;
   static constexpr bool kHasMask = true;
   static constexpr bool kHasScore = false;
+  static constexpr int kNumParams = 0;
 
   explicit Variant_causal_5be759ce41([[maybe_unused]] const double* params) {}
 

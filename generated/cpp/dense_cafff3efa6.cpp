@@ -14,6 +14,7 @@ struct Variant_dense_cafff3efa6 {
   static constexpr int kTileK = 128;
   static constexpr bool kHasMask = false;
   static constexpr bool kHasScore = false;
+  static constexpr int kNumParams = 0;
 
   explicit Variant_dense_cafff3efa6([[maybe_unused]] const double* params) {}
 

@@ -14,6 +14,7 @@ struct Variant_nodiagonal_a21a7bd442 {
   static constexpr int kTileK = 128;
   static constexpr bool kHasMask = true;
   static constexpr bool kHasScore = false;
+  static constexpr int kNumParams = 0;
 
   explicit Variant_nodiagonal_a21a7bd442([[maybe_unused]] const double* params) {}
 

@@ -14,6 +14,7 @@ struct Variant_prefixlm128_ac04bcdd5f {
   static constexpr int kTileK = 128;
   static constexpr bool kHasMask = true;
   static constexpr bool kHasScore = false;
+  static constexpr int kNumParams = 0;
 
   explicit Variant_prefixlm128_ac04bcdd5f([[maybe_unused]] const double* params) {}
 

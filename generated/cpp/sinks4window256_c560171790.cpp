@@ -14,6 +14,7 @@ struct Variant_sinks4window256_c560171790 {
   static constexpr int kTileK = 128;
   static constexpr bool kHasMask = true;
   static constexpr bool kHasScore = false;
+  static constexpr int kNumParams = 0;
 
   explicit Variant_sinks4window256_c560171790([[maybe_unused]] const double* params) {}
 

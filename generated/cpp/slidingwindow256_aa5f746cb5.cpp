@@ -14,6 +14,7 @@ struct Variant_slidingwindow256_aa5f746cb5 {
   static constexpr int kTileK = 128;
   static constexpr bool kHasMask = true;
   static constexpr bool kHasScore = false;
+  static constexpr int kNumParams = 0;
 
   explicit Variant_slidingwindow256_aa5f746cb5([[maybe_unused]] const double* params) {}
 

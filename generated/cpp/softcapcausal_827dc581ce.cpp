@@ -14,6 +14,7 @@ struct Variant_softcapcausal_827dc581ce {
   static constexpr int kTileK = 128;
   static constexpr bool kHasMask = true;
   static constexpr bool kHasScore = true;
+  static constexpr int kNumParams = 0;
 
   explicit Variant_softcapcausal_827dc581ce([[maybe_unused]] const double* params) {}
 

@@ -13,6 +13,8 @@ export interface VariantView {
   readonly tileK: number;
   readonly hasMask: boolean;
   readonly hasScore: boolean;
+  /** Run-time parameters the kernel reads (the native side checks the params array's length). */
+  readonly numParams: number;
   readonly fields: ReadonlyArray<{ ctype: string; name: string; origin: string }>;
   /** ` : p_a(static_cast<...>(params[0])), ...` or '' */
   readonly ctorInit: string;
@@ -36,6 +38,7 @@ export function variantView(u: KernelUnit, d: Dialect): VariantView {
     tileK: u.plan.tileK,
     hasMask: u.mask !== undefined,
     hasScore: u.score !== undefined,
+    numParams: u.runtimeParams.length,
     fields,
     ctorInit,
     maskExpr: u.mask ? printExpr(u.mask, d) : 'true',

@@ -13,12 +13,11 @@ export interface CudaView extends VariantView {
   readonly provenance: readonly string[];
   readonly storage: string;
   readonly headDim: number;
-  readonly numParams: number;
 }
 
 export function cudaView(u: KernelUnit, provenance: readonly string[]): CudaView {
   return {
     provenance, ...variantView(u, CUDA_DIALECT),
-    storage: STORAGE[u.plan.dtype], headDim: u.spec.headDim, numParams: u.runtimeParams.length,
+    storage: STORAGE[u.plan.dtype], headDim: u.spec.headDim,
   };
 }

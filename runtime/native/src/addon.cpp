@@ -4,7 +4,7 @@
 // JS surface (all argument errors are TypeError / RangeError naming argument, expected, received):
 //   listKernels(): string[]
 //   forward(kernelId: string, a: ForwardArgs): Promise<void>
-//   deviceReport(): { compiledBackends: string[]; cpu: { simd: 'avx2+fma' | 'scalar'; threads: number } }
+//   deviceReport(): { compiledBackends: string[]; cpu: { simd: 'avx512' | 'avx2+fma' | 'scalar'; threads: number } }
 //   probeFma(threads: number, seconds?: number): Promise<number>              GFLOP/s
 //   probeRead(threads: number, bytes?: number, seconds?: number): Promise<number>   GB/s
 #include <napi.h>

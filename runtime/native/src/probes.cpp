@@ -10,6 +10,7 @@
 
 #include "kvforge/cpu/scratch.hpp"
 #include "kvforge/cpu/thread_pool.hpp"
+#include "kvforge/cpu/vec16.hpp"
 #include "kvforge/cpu/vec8.hpp"
 
 namespace kvf {
@@ -27,16 +28,26 @@ std::atomic<float> gSink{0.0f};
 double probeFmaGflops(int threads, double seconds) {
   threads = std::clamp(threads, 1, cpu::kMaxThreads);
   // 12 independent accumulators cover FMA latency x throughput (4 cycles x 2 pipes = 8) with room
-  // to spare; each round is 12 FMAs of 8 lanes.
+  // to spare; each round is 12 FMAs of kLanes lanes, the widest vectors the kernels were compiled
+  // for (zmm with AVX-512, so the probe reports the limit the prefill micro-kernels run against).
   constexpr int kAcc = 12;
+#if KVF_CPU_AVX512
+  using Vec = cpu::Vec16;
+  constexpr int kLanes = 16;
+  const auto splat = [](float x) { return cpu::set16(x); };
+#else
+  using Vec = cpu::Vec8;
+  constexpr int kLanes = 8;
+  const auto splat = [](float x) { return cpu::set8(x); };
+#endif
   constexpr int64_t kRoundsPerCheck = 1 << 16;
   std::vector<int64_t> rounds(static_cast<size_t>(threads), 0);
   std::vector<double> elapsed(static_cast<size_t>(threads), 0.0);
   cpu::parallelFor(threads, threads, [&](int64_t t, int) {
     using namespace cpu;
-    Vec8 acc[kAcc];
-    for (int i = 0; i < kAcc; ++i) acc[i] = set8(0.001f * float(i + 1));
-    const Vec8 a = set8(0.999999f), b = set8(1e-7f);
+    Vec acc[kAcc];
+    for (int i = 0; i < kAcc; ++i) acc[i] = splat(0.001f * float(i + 1));
+    const Vec a = splat(0.999999f), b = splat(1e-7f);
     int64_t n = 0;
     const auto t0 = Clock::now();
     do {
@@ -47,14 +58,14 @@ double probeFmaGflops(int threads, double seconds) {
       n += kRoundsPerCheck;
     } while (secondsSince(t0) < seconds);
     elapsed[static_cast<size_t>(t)] = secondsSince(t0);
-    Vec8 s = acc[0];
+    Vec s = acc[0];
     for (int i = 1; i < kAcc; ++i) s = add(s, acc[i]);
     gSink.store(hsum(s), std::memory_order_relaxed);
     rounds[static_cast<size_t>(t)] = n;
   });
   double total = 0;
   for (int t = 0; t < threads; ++t)
-    total += double(rounds[size_t(t)]) * kAcc * 8 * 2 / elapsed[size_t(t)];
+    total += double(rounds[size_t(t)]) * kAcc * kLanes * 2 / elapsed[size_t(t)];
   return total / 1e9;
 }
 

@@ -39,6 +39,7 @@ std::vector<Spec> specs() {
   auto causal = [](int64_t, int64_t, int64_t q, int64_t k) { return k <= q; };
   auto all = [](int64_t, int64_t, int64_t, int64_t) { return true; };
   s.push_back({"causal", "causal_1a2b3c4d", {}, causal, {}, true});
+  s.push_back({"tinyTilesCausal", "tinyTilesCausal_6d5c4b3a", {}, causal, {}, true});
   for (int64_t w : {1, 5, 100}) {
     auto m = [w](int64_t, int64_t, int64_t q, int64_t k) { return q - w < k && k <= q; };
     s.push_back({"window" + std::to_string(w), "slidingWindow_5e6f7a8b", {double(w)}, m, {}, true});
@@ -71,7 +72,8 @@ const std::vector<Shape> kShapes = {
     {2, 8, 2, 130, 257, 128, 128}, {1, 16, 2, 65, 200, 256, 72}, {1, 2, 2, 100, 0, 64, 64},
     {1, 2, 1, 0, 50, 8, 8},     {1, 3, 3, 200, 150, 1, 3},   {1, 4, 1, 9, 500, 16, 24},
     {3, 2, 1, 33, 31, 7, 9},    {1, 32, 4, 70, 129, 64, 64}, {2, 6, 3, 5, 260, 33, 17},
-    {1, 8, 2, 4, 1000, 64, 64},
+    {1, 8, 2, 4, 1000, 64, 64}, {1, 4, 2, 8, 333, 40, 24},  {1, 16, 1, 7, 150, 32, 32},
+    {1, 2, 1, 20, 45, 512, 1000}, {1, 2, 2, 2, 45, 300, 513},
 };
 
 enum class Pos { Default, Gaps };
@@ -199,10 +201,26 @@ void checkExp2() {
   std::vector<float> xs;
   for (float x = -130.0f; x <= 0.0f; x += 0.0037f) xs.push_back(x);
   for (float x : {-126.0f, -125.9999f, -126.0001f, -1e30f, -INFINITY, NAN, 0.0f, -0.0f, 1.5f, 127.0f, 128.0f, INFINITY}) xs.push_back(x);
-  while (xs.size() % 8) xs.push_back(0.0f);
+  while (xs.size() % 16) xs.push_back(0.0f);
   for (size_t i = 0; i < xs.size(); i += 8) {
     float got[8];
     store8(got, kvf::cpu::exp2(load8(&xs[i])));
+#if KVF_CPU_AVX512
+    // The 16-lane version (prefill and softmax use it): the same algorithm, checked lane by lane.
+    if (i % 16 == 0) {
+      float got16[16];
+      store16(got16, kvf::cpu::exp2(load16(&xs[i])));
+      for (int l = 0; l < 16; ++l) {
+        const float want8 = kvf::cpu::exp2Scalar(xs[i + size_t(l)]);
+        const bool same = (std::isnan(want8) && std::isnan(got16[l])) || got16[l] == want8 ||
+                          std::fabs(double(got16[l]) - double(want8)) <= 4e-7 * std::fabs(double(want8));
+        if (!same) {
+          std::printf("FAIL exp2 (16 lanes) (%.9g) = %.9g, want %.9g\n", xs[i + size_t(l)], got16[l], want8);
+          ++failures;
+        }
+      }
+    }
+#endif
     for (int l = 0; l < 8; ++l) {
       const float x = xs[i + size_t(l)];
       const double want = std::exp2(double(x));

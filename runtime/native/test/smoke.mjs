@@ -93,6 +93,32 @@ await assert.rejects(kv.forward(kernel, null), (e) => e instanceof TypeError && 
 // scratch cannot: not constructible cheaply from JS, so only check a probe error path here.
 await assert.rejects(kv.probeRead(1, 2 ** 50, 0.1), (e) => /could not allocate/.test(e.message));
 
+// Concurrent calls (the pool serialises parallel regions) give bitwise the same results as
+// sequential ones, and buffers stay alive while a kernel runs even if JS drops them.
+{
+  const make = (seed) => ({ ...args, q: randn(args.q.length, seed), out: new Float32Array(args.out.length), lse: new Float32Array(args.lse.length) });
+  const seq = [];
+  for (let i = 0; i < 6; i++) { const a = make(50 + i); await kv.forward(kernel, a); seq.push(a.out); }
+  const par = Array.from({ length: 6 }, (_, i) => make(50 + i));
+  await Promise.all(par.map((a, i) => kv.forward(kernel, { ...a, threads: 1 + (i % 3) })));
+  par.forEach((a, i) => assert.deepEqual(a.out, seq[i], `concurrent call ${i} differs`));
+  let pending = [];
+  for (let i = 0; i < 4; i++) pending.push(kv.forward(kernel, make(70 + i)));  // args unreachable after this
+  globalThis.gc?.();
+  await Promise.all(pending);
+  console.log('concurrent and unreferenced calls: ok');
+}
+
+// Degenerate shapes through the glue: Lq = 0 writes nothing, Lk = 0 gives zeros and -inf.
+{
+  const a0 = { ...args, Lq: 0, q: new Float32Array(0), out: new Float32Array(0), lse: new Float32Array(0), tileMap: new Uint8Array(0) };
+  await kv.forward(kernel, a0);
+  const a1 = { ...args, Lk: 0, k: new Float32Array(0), v: new Float32Array(0), tileMap: new Uint8Array(0), out: new Float32Array(args.out.length).fill(7) };
+  await kv.forward(kernel, a1);
+  assert.ok(a1.out.every((x) => x === 0) && a1.lse.every((x) => x === -Infinity));
+  console.log('Lq = 0 and Lk = 0: ok');
+}
+
 console.log('probeFma(2, 0.2):', (await kv.probeFma(2, 0.2)).toFixed(1), 'GFLOP/s');
 console.log('probeRead(2, 256 MiB, 0.3):', (await kv.probeRead(2, 256 * 2 ** 20, 0.3)).toFixed(1), 'GB/s');
 console.log('smoke: ok');
