@@ -1,0 +1,188 @@
+// The CUDA runtime API subset a kernel's host code may call, as host shims. "Device" memory is
+// host memory (cudaMalloc is a 256-byte aligned allocation), every copy is a memcpy, launches
+// are synchronous so synchronisation is a no-op, and streams are ignored.
+//
+// Why not the toolkit's declarations: they have C linkage, so a same-named shim would be the
+// same symbol as cudart's in an addon that also links cudart (an nvcc-compiled copy of the same
+// kernels). The shims live in kvf::emu::rt and are brought into the global namespace by
+// using-declarations; the types carry kvfEmu names under CUDA's typedef names. Nothing here has
+// a linkage name that cudart or the toolkit headers also define.
+//
+// Errors: a failing call returns the error and records it; cudaGetLastError returns and clears
+// the calling thread's last error, cudaPeekAtLastError returns it. (Launch errors are thrown by
+// kvf::emu::launch, never recorded.)
+#pragma once
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include "kvforge/emu/launch.hpp"
+
+enum kvfEmuCudaError {
+  cudaSuccess = 0,
+  cudaErrorInvalidValue = 1,
+  cudaErrorMemoryAllocation = 2,
+  cudaErrorInitializationError = 3,
+  cudaErrorInvalidConfiguration = 9,
+  cudaErrorInvalidDevicePointer = 17,
+  cudaErrorInvalidMemcpyDirection = 21,
+  cudaErrorNoDevice = 100,
+  cudaErrorInvalidDeviceFunction = 98,
+  cudaErrorLaunchFailure = 719,
+};
+typedef kvfEmuCudaError cudaError_t;
+typedef kvfEmuCudaError cudaError;
+
+enum kvfEmuCudaMemcpyKind {
+  cudaMemcpyHostToHost = 0,
+  cudaMemcpyHostToDevice = 1,
+  cudaMemcpyDeviceToHost = 2,
+  cudaMemcpyDeviceToDevice = 3,
+  cudaMemcpyDefault = 4,
+};
+typedef kvfEmuCudaMemcpyKind cudaMemcpyKind;
+
+enum kvfEmuCudaFuncAttribute {
+  cudaFuncAttributeMaxDynamicSharedMemorySize = 8,
+  cudaFuncAttributePreferredSharedMemoryCarveout = 9,
+};
+typedef kvfEmuCudaFuncAttribute cudaFuncAttribute;
+
+struct kvfEmuCudaStream;
+typedef kvfEmuCudaStream* cudaStream_t;
+
+namespace kvf::emu::rt {
+
+namespace detail {
+inline thread_local cudaError_t lastError = cudaSuccess;
+inline cudaError_t fail(cudaError_t e) {
+  lastError = e;
+  return e;
+}
+constexpr size_t kAllocAlign = 256;  // cudaMalloc's guarantee
+}  // namespace detail
+
+inline cudaError_t cudaMalloc(void** ptr, size_t bytes) {
+  if (ptr == nullptr) return detail::fail(cudaErrorInvalidValue);
+  *ptr = nullptr;
+  if (bytes == 0) return cudaSuccess;
+  *ptr = ::operator new(bytes, std::align_val_t(detail::kAllocAlign), std::nothrow);
+  return *ptr ? cudaSuccess : detail::fail(cudaErrorMemoryAllocation);
+}
+template <class T>
+cudaError_t cudaMalloc(T** ptr, size_t bytes) {
+  return cudaMalloc(reinterpret_cast<void**>(ptr), bytes);
+}
+inline cudaError_t cudaFree(void* ptr) {
+  if (ptr) ::operator delete(ptr, std::align_val_t(detail::kAllocAlign));
+  return cudaSuccess;
+}
+inline cudaError_t cudaMallocHost(void** ptr, size_t bytes) { return cudaMalloc(ptr, bytes); }
+inline cudaError_t cudaFreeHost(void* ptr) { return cudaFree(ptr); }
+
+inline cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  if (unsigned(kind) > unsigned(cudaMemcpyDefault)) return detail::fail(cudaErrorInvalidMemcpyDirection);
+  if (bytes == 0) return cudaSuccess;
+  if (dst == nullptr || src == nullptr) return detail::fail(cudaErrorInvalidValue);
+  std::memmove(dst, src, bytes);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
+                                   cudaStream_t = nullptr) {
+  return cudaMemcpy(dst, src, bytes, kind);
+}
+inline cudaError_t cudaMemset(void* dst, int value, size_t bytes) {
+  if (bytes == 0) return cudaSuccess;
+  if (dst == nullptr) return detail::fail(cudaErrorInvalidValue);
+  std::memset(dst, value, bytes);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t = nullptr) {
+  return cudaMemset(dst, value, bytes);
+}
+// Copy into a __device__ / __constant__ variable (a plain global here).
+template <class T>
+cudaError_t cudaMemcpyToSymbol(T& symbol, const void* src, size_t bytes, size_t offset = 0,
+                               cudaMemcpyKind kind = cudaMemcpyHostToDevice) {
+  if (offset + bytes > sizeof(T)) return detail::fail(cudaErrorInvalidValue);
+  return cudaMemcpy(reinterpret_cast<char*>(&symbol) + offset, src, bytes, kind);
+}
+template <class T>
+cudaError_t cudaMemcpyFromSymbol(void* dst, const T& symbol, size_t bytes, size_t offset = 0,
+                                 cudaMemcpyKind kind = cudaMemcpyDeviceToHost) {
+  if (offset + bytes > sizeof(T)) return detail::fail(cudaErrorInvalidValue);
+  return cudaMemcpy(dst, reinterpret_cast<const char*>(&symbol) + offset, bytes, kind);
+}
+
+inline cudaError_t cudaGetLastError() {
+  const cudaError_t e = detail::lastError;
+  detail::lastError = cudaSuccess;
+  return e;
+}
+inline cudaError_t cudaPeekAtLastError() { return detail::lastError; }
+inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+
+// Only MaxDynamicSharedMemorySize has an effect: launches above 48 KiB of dynamic shared memory
+// need it, as on a GPU (launch.hpp). Values above the hardware limit are rejected.
+template <class F>
+cudaError_t cudaFuncSetAttribute(F* kernel, cudaFuncAttribute attr, int value) {
+  static_assert(std::is_function<F>::value, "cudaFuncSetAttribute takes a kernel (function pointer)");
+  if (kernel == nullptr) return detail::fail(cudaErrorInvalidDeviceFunction);
+  if (attr == cudaFuncAttributeMaxDynamicSharedMemorySize) {
+    if (value < 0 || size_t(value) > kvf::emu::detail::kMaxDynamicSharedBytes)
+      return detail::fail(cudaErrorInvalidValue);
+    kvf::emu::detail::FuncAttributes& a = kvf::emu::detail::funcAttributes();
+    std::lock_guard<std::mutex> lock(a.m);
+    a.maxDynamicShared[reinterpret_cast<const void*>(kernel)] = size_t(value);
+  } else if (attr != cudaFuncAttributePreferredSharedMemoryCarveout) {
+    return detail::fail(cudaErrorInvalidValue);
+  }
+  return cudaSuccess;
+}
+
+inline const char* cudaGetErrorName(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case cudaErrorInitializationError: return "cudaErrorInitializationError";
+    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+    case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
+    case cudaErrorInvalidMemcpyDirection: return "cudaErrorInvalidMemcpyDirection";
+    case cudaErrorNoDevice: return "cudaErrorNoDevice";
+    case cudaErrorInvalidDeviceFunction: return "cudaErrorInvalidDeviceFunction";
+    case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+  }
+  return "cudaErrorUnknown";
+}
+inline const char* cudaGetErrorString(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidMemcpyDirection: return "invalid copy direction for memcpy";
+    default: return cudaGetErrorName(e);
+  }
+}
+
+}  // namespace kvf::emu::rt
+
+using kvf::emu::rt::cudaDeviceSynchronize;
+using kvf::emu::rt::cudaFree;
+using kvf::emu::rt::cudaFreeHost;
+using kvf::emu::rt::cudaFuncSetAttribute;
+using kvf::emu::rt::cudaGetErrorName;
+using kvf::emu::rt::cudaGetErrorString;
+using kvf::emu::rt::cudaGetLastError;
+using kvf::emu::rt::cudaMalloc;
+using kvf::emu::rt::cudaMallocHost;
+using kvf::emu::rt::cudaMemcpy;
+using kvf::emu::rt::cudaMemcpyAsync;
+using kvf::emu::rt::cudaMemcpyFromSymbol;
+using kvf::emu::rt::cudaMemcpyToSymbol;
+using kvf::emu::rt::cudaMemset;
+using kvf::emu::rt::cudaMemsetAsync;
+using kvf::emu::rt::cudaPeekAtLastError;
+using kvf::emu::rt::cudaStreamSynchronize;
