@@ -32,16 +32,18 @@ export function generate(named: readonly NamedSpec[], plan?: Partial<KernelPlan>
   const units: Array<{ unit: KernelUnit; origin: NamedSpec }> = [];
   const manifest: Record<string, unknown> = {};
   for (const origin of named) {
-    const unit = compileUnit(origin.spec, plan);
-    const rel = kernelFile(unit);
-    if (files.has(rel)) continue; // two exports of one spec share a kernel
-    files.set(rel, renderKernel(unit, provenanceOf(unit, `${origin.file}#${origin.exportName}`)));
-    units.push({ unit, origin });
-    manifest[unit.id] = {
-      name: unit.name, source: `${origin.file}#${origin.exportName}`, specHash: unit.specHash, plan: unit.plan,
-      heads: unit.spec.heads, headDim: unit.spec.headDim, valueDim: unit.spec.valueDim,
-      params: unit.params.map((p) => ({ name: p.name, type: p.type, value: p.value })), files: [rel],
-    };
+    for (const planOverrides of origin.plans) {
+      const unit = compileUnit(origin.spec, { ...planOverrides, ...plan });
+      const rel = kernelFile(unit);
+      if (files.has(rel)) continue; // two exports of one spec share a kernel
+      files.set(rel, renderKernel(unit, provenanceOf(unit, `${origin.file}#${origin.exportName}`)));
+      units.push({ unit, origin });
+      manifest[unit.id] = {
+        name: unit.name, source: `${origin.file}#${origin.exportName}`, specHash: unit.specHash, plan: unit.plan,
+        heads: unit.spec.heads, headDim: unit.spec.headDim, valueDim: unit.spec.valueDim,
+        params: unit.params.map((p) => ({ name: p.name, type: p.type, value: p.value })), files: [rel],
+      };
+    }
   }
   const sorted = Object.fromEntries(Object.keys(manifest).sort().map((k) => [k, manifest[k]]));
   files.set('manifest.json', `${JSON.stringify({ generator: GENERATOR, kernels: sorted }, null, 2)}\n`);

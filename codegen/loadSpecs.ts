@@ -6,6 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AttentionSpec } from '../dsl/attention.ts';
+import type { KernelPlan } from './planner/plan.ts';
 import { KvforgeError } from './diagnostics.ts';
 
 export interface NamedSpec {
@@ -13,6 +14,11 @@ export interface NamedSpec {
   readonly file: string;
   readonly exportName: string;
   readonly spec: AttentionSpec;
+  /**
+   * The kernels to generate for it: the module's `kernelPlans[exportName]` when it exports one,
+   * else one C++ kernel with the default plan.
+   */
+  readonly plans: ReadonlyArray<Partial<KernelPlan>>;
 }
 
 function isSpec(x: unknown): x is AttentionSpec {
@@ -32,7 +38,10 @@ export async function loadSpecs(file: string, root?: string): Promise<NamedSpec[
     });
   }
   const rel = root ? path.relative(root, abs).split(path.sep).join('/') : file;
-  const out = Object.keys(mod).filter((k) => isSpec(mod[k])).map((k) => ({ file: rel, exportName: k, spec: mod[k] as AttentionSpec }));
+  const plans = (mod.kernelPlans ?? {}) as Record<string, Array<Partial<KernelPlan>>>;
+  const out = Object.keys(mod).filter((k) => isSpec(mod[k])).map((k) => ({
+    file: rel, exportName: k, spec: mod[k] as AttentionSpec, plans: plans[k] ?? [{}],
+  }));
   if (out.length === 0) {
     throw new KvforgeError('KVF4004', `${file} exports no attention variant`, { hint: 'export const myVariant = defineAttention({ ... })' });
   }

@@ -18,3 +18,22 @@ export const prefixLm = defineAttention({ ...shape, name: 'prefixLM128', mask: p
 export const softcapCausal = defineAttention({ ...shape, name: 'softcapCausal', mask: causal, score: softcap.with({ cap: 30 }) });
 export const alibiCausal = defineAttention({ ...shape, name: 'alibiCausal', mask: causal, score: alibiFor(32) });
 export const dense = defineAttention({ ...shape, name: 'dense' });
+
+/** Variants at the head dims the CUDA kernels specialise on beyond 64. */
+export const causal128 = defineAttention({ heads: { q: 16, kv: 2 }, headDim: 128, name: 'causal128', mask: causal });
+export const window256d256 = defineAttention({
+  heads: { q: 8, kv: 2 }, headDim: 256, name: 'window64d256', mask: slidingWindow.with({ window: 64 }),
+});
+
+/**
+ * The kernels `kvforge gen` writes for each export (default: one C++ kernel). CUDA kernels cover
+ * the three storage dtypes and head dims 64, 128 and 256; each is compiled by nvcc for sm_80 and
+ * sm_90 when nvcc is on PATH, and always as host C++ against the CUDA emulator.
+ */
+export const kernelPlans = {
+  causalAttention: [{}, { target: 'cuda', dtype: 'bf16' }, { target: 'cuda', dtype: 'f32' }],
+  window256: [{}, { target: 'cuda', dtype: 'f16' }],
+  softcapCausal: [{}, { target: 'cuda', dtype: 'bf16' }],
+  causal128: [{}, { target: 'cuda', dtype: 'bf16' }],
+  window256d256: [{}, { target: 'cuda', dtype: 'f16' }],
+} as const;

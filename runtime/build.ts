@@ -25,6 +25,11 @@ export interface BuildOptions {
   readonly jobs?: number;
   /** Print the compiler's output as it goes. */
   readonly verbose?: boolean;
+  /**
+   * Compile .cu kernels with nvcc when it is on PATH (default true). False builds only their
+   * emulated form, which is all the CPU can run: much faster to build, as the test suite does.
+   */
+  readonly nvcc?: boolean;
 }
 
 export interface BuiltAddon {
@@ -50,7 +55,7 @@ function nativeInputs(): string[] {
 
 export function buildKey(kernels: ReadonlyMap<string, string>, opts: BuildOptions): string {
   const h = createHash('sha256');
-  h.update(`kvforge-addon v1 ${process.platform} ${process.arch} native=${opts.nativeArch ?? true}\n`);
+  h.update(`kvforge-addon v1 ${process.platform} ${process.arch} native=${opts.nativeArch ?? true} nvcc=${opts.nvcc ?? true}\n`);
   for (const f of nativeInputs()) h.update(`${path.relative(NATIVE_DIR, f)}\0`).update(readFileSync(f)).update('\0');
   for (const [name, text] of [...kernels].sort(([a], [b]) => a.localeCompare(b))) h.update(`kernel ${name}\0${text}\0`);
   return h.digest('hex').slice(0, 24);
@@ -81,6 +86,7 @@ export async function buildAddon(kernels: ReadonlyMap<string, string>, opts: Bui
       require.resolve('cmake-js/bin/cmake-js'), 'build', '-d', NATIVE_DIR, '-O', buildDir,
       '--parallel', String(opts.jobs ?? os.availableParallelism()),
       `--CDKVFORGE_KERNEL_DIR=${kernelDir}`, `--CDKVFORGE_NATIVE_ARCH=${opts.nativeArch === false ? 'OFF' : 'ON'}`,
+      `--CDKVFORGE_CUDA=${opts.nvcc === false ? 'OFF' : 'ON'}`,
     ];
     const log = await run(process.execPath, args, opts.verbose ?? false);
     writeFileSync(path.join(out, 'build.log'), log);

@@ -9,6 +9,7 @@ import { referenceAttention } from './reference.ts';
 import { randomFloats, rng } from './random.ts';
 import { compareArrays, TOLERANCES } from './tolerance.ts';
 import type { AttentionInputs } from './inputs.ts';
+import { roundInputs } from './dtype.ts';
 
 /** One random call: shape, positions and a data seed (data is derived, so cases stay small to print). */
 export interface FuzzCase {
@@ -75,14 +76,15 @@ export function makeInputs(kernel: CompiledAttention, c: FuzzCase): AttentionInp
 /** Run one case; throws with a description when the kernel and the reference disagree. */
 export async function checkCase(kernel: CompiledAttention, c: FuzzCase, threads?: number): Promise<void> {
   const x = makeInputs(kernel, c);
-  const ref = referenceAttention(kernel.spec, x);
+  const dtype = kernel.unit.plan.dtype;
+  const ref = referenceAttention(kernel.spec, roundInputs(x, dtype));
   const got = await kernel.run(x, { threads });
-  const tol = TOLERANCES.f32;
+  const tol = TOLERANCES[dtype];
   const o = compareArrays(got.out, ref.out, tol.out);
   const l = compareArrays(got.lse, ref.lse, tol.lse);
   if (!o.ok || !l.ok) {
     const what = !o.ok ? `out[${o.first!.index}] = ${o.first!.got}, reference ${o.first!.expected}` : `lse[${l.first!.index}] = ${l.first!.got}, reference ${l.first!.expected}`;
-    throw new Error(`kernel ${kernel.id} disagrees with the reference: ${what} (case ${JSON.stringify(c)})`);
+    throw new Error(`kernel ${kernel.id} (${kernel.backend}, ${dtype}) disagrees with the reference: ${what} (case ${JSON.stringify(c)})`);
   }
 }
 

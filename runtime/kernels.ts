@@ -13,7 +13,7 @@ import { checkDivisors } from '../codegen/lower.ts';
 import { specScale, type AttentionSpec } from '../dsl/attention.ts';
 import { buildAddon, type BuildOptions } from './build.ts';
 import { defaultKeyPositions, defaultQueryPositions, type AttentionInputs } from './inputs.ts';
-import { loadAddon, type NativeAddon } from './native.ts';
+import { loadAddon, type Backend, type NativeAddon } from './native.ts';
 import { allocResult, checkInputs } from './validate.ts';
 
 export interface AttentionResult {
@@ -34,15 +34,21 @@ export interface RunOptions {
 export class CompiledAttention {
   readonly unit: KernelUnit;
   readonly spec: AttentionSpec;
+  /** Where it runs: 'cpu' for C++ kernels; 'cuda' on a device, else 'cuda-emu' for CUDA kernels. */
+  readonly backend: Backend;
   readonly #addon: NativeAddon;
   #tileCache = new Map<string, TileMap>();
 
-  constructor(unit: KernelUnit, addon: NativeAddon) {
+  constructor(unit: KernelUnit, addon: NativeAddon, backend?: Backend) {
     this.unit = unit;
     this.spec = unit.spec;
     this.#addon = addon;
-    if (!addon.listKernels().includes(unit.id)) {
-      throw new KvforgeError('KVF4002', `kernel '${unit.id}' is not in the addon`, { hint: 'regenerate and rebuild: kvforge gen' });
+    this.backend = backend ?? defaultBackend(unit, addon);
+    if (!addon.listKernels(this.backend).includes(unit.id)) {
+      const report = addon.deviceReport();
+      throw new KvforgeError('KVF4002', `kernel '${unit.id}' is not in the addon for backend '${this.backend}' (compiled backends: ${report.compiledBackends.join(', ')})`, {
+        hint: this.backend === 'cpu' ? 'regenerate and rebuild: kvforge gen' : `CUDA: ${report.cuda.reason || 'rebuild with nvcc on PATH'}`,
+      });
     }
   }
 
@@ -106,9 +112,15 @@ export class CompiledAttention {
       tileMap: t.map, tileQ: this.unit.plan.tileQ, tileK: this.unit.plan.tileK, mapB: t.mapB, mapH: t.mapH,
       params: Float64Array.from(this.unit.runtimeParams.map((p) => values[p.name]!)),
       threads,
-    });
+    }, this.backend);
     return { out, lse };
   }
+}
+
+/** CUDA kernels run on a device when one answers, else on the emulator (same source). */
+function defaultBackend(u: KernelUnit, addon: NativeAddon): Backend {
+  if (u.plan.target === 'cpp') return 'cpu';
+  return addon.deviceReport().cuda.available ? 'cuda' : 'cuda-emu';
 }
 
 export interface CompileOptions extends BuildOptions {
@@ -117,15 +129,19 @@ export interface CompileOptions extends BuildOptions {
 }
 
 /**
- * Generate, build (cached) and load kernels for `specs`; one addon serves them all.
+ * Generate, build (cached) and load kernels for `specs`; one addon serves them all. An entry may
+ * carry its own plan (`{ spec, plan: { target: 'cuda', dtype: 'bf16' } }`); `opts.plan` applies to all.
  * @example
  * ```ts
  * const [attn] = await compile([defineAttention({ heads: { q: 8, kv: 2 }, headDim: 64, mask: causal })]);
  * const { out, lse } = await attn.run({ q, k, v, B: 1, Lq: 128, Lk: 128 });
  * ```
  */
-export async function compile(specs: readonly AttentionSpec[], opts: CompileOptions = {}): Promise<CompiledAttention[]> {
-  const units = specs.map((s) => compileUnit(s, opts.plan));
+export async function compile(
+  specs: ReadonlyArray<AttentionSpec | { readonly spec: AttentionSpec; readonly plan: Partial<KernelPlan> }>,
+  opts: CompileOptions = {},
+): Promise<CompiledAttention[]> {
+  const units = specs.map((s) => ('kind' in s ? compileUnit(s, opts.plan) : compileUnit(s.spec, { ...s.plan, ...opts.plan })));
   const sources = new Map<string, string>();
   for (const u of units) sources.set(path.basename(kernelFile(u)), renderKernel(u, provenanceOf(u, `a runtime compile of '${u.name}'`)));
   const built = await buildAddon(sources, opts);

@@ -12,14 +12,18 @@ export interface NativeForwardArgs {
   threads: number;
 }
 
+/** Where a kernel runs: the C++ kernels, CUDA on a device, or the same CUDA source emulated on the CPU. */
+export type Backend = 'cpu' | 'cuda' | 'cuda-emu';
+
 export interface NativeDeviceReport {
-  compiledBackends: string[];
+  compiledBackends: Backend[];
   cpu: { simd: string; threads: number };
+  cuda: { compiled: boolean; emulated: boolean; available: boolean; devices: number; reason: string };
 }
 
 export interface NativeAddon {
-  listKernels(): string[];
-  forward(kernelId: string, args: NativeForwardArgs): Promise<void>;
+  listKernels(backend?: Backend): string[];
+  forward(kernelId: string, args: NativeForwardArgs, backend?: Backend): Promise<void>;
   deviceReport(): NativeDeviceReport;
   probeFma(threads: number, seconds: number): Promise<number>;
   probeRead(threads: number, bytes: number, seconds: number): Promise<number>;

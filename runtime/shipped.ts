@@ -7,6 +7,7 @@ import path from 'node:path';
 import { KvforgeError } from '../codegen/diagnostics.ts';
 import { configFiles, loadSpecs } from '../codegen/loadSpecs.ts';
 import { compileUnit } from '../codegen/pipeline.ts';
+import type { KernelPlan } from '../codegen/planner/plan.ts';
 import { buildAddon, type BuildOptions, type BuiltAddon } from './build.ts';
 import { CompiledAttention } from './kernels.ts';
 import { loadAddon } from './native.ts';
@@ -14,14 +15,26 @@ import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from './paths.ts';
 
 export interface Shipped {
   readonly addon: BuiltAddon;
-  /** By the export name in configs/. */
+  /** By the export name in configs/ for C++ kernels, `<export>@cuda-<dtype>` for CUDA ones. */
   readonly kernels: ReadonlyMap<string, CompiledAttention>;
 }
 
+/** Every generated kernel source (C++ and CUDA), by file name. */
 export function generatedSources(dir = GENERATED_DIR): Map<string, string> {
   const cpp = path.join(dir, 'cpp');
   if (!existsSync(cpp)) throw new KvforgeError('KVF4003', `${cpp} does not exist`, { hint: 'run kvforge gen' });
-  return new Map(readdirSync(cpp).filter((f) => f.endsWith('.cpp')).sort().map((f) => [f, readFileSync(path.join(cpp, f), 'utf8')]));
+  const files = new Map<string, string>();
+  for (const sub of ['cpp', 'cuda']) {
+    const d = path.join(dir, sub);
+    if (!existsSync(d)) continue;
+    for (const f of readdirSync(d).sort()) if (/\.(cpp|cu)$/.test(f)) files.set(f, readFileSync(path.join(d, f), 'utf8'));
+  }
+  return files;
+}
+
+/** The name a shipped kernel goes by. */
+export function shippedName(exportName: string, plan: KernelPlan): string {
+  return plan.target === 'cpp' ? exportName : `${exportName}@${plan.target}-${plan.dtype}`;
 }
 
 export async function loadShipped(opts: BuildOptions = {}): Promise<Shipped> {
@@ -29,7 +42,12 @@ export async function loadShipped(opts: BuildOptions = {}): Promise<Shipped> {
   const native = loadAddon(addon.path);
   const kernels = new Map<string, CompiledAttention>();
   for (const f of configFiles(CONFIGS_DIR)) {
-    for (const n of await loadSpecs(f, PACKAGE_ROOT)) kernels.set(n.exportName, new CompiledAttention(compileUnit(n.spec), native));
+    for (const n of await loadSpecs(f, PACKAGE_ROOT)) {
+      for (const p of n.plans) {
+        const unit = compileUnit(n.spec, p);
+        kernels.set(shippedName(n.exportName, unit.plan), new CompiledAttention(unit, native));
+      }
+    }
   }
   return { addon, kernels };
 }

@@ -5,13 +5,19 @@
  *
  * f32: inputs and accumulation in float32; dot products of up to 256 terms and a polynomial exp2
  * (relative error ~2e-7) put typical errors near 1e-6 on unit-scale data; the bounds leave ~20x room.
+ * f16, bf16: the reference gets the same rounded inputs (runtime/dtype.ts) and accumulation is
+ * float32, so the remaining error is the kernel's own; a little more room for the f32 conversions.
  */
-export type DType = 'f32';
+import type { StorageDType } from '../codegen/planner/plan.ts';
+
+export type DType = StorageDType;
 
 export interface Tolerance { readonly atol: number; readonly rtol: number }
 
 export const TOLERANCES: Readonly<Record<DType, { readonly out: Tolerance; readonly lse: Tolerance }>> = {
   f32: { out: { atol: 2e-5, rtol: 2e-4 }, lse: { atol: 2e-5, rtol: 2e-5 } },
+  f16: { out: { atol: 4e-5, rtol: 4e-4 }, lse: { atol: 4e-5, rtol: 4e-5 } },
+  bf16: { out: { atol: 4e-5, rtol: 4e-4 }, lse: { atol: 4e-5, rtol: 4e-5 } },
 };
 
 export interface Mismatch {

@@ -18,7 +18,7 @@ describe('kvforge CLI', () => {
     const r = kvforge('gen', '--check');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/8 kernels up to date in generated/);
+    expect(r.stdout).toMatch(/16 kernels up to date in generated/);
   });
 
   it("gen writes a user's file; gen --check then fails when a file is edited", () => {
@@ -42,8 +42,8 @@ describe('kvforge CLI', () => {
     const r = kvforge('fuzz', 'specs/fixtures/my-variants.ts', '--runs', '4', '--seed', '7');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/ok +blockcausal_\w+ +4 cases, seed 7/);
-    expect(r.stdout).toMatch(/ok +causal_nearby_\w+ +4 cases, seed 7/);
+    expect(r.stdout).toMatch(/ok +blockcausal_\w+ +cpu +4 cases, seed 7/);
+    expect(r.stdout).toMatch(/ok +causal_nearby_\w+ +cpu +4 cases, seed 7/);
     expect(r.stdout).toContain('2 passed, 0 failed');
   });
 

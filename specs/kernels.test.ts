@@ -11,8 +11,10 @@ import { and, defineAttention, defineMask, defineScore, evaluateMask, or, type A
 import { fuzzKernel, makeInputs, type FuzzCase } from '../runtime/fuzz.ts';
 import { compile, type CompiledAttention } from '../runtime/kernels.ts';
 import { loadShipped } from '../runtime/shipped.ts';
+import { loadAddon } from '../runtime/native.ts';
 import { maskProgram, paramValues, programToFunction, scoreProgram, type RandomProgram } from './support/random-programs.ts';
 import { runs, SEED } from './support/random-expr.ts';
+import type { StorageDType, Target } from '../codegen/planner/plan.ts';
 
 const regressions = JSON.parse(readFileSync(new URL('./regressions/fuzz-cases.json', import.meta.url), 'utf8')).cases as FuzzCase[];
 
@@ -27,9 +29,18 @@ describe(`shipped kernels (configs/) vs the reference (seed ${SEED})`, () => {
   beforeAll(async () => {
     shipped = new Map((await loadShipped()).kernels);
   });
-  for (const name of ['causalAttention', 'noDiagonalAttention', 'window256', 'sinksWindow', 'prefixLm', 'softcapCausal', 'alibiCausal', 'dense']) {
+  // Every kernel generated for configs/: C++ on 'cpu', CUDA on the device when one answers and
+  // always on the emulator ('cuda-emu'), the same cases for every backend.
+  const names = ['causalAttention', 'noDiagonalAttention', 'window256', 'sinksWindow', 'prefixLm', 'softcapCausal',
+    'alibiCausal', 'dense', 'causal128', 'window256d256', 'causalAttention@cuda-bf16', 'causalAttention@cuda-f32',
+    'window256@cuda-f16', 'softcapCausal@cuda-bf16', 'causal128@cuda-bf16', 'window256d256@cuda-f16'];
+  it('covers every shipped kernel', () => {
+    expect([...shipped.keys()].sort()).toEqual([...names].sort());
+  });
+  for (const name of names) {
     it(name, async () => {
-      await expectCampaign(shipped.get(name)!, { runs: runs(15), seed: SEED, examples: regressions });
+      const k = shipped.get(name)!;
+      await expectCampaign(k, { runs: runs(k.backend === 'cpu' ? 15 : 8), seed: SEED, examples: regressions });
     });
   }
 });
@@ -61,19 +72,27 @@ interface RandomVariant {
   readonly D: number;
   readonly Dv: number;
   readonly paramMode: 'baked' | 'runtime';
+  readonly dtype: StorageDType;
 }
 
 const dim = fc.oneof(fc.constantFrom(16, 64, 128, 256), fc.integer({ min: 16, max: 256 }));
-const variantArb: fc.Arbitrary<RandomVariant> = fc.record({
-  structural: structuralArb, combine: fc.constantFrom('alone' as const, 'alone' as const, 'and' as const, 'or' as const),
-  mask: maskProgram(), score: fc.option(scoreProgram(), { freq: 3 }),
-  Hkv: fc.integer({ min: 1, max: 2 }), group: fc.constantFrom(1, 2, 4, 8), D: dim, Dv: dim,
-  paramMode: fc.constantFrom('baked' as const, 'runtime' as const),
-}).chain((v) => fc.record({
-  maskValues: paramValues(v.mask.params), scoreValues: paramValues(v.score?.params ?? {}),
-}).map((vals) => ({ ...v, ...vals })));
+// CUDA kernels specialise on head dims that are multiples of 32, with Dv == D.
+const cudaDim = fc.constantFrom(64, 128, 256);
 
-function variantSpec(v: RandomVariant, i: number, maskOnly: boolean): AttentionSpec {
+function variantArb(target: Target): fc.Arbitrary<RandomVariant> {
+  return fc.record({
+    structural: structuralArb, combine: fc.constantFrom('alone' as const, 'alone' as const, 'and' as const, 'or' as const),
+    mask: maskProgram(), score: fc.option(scoreProgram(), { freq: 3 }),
+    Hkv: fc.integer({ min: 1, max: 2 }), group: fc.constantFrom(1, 2, 4, 8),
+    D: target === 'cpp' ? dim : cudaDim, Dv: dim,
+    paramMode: fc.constantFrom('baked' as const, 'runtime' as const),
+    dtype: target === 'cpp' ? fc.constant('f32' as const) : fc.constantFrom('f32' as const, 'f16' as const, 'bf16' as const),
+  }).chain((v) => fc.record({
+    maskValues: paramValues(v.mask.params), scoreValues: paramValues(v.score?.params ?? {}),
+  }).map((vals) => ({ ...v, ...vals, Dv: target === 'cpp' ? v.Dv : v.D })));
+}
+
+function variantSpec(v: RandomVariant, i: number, maskOnly: boolean, target: Target): AttentionSpec {
   const structural = defineMask(programToFunction(v.structural) as never, { name: `smask${i}` });
   const program = defineMask(programToFunction(v.mask.source) as never, { name: `rmask${i}`, params: v.mask.params }).with(v.maskValues as never);
   const mask = v.combine === 'alone' ? structural : v.combine === 'and' ? and(structural, program) : or(structural, program);
@@ -82,35 +101,35 @@ function variantSpec(v: RandomVariant, i: number, maskOnly: boolean): AttentionS
     : undefined;
   return defineAttention({
     name: `random${i}${maskOnly ? 'mask' : ''}`, heads: { q: v.Hkv * v.group, kv: v.Hkv },
-    headDim: v.D, valueDim: maskOnly ? 64 : v.Dv, mask, score,
+    // The mask-only twin reads its admissible set off one-hot values of width 64.
+    headDim: maskOnly && target === 'cuda' ? 64 : v.D, valueDim: maskOnly ? 64 : v.Dv, mask, score,
   });
 }
 
 const VARIANTS = Number(process.env.FUZZ_VARIANTS ?? 10);
 
-describe(`random variants (seed ${SEED}, ${VARIANTS} variants)`, () => {
-  const variants = fc.sample(variantArb, { seed: SEED, numRuns: VARIANTS });
-  const byMode = { baked: [] as number[], runtime: [] as number[] };
-  variants.forEach((v, i) => byMode[v.paramMode].push(i));
+// The same suite for each backend: C++ kernels, and CUDA kernels (on the device when one answers,
+// else the same source on the emulator; the emulator-only build skips nvcc, which cannot run here).
+for (const target of ['cpp', 'cuda'] as const) describe(`random ${target} variants (seed ${SEED}, ${VARIANTS} variants)`, () => {
+  const variants = fc.sample(variantArb(target), { seed: SEED + (target === 'cuda' ? 1000 : 0), numRuns: VARIANTS });
   let kernels: CompiledAttention[] = [];
   let twins: CompiledAttention[] = [];
   beforeAll(async () => {
-    // One build per parameter mode serves every variant and its mask-only twin.
-    const built = new Map<number, [CompiledAttention, CompiledAttention]>();
-    for (const mode of ['baked', 'runtime'] as const) {
-      const idx = byMode[mode];
-      if (!idx.length) continue;
-      const specs = idx.flatMap((i) => [variantSpec(variants[i]!, i, false), variantSpec(variants[i]!, i, true)]);
-      const ks = await compile(specs, { plan: { paramMode: mode } });
-      idx.forEach((i, j) => built.set(i, [ks[2 * j]!, ks[2 * j + 1]!]));
-    }
-    kernels = variants.map((_, i) => built.get(i)![0]);
-    twins = variants.map((_, i) => built.get(i)![1]);
+    // One build serves every variant and its mask-only twin.
+    const entries = variants.flatMap((v, i) => {
+      const plan = { target, paramMode: v.paramMode, dtype: v.dtype };
+      return [{ spec: variantSpec(v, i, false, target), plan }, { spec: variantSpec(v, i, true, target), plan }];
+    });
+    const shippedAddon = loadAddon((await loadShipped()).addon.path);
+    const device = shippedAddon.deviceReport().cuda.available;
+    const ks = await compile(entries, { nvcc: device });
+    kernels = variants.map((_, i) => ks[2 * i]!);
+    twins = variants.map((_, i) => ks[2 * i + 1]!);
   });
 
   variants.forEach((v, i) => {
     const maskText = v.combine === 'alone' ? v.structural : `${v.combine}(${v.structural}, ${v.mask.source.replace(/\s+/g, ' ')})`;
-    const title = `#${i} Hq=${v.Hkv * v.group} Hkv=${v.Hkv} D=${v.D} Dv=${v.Dv} ${v.paramMode}: ${maskText}${v.score ? ` | ${v.score.source.replace(/\s+/g, ' ')}` : ''}`;
+    const title = `#${i} Hq=${v.Hkv * v.group} Hkv=${v.Hkv} D=${v.D} Dv=${v.Dv} ${v.dtype} ${v.paramMode}: ${maskText}${v.score ? ` | ${v.score.source.replace(/\s+/g, ' ')}` : ''}`;
 
     it(`${title} — outputs and LSE within tolerance`, async () => {
       await expectCampaign(kernels[i]!, { runs: runs(5), seed: SEED + i, limits: { maxB: 2, maxLq: 40, maxLk: 160 } });

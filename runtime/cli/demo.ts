@@ -31,7 +31,7 @@ export async function demoCommand(): Promise<void> {
   let failed = 0;
   for (const k of shipped.kernels.values()) {
     const r = await fuzzKernel(k, { runs: 10, seed: 42 });
-    say(`    ${r.ok ? 'ok  ' : 'FAIL'} ${k.id.padEnd(36)} ${r.seconds.toFixed(1)} s`);
+    say(`    ${r.ok ? 'ok  ' : 'FAIL'} ${k.id.padEnd(36)} ${k.backend.padEnd(8)} ${k.unit.plan.dtype.padEnd(4)} ${r.seconds.toFixed(1)} s`);
     if (!r.ok) {
       failed++;
       say(r.failure!);

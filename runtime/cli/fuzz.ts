@@ -19,7 +19,7 @@ export async function fuzzCommand(files: string[], o: { runs: number; seed: numb
   let failed = 0;
   for (const k of kernels) {
     const r = await fuzzKernel(k, { runs: o.runs, seed: o.seed, threads: o.threads });
-    console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${k.id.padEnd(36)} ${r.runs} cases, seed ${r.seed}, ${r.seconds.toFixed(1)} s`);
+    console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${k.id.padEnd(36)} ${k.backend.padEnd(8)} ${r.runs} cases, seed ${r.seed}, ${r.seconds.toFixed(1)} s`);
     if (!r.ok) {
       failed++;
       console.log(r.failure);

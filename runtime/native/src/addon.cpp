@@ -2,9 +2,10 @@
 // kernels themselves (C++ core and generated files) never see N-API.
 //
 // JS surface (all argument errors are TypeError / RangeError naming argument, expected, received):
-//   listKernels(): string[]
-//   forward(kernelId: string, a: ForwardArgs): Promise<void>
-//   deviceReport(): { compiledBackends: string[]; cpu: { simd: 'avx512' | 'avx2+fma' | 'scalar'; threads: number } }
+//   listKernels(backend = 'cpu'): string[]
+//   forward(kernelId: string, a: ForwardArgs, backend = 'cpu'): Promise<void>
+//   deviceReport(): { compiledBackends: string[]; cpu: { simd: 'avx512' | 'avx2+fma' | 'scalar'; threads: number };
+//                     cuda: { compiled: boolean; emulated: boolean; available: boolean; devices: number; reason: string } }
 //   probeFma(threads: number, seconds?: number): Promise<number>              GFLOP/s
 //   probeRead(threads: number, bytes?: number, seconds?: number): Promise<number>   GB/s
 #include <napi.h>
@@ -12,14 +13,16 @@
 #include <thread>
 
 #include "kvforge/cpu/simd.hpp"
-#include "kvforge/registry.hpp"
+#include "backends.hpp"
+#include "cuda_device.hpp"
 #include "napi_forward.hpp"
 #include "napi_probes.hpp"
 
 namespace {
 
 Napi::Value listKernels(const Napi::CallbackInfo& info) {
-  const std::vector<std::string> ids = kvf::listCpuKernels();
+  const std::string backend = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "cpu";
+  const std::vector<std::string> ids = kvf::listKernels(backend);
   Napi::Array out = Napi::Array::New(info.Env(), ids.size());
   for (size_t i = 0; i < ids.size(); ++i) out.Set(static_cast<uint32_t>(i), Napi::String::New(info.Env(), ids[i]));
   return out;
@@ -27,8 +30,20 @@ Napi::Value listKernels(const Napi::CallbackInfo& info) {
 
 Napi::Value deviceReport(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Array backends = Napi::Array::New(env, 1);
-  backends.Set(0u, Napi::String::New(env, "cpu"));
+  const std::vector<std::string> compiled = kvf::compiledBackends();
+  Napi::Array backends = Napi::Array::New(env, compiled.size());
+  for (size_t i = 0; i < compiled.size(); ++i) backends.Set(static_cast<uint32_t>(i), Napi::String::New(env, compiled[i]));
+  const kvf::CudaDeviceStatus cs = kvf::cudaDeviceStatus();
+  Napi::Object cuda = Napi::Object::New(env);
+  cuda.Set("compiled", Napi::Boolean::New(env, cs.compiled));
+#if KVFORGE_HAVE_CUDA_EMU
+  cuda.Set("emulated", Napi::Boolean::New(env, true));
+#else
+  cuda.Set("emulated", Napi::Boolean::New(env, false));
+#endif
+  cuda.Set("available", Napi::Boolean::New(env, cs.available));
+  cuda.Set("devices", Napi::Number::New(env, cs.devices));
+  cuda.Set("reason", Napi::String::New(env, cs.reason));
   Napi::Object cpu = Napi::Object::New(env);
   cpu.Set("simd", Napi::String::New(env, kvf::cpu::simdName()));
   const unsigned hw = std::thread::hardware_concurrency();
@@ -36,6 +51,7 @@ Napi::Value deviceReport(const Napi::CallbackInfo& info) {
   Napi::Object report = Napi::Object::New(env);
   report.Set("compiledBackends", backends);
   report.Set("cpu", cpu);
+  report.Set("cuda", cuda);
   return report;
 }
 

@@ -16,6 +16,8 @@
 #include "kvforge/cpu/thread_pool.hpp"
 #include "kvforge/forward_args.hpp"
 #include "kvforge/registry.hpp"
+#include "backends.hpp"
+#include <algorithm>
 #include "napi_args.hpp"
 
 namespace kvf::napi {
@@ -51,7 +53,7 @@ int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Everything one call needs, kept alive together until the worker is destroyed (main thread).
 struct Call {
-  const CpuKernel* kernel = nullptr;
+  CpuKernel kernel;  // a copy: CUDA backends' descriptors are converted into this shape
   ForwardArgs args;
   std::vector<int32_t> defaultQpos, defaultKpos;
   std::vector<double> params;
@@ -67,17 +69,30 @@ std::unique_ptr<Call> parse(const Napi::CallbackInfo& info) {
   if (!idv.IsString())
     throw ArgError(ArgError::Type, argName(kFn, "kernelId") + " must be a string, received " + describeValue(idv));
   const std::string id = idv.As<Napi::String>().Utf8Value();
-  call->kernel = findCpuKernel(id);
-  if (!call->kernel) {
+  // backend (optional third argument)
+  std::string backend = "cpu";
+  if (info.Length() > 2 && !info[2].IsUndefined()) {
+    if (!info[2].IsString())
+      throw ArgError(ArgError::Type, argName(kFn, "backend") + " must be a string, received " + describeValue(info[2]));
+    backend = info[2].As<Napi::String>().Utf8Value();
+    const std::vector<std::string> compiled = compiledBackends();
+    if (std::find(compiled.begin(), compiled.end(), backend) == compiled.end()) {
+      std::string names;
+      for (const std::string& b : compiled) names += (names.empty() ? "" : ", ") + b;
+      throw ArgError(ArgError::Range, argName(kFn, "backend") + " must be one of the compiled backends (" + names +
+                                          "), received '" + backend + "'");
+    }
+  }
+  if (!findKernel(backend, id, call->kernel)) {
     std::string known;
-    const std::vector<std::string> ids = listCpuKernels();
+    const std::vector<std::string> ids = listKernels(backend);
     for (size_t i = 0; i < ids.size() && i < 12; ++i) known += (i ? ", " : "") + ids[i];
     if (ids.size() > 12) known += ", ...";
-    throw ArgError(ArgError::Range, argName(kFn, "kernelId") + " must be the id of a compiled kernel (" +
+    throw ArgError(ArgError::Range, argName(kFn, "kernelId") + " must be the id of a kernel compiled for backend '" + backend + "' (" +
                                         (known.empty() ? std::string("none are compiled") : "one of: " + known) +
                                         "), received " + describeValue(idv));
   }
-  const CpuKernel& kern = *call->kernel;
+  const CpuKernel& kern = call->kernel;
 
   // a
   const Napi::Value av = info.Length() > 1 ? info[1] : info.Env().Undefined();
@@ -199,9 +214,9 @@ class ForwardWorker : public Napi::AsyncWorker {
 
  protected:
   void Execute() override {
-    const std::string& id = call_->kernel->id;
+    const std::string& id = call_->kernel.id;
     try {
-      call_->kernel->fn(call_->args, call_->params.data());
+      call_->kernel.fn(call_->args, call_->params.data());
     } catch (const std::bad_alloc&) {
       SetError("forward: kernel '" + id + "' ran out of memory");
     } catch (const std::exception& e) {

@@ -29,7 +29,9 @@
 
 namespace kvf::cpu {
 
-constexpr int64_t kDecodeMaxLq = 4;  // at most this many query rows per head take this path
+// At most this many query rows per head take this path: measured at G = 8, Lk = 4096, decode
+// beats packing K up to Lq = 8 and loses from Lq = 16.
+constexpr int64_t kDecodeMaxLq = 8;
 constexpr int kDecodeStep = 64;      // keys per Q*K^T -> softmax -> P*V step
 
 // The rows of one kv head: row r is query row r % Lq of query head hk * G + r / Lq.
@@ -40,7 +42,7 @@ struct DecodeShape {
     DecodeShape s;
     s.G = a.Hq / a.Hkv;
     s.R = s.G * a.Lq;
-    s.Rpad = roundUp(s.R, 3);  // qkDot3x4 works on 3 rows; padding rows are zero
+    s.Rpad = roundUp(s.R, kDotRows);  // padding rows of Q are zero, their scores ignored
     s.Dpad = roundUp(a.D, 8);
     s.ldO = roundUp(a.Dv, 16);
     s.nKt = ceilDiv(a.Lk, a.tileK);
@@ -119,11 +121,8 @@ void decodeUnit(const V& var, const ForwardArgs& a, const DecodeShape& sh, int64
       const int nkPad = nBlk * kKeyBlock;
       const float* K = a.k + (bh * a.Lk + k0) * D;
       float* S = ws.s.data();
-      for (int j = 0; j < nk; j += 4) {
-        const float* keys[4];
-        for (int t = 0; t < 4; ++t) keys[t] = j + t < nk ? K + (j + t) * D : zeroRow;
-        for (int64_t r = 0; r < sh.Rpad; r += 3) qkDot3x4(Q + r * ldQ, ldQ, keys, D, dTail, S + r * ldS + j, ldS);
-      }
+      if (D % 8 != 0) qkDotAll<true>(Q, ldQ, sh.Rpad, K, D, nk, zeroRow, dTail, S, ldS);
+      else qkDotAll<false>(Q, ldQ, sh.Rpad, K, D, nk, zeroRow, dTail, S, ldS);
       applyScoreMask(var, b, rows, ws.cls.data(), nR, a.kpos + k0, ws.admit.data() + kr.lo, kDecodeStep, nk, nkPad,
                      sScale, S, ldS);
       softmaxUpdate(S, ldS, nR, nkPad, ws.m.data(), ws.l.data(), ws.alpha.data(), ws.zb.data());
@@ -131,6 +130,7 @@ void decodeUnit(const V& var, const ForwardArgs& a, const DecodeShape& sh, int64
       for (int r0 = 0; r0 < nR; r0 += kPanelRows) {
         const int rg = std::min(kPanelRows, nR - r0);
         blockModes(ws.zb.data(), nBlk, r0, r0 + rg, nk, ws.modes.data());
+        relaxSafeBlocks(ws.modes.data(), nk, Vs, Dv);
         withRows(rg, [&](auto rc) {
           pvRows<decltype(rc)::value>(S + r0 * ldS, ldS, ws.modes.data(), nk, Vs, Dv, ws.alpha.data() + r0,
                                       O + r0 * sh.ldO, sh.ldO);

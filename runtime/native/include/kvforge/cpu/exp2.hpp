@@ -8,6 +8,7 @@
 //                                            maximum is flushed; see "underflow" in forward.hpp)
 //   NaN -> NaN;  x >= 128 -> +inf.
 #pragma once
+#include "kvforge/cpu/vec16.hpp"
 #include "kvforge/cpu/vec8.hpp"
 
 namespace kvf::cpu {
@@ -70,6 +71,31 @@ inline Vec8 exp2(Vec8 x) {
   // +inf at and above 2^128 (the clamp above capped n at 127).
   return {_mm256_blendv_ps(r, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x.v, _mm256_set1_ps(kMaxExp), _CMP_GE_OQ))};
 }
+
+#if KVF_CPU_AVX512
+
+// The same algorithm on 16 lanes.
+inline Vec16 exp2(Vec16 x) {
+  using namespace exp2_detail;
+  const __m512 xc = _mm512_min_ps(_mm512_set1_ps(kMaxExp - 1.0f), _mm512_max_ps(_mm512_set1_ps(kMinExp), x.v));
+  const __m512 n = _mm512_roundscale_ps(xc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(xc, n);
+  __m512 p = _mm512_set1_ps(kP0);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(kP1));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(kP2));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(kP3));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(kP4));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(kP5));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  __m512 r = _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+  // Exact 0 below the range (-inf included); NaN lanes compare false and stay NaN.
+  r = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x.v, _mm512_set1_ps(kMinExp), _CMP_NLT_UQ), r);
+  // +inf at and above 2^128 (the clamp above capped n at 127).
+  return {_mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(x.v, _mm512_set1_ps(kMaxExp), _CMP_GE_OQ), _mm512_set1_ps(INFINITY))};
+}
+
+#endif
 
 #else
 

@@ -26,6 +26,48 @@ namespace kvf::cpu {
 inline void softmaxUpdate(float* S, int64_t ldS, int nRows, int nkPad, float* m, float* l, float* alpha,
                           uint32_t* zeroBits) {
   const int nBlk = nkPad / kKeyBlock;
+#if KVF_CPU_AVX512
+  // One zmm per 16-key block.
+  for (int r = 0; r < nRows; ++r) {
+    float* s = S + r * ldS;
+    Vec16 mx0 = set16(-INFINITY), mx1 = set16(-INFINITY);
+    int blk = 0;
+    for (; blk + 2 <= nBlk; blk += 2) {
+      mx0 = max(mx0, load16(s + blk * kKeyBlock));
+      mx1 = max(mx1, load16(s + blk * kKeyBlock + 16));
+    }
+    if (blk < nBlk) mx0 = max(mx0, load16(s + blk * kKeyBlock));
+    const float mx = hmax(max(mx0, mx1));
+    const float mOld = m[r];
+    const float mNew = mx > mOld ? mx : mOld;  // NaN: either outcome makes the row NaN below
+    const float ref = mNew == -INFINITY ? 0.0f : mNew;
+    const float a = exp2Scalar(mOld - ref);
+    const Vec16 refv = set16(ref);
+    Vec16 sum0 = zero16(), sum1 = zero16();
+    blk = 0;
+    for (; blk + 2 <= nBlk; blk += 2) {
+      float* sb = s + blk * kKeyBlock;
+      const Vec16 p0 = exp2(sub(load16(sb), refv));
+      const Vec16 p1 = exp2(sub(load16(sb + 16), refv));
+      store16(sb, p0);
+      store16(sb + 16, p1);
+      sum0 = add(sum0, p0);
+      sum1 = add(sum1, p1);
+      zeroBits[r * nBlk + blk] = zeroBits16(p0);
+      zeroBits[r * nBlk + blk + 1] = zeroBits16(p1);
+    }
+    if (blk < nBlk) {
+      float* sb = s + blk * kKeyBlock;
+      const Vec16 p0 = exp2(sub(load16(sb), refv));
+      store16(sb, p0);
+      sum0 = add(sum0, p0);
+      zeroBits[r * nBlk + blk] = zeroBits16(p0);
+    }
+    m[r] = mNew;
+    l[r] = l[r] * a + hsum(add(sum0, sum1));
+    alpha[r] = a;
+  }
+#else
   for (int r = 0; r < nRows; ++r) {
     float* s = S + r * ldS;
     // Two accumulators per pass halve the max/add dependency chains.
@@ -55,6 +97,7 @@ inline void softmaxUpdate(float* S, int64_t ldS, int nRows, int nkPad, float* m,
     l[r] = l[r] * a + hsum(add(sum0, sum1));
     alpha[r] = a;
   }
+#endif
 }
 
 // What the P*V kernel does with one block of 16 keys for a group of rows.

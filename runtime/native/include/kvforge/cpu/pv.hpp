@@ -10,14 +10,72 @@
 #pragma once
 #include <cstdint>
 #include "kvforge/cpu/online_softmax.hpp"
+#include "kvforge/cpu/vec16.hpp"
 #include "kvforge/cpu/vec8.hpp"
 
 namespace kvf::cpu {
 
+#if KVF_CPU_AVX512
+
+// AVX-512: a chunk is up to 64 value columns, NV zmm vectors (1..4); at R = 6, NV = 4 that is 24
+// accumulators, and per key NV loads of V and R broadcasts of p feed R * NV FMAs. Tail: the last
+// vector of the chunk has fewer than 16 valid columns and is read with lane mask mt.
+template <int R, int NV, bool Tail>
+KVF_MICROKERNEL void pvPanel16(const float* P, int64_t ldP, const BlockMode* modes, int nk, const float* V,
+                               int64_t ldV, __mmask16 mt, const float* alpha, float* O, int64_t ldO) {
+  Vec16 acc[R][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const Vec16 a = set16(alpha[r]);
+#pragma GCC unroll 4
+    for (int c = 0; c < NV; ++c) acc[r][c] = mul(load16(O + r * ldO + 16 * c), a);
+  }
+  auto loadV = [&](const float* row, Vec16* v) {
+#pragma GCC unroll 4
+    for (int c = 0; c < NV; ++c) v[c] = (Tail && c == NV - 1) ? loadN16(row + 16 * c, mt) : load16(row + 16 * c);
+  };
+  const int nBlk = (nk + kKeyBlock - 1) / kKeyBlock;
+  for (int blk = 0; blk < nBlk; ++blk) {
+    const BlockMode mode = modes[blk];
+    if (mode == kBlockSkip) continue;
+    const int j0 = blk * kKeyBlock, j1 = j0 + kKeyBlock < nk ? j0 + kKeyBlock : nk;
+    if (mode == kBlockFma) {
+      for (int j = j0; j < j1; ++j) {
+        Vec16 v[NV];
+        loadV(V + j * ldV, v);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          const Vec16 p = bcast16(P + r * ldP + j);
+#pragma GCC unroll 4
+          for (int c = 0; c < NV; ++c) acc[r][c] = fma(p, v[c], acc[r][c]);
+        }
+      }
+    } else {
+      for (int j = j0; j < j1; ++j) {
+        Vec16 v[NV];
+        loadV(V + j * ldV, v);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          const Vec16 p = bcast16(P + r * ldP + j);
+          const __mmask16 keep = nonZeroMask(p);  // p == 0: the product is dropped, not added
+#pragma GCC unroll 4
+          for (int c = 0; c < NV; ++c) acc[r][c] = {_mm512_mask3_fmadd_ps(p.v, v[c].v, acc[r][c].v, keep)};
+        }
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int c = 0; c < NV; ++c) store16(O + r * ldO + 16 * c, acc[r][c]);
+}
+
+#endif
+
 // NV: vectors per chunk (1 or 2). Tail: the chunk has fewer than 8 * NV valid columns and is
 // read with lane masks (m0, m1). O has full 8 * NV columns (scratch, padded).
 template <int R, int NV, bool Tail>
-inline void pvPanel(const float* P, int64_t ldP, const BlockMode* modes, int nk, const float* V, int64_t ldV,
+KVF_MICROKERNEL void pvPanel(const float* P, int64_t ldP, const BlockMode* modes, int nk, const float* V, int64_t ldV,
                     Mask8 m0, Mask8 m1, const float* alpha, float* O, int64_t ldO) {
   Vec8 acc[R][NV];
 #pragma GCC unroll 6
@@ -66,10 +124,66 @@ inline void pvPanel(const float* P, int64_t ldP, const BlockMode* modes, int nk,
     for (int c = 0; c < NV; ++c) store8(O + r * ldO + 8 * c, acc[r][c]);
 }
 
+// True when rows [0, n) x columns [0, cols) of V are all finite. 0 * x is 0 for finite x and
+// NaN for NaN or +-Inf, so one FMA per vector accumulates the answer.
+inline bool allFinite(const float* V, int64_t ldV, int n, int64_t cols) {
+  const Vec8 z = zero8();
+  Vec8 acc0 = zero8(), acc1 = zero8();
+  const int64_t full = cols & ~int64_t(7);
+  const Mask8 tail = laneMask(static_cast<int>(cols - full));
+  for (int j = 0; j < n; ++j) {
+    const float* row = V + j * ldV;
+    int64_t c = 0;
+    for (; c + 16 <= full; c += 16) {
+      acc0 = fma(load8(row + c), z, acc0);
+      acc1 = fma(load8(row + c + 8), z, acc1);
+    }
+    if (c < full) acc0 = fma(load8(row + c), z, acc0);
+    if (full < cols) acc1 = fma(loadN(row + full, tail), z, acc1);
+  }
+  return hsum(add(acc0, acc1)) == 0.0f;
+}
+
+// A SAFE block whose values are all finite can use plain FMAs: then p == 0 contributes exactly
+// 0 anyway. Checking costs about 1/6 of the block's P*V work, selection about 2x of it; masks
+// with a diagonal or a window edge put one or two such blocks in every row panel.
+inline void relaxSafeBlocks(BlockMode* modes, int nk, const float* V, int64_t Dv) {
+  const int nBlk = (nk + kKeyBlock - 1) / kKeyBlock;
+  for (int blk = 0; blk < nBlk; ++blk) {
+    if (modes[blk] != kBlockSafe) continue;
+    const int j0 = blk * kKeyBlock, n = nk - j0 < kKeyBlock ? nk - j0 : kKeyBlock;
+    if (allFinite(V + j0 * Dv, Dv, n, Dv)) modes[blk] = kBlockFma;
+  }
+}
+
 // All value columns for R rows: chunks of 16, the last one possibly narrower.
 template <int R>
 inline void pvRows(const float* P, int64_t ldP, const BlockMode* modes, int nk, const float* V, int64_t Dv,
                    const float* alpha, float* O, int64_t ldO) {
+#if KVF_CPU_AVX512
+  int64_t c0 = 0;
+  for (; c0 + 64 <= Dv; c0 += 64) pvPanel16<R, 4, false>(P, ldP, modes, nk, V + c0, Dv, 0, alpha, O + c0, ldO);
+  const int rest = static_cast<int>(Dv - c0);
+  if (rest == 0) return;
+  const int nv = (rest + 15) / 16;
+  const __mmask16 mt = laneMask16(rest - 16 * (nv - 1));
+  const float* Vc = V + c0;
+  float* Oc = O + c0;
+  if (rest % 16 == 0) {
+    switch (nv) {
+      case 1: pvPanel16<R, 1, false>(P, ldP, modes, nk, Vc, Dv, mt, alpha, Oc, ldO); break;
+      case 2: pvPanel16<R, 2, false>(P, ldP, modes, nk, Vc, Dv, mt, alpha, Oc, ldO); break;
+      default: pvPanel16<R, 3, false>(P, ldP, modes, nk, Vc, Dv, mt, alpha, Oc, ldO); break;
+    }
+  } else {
+    switch (nv) {
+      case 1: pvPanel16<R, 1, true>(P, ldP, modes, nk, Vc, Dv, mt, alpha, Oc, ldO); break;
+      case 2: pvPanel16<R, 2, true>(P, ldP, modes, nk, Vc, Dv, mt, alpha, Oc, ldO); break;
+      case 3: pvPanel16<R, 3, true>(P, ldP, modes, nk, Vc, Dv, mt, alpha, Oc, ldO); break;
+      default: pvPanel16<R, 4, true>(P, ldP, modes, nk, Vc, Dv, mt, alpha, Oc, ldO); break;
+    }
+  }
+#else
   int64_t c0 = 0;
   for (; c0 + 16 <= Dv; c0 += 16)
     pvPanel<R, 2, false>(P, ldP, modes, nk, V + c0, Dv, Mask8{}, Mask8{}, alpha, O + c0, ldO);
@@ -81,6 +195,7 @@ inline void pvRows(const float* P, int64_t ldP, const BlockMode* modes, int nk, 
   } else if (rest > 0) {
     pvPanel<R, 1, true>(P, ldP, modes, nk, V + c0, Dv, laneMask(rest), Mask8{}, alpha, O + c0, ldO);
   }
+#endif
 }
 
 }  // namespace kvf::cpu

@@ -14,6 +14,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include "kvforge/cpu/tile_map.hpp"
 
 namespace kvf::cpu {
@@ -21,6 +22,17 @@ namespace kvf::cpu {
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 constexpr int kKeyBlock = 16;  // keys per block: the Q*K^T micro-kernel width, the unit of PV modes
+
+// Last occurrence of byte c in [p, p + n), or nullptr.
+inline const void* lastByte(const uint8_t* p, int c, size_t n) {
+#if defined(__GLIBC__)
+  return memrchr(p, c, n);
+#else
+  for (size_t i = n; i-- > 0;)
+    if (p[i] == c) return p + i;
+  return nullptr;
+#endif
+}
 
 // Keys [lo, hi) of a tile; lo is a multiple of kKeyBlock.
 struct KeyRange {
@@ -45,12 +57,10 @@ KeyRange admissibleRange(const V& var, int64_t b, const RowInfo* rows, const Til
       uint8_t* a = admit + r * ldA;
       const int64_t h = rows[r].h, qp = rows[r].qpos;
       for (int j = 0; j < nk; ++j) a[j] = var.mask(b, h, qp, kpos[j]) ? 1 : 0;
-      int first = 0;
-      while (first < lo && !a[first]) ++first;
-      if (first < lo) lo = first;
-      int last = nk;
-      while (last > hi && !a[last - 1]) --last;
-      if (last > hi) hi = last;
+      // memchr/memrchr: the masked prefix or suffix of a window is often ~100 keys long.
+      if (const void* f = std::memchr(a, 1, static_cast<size_t>(lo))) lo = static_cast<int>(static_cast<const uint8_t*>(f) - a);
+      if (const void* l = lastByte(a + hi, 1, static_cast<size_t>(nk - hi)))
+        hi = static_cast<int>(static_cast<const uint8_t*>(l) - a) + 1;
     }
   }
   return KeyRange{lo / kKeyBlock * kKeyBlock, hi};

@@ -1,0 +1,30 @@
+// Hand-written example of a generated CUDA kernel file: causal mask, bf16 storage, D = 128.
+#include "kvforge/cuda/forward.cuh"
+#include "kvforge/expr_ops.hpp"
+
+namespace {
+
+struct Variant_causal_bf16 {
+  static constexpr int kTileQ = 64;
+  static constexpr int kTileK = 64;
+  static constexpr bool kHasMask = true;
+  static constexpr bool kHasScore = false;
+  using Storage = __nv_bfloat16;
+  static constexpr int kHeadDim = 128;
+
+  KVF_HD explicit Variant_causal_bf16([[maybe_unused]] const double* params) {}
+
+  __device__ bool mask([[maybe_unused]] int64_t b, [[maybe_unused]] int64_t h, [[maybe_unused]] int64_t q,
+                       [[maybe_unused]] int64_t k) const {
+    return k <= q;
+  }
+
+  __device__ float score(float s, [[maybe_unused]] int64_t b, [[maybe_unused]] int64_t h,
+                         [[maybe_unused]] int64_t q, [[maybe_unused]] int64_t k) const {
+    return s;
+  }
+};
+
+}  // namespace
+
+KVF_REGISTER_CUDA_KERNEL("causal_bf16_d128", Variant_causal_bf16);

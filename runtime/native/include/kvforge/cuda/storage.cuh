@@ -1,0 +1,63 @@
+// Storage dtypes of q, k, v on the device (f32, f16, bf16) and how kernels read them: every value
+// is widened to float on load and all arithmetic is float (semantics.md: accumulate in f32).
+#pragma once
+#include "kvforge/cuda/config.cuh"
+
+namespace kvf {
+namespace KVF_CUDA_NS {
+
+template <class T>
+struct StorageTraits;
+
+template <>
+struct StorageTraits<float> {
+  static constexpr const char* kName = "f32";
+  static __device__ __forceinline__ float toFloat(float x) { return x; }
+  static float fromFloat(float x) { return x; }  // host
+};
+
+template <>
+struct StorageTraits<__half> {
+  static constexpr const char* kName = "f16";
+  static __device__ __forceinline__ float toFloat(__half x) { return __half2float(x); }
+  static __half fromFloat(float x) { return __float2half_rn(x); }  // host, round to nearest even
+};
+
+template <>
+struct StorageTraits<__nv_bfloat16> {
+  static constexpr const char* kName = "bf16";
+  static __device__ __forceinline__ float toFloat(__nv_bfloat16 x) { return __bfloat162float(x); }
+  static __nv_bfloat16 fromFloat(float x) { return __float2bfloat16_rn(x); }  // host, nearest even
+};
+
+template <class T>
+__device__ __forceinline__ float toFloat(T x) {
+  return StorageTraits<T>::toFloat(x);
+}
+
+// N consecutive elements as one aligned object, so that nvcc emits one vector load (8 or 16
+// bytes) instead of N scalar ones. Plain C++: the emulator copies it like any struct.
+template <class T, int N>
+struct alignas(sizeof(T) * N) Pack {
+  T v[N];
+};
+
+// out[0..N) = p[0..N) widened to float; p must be aligned to N elements.
+template <int N, class T>
+__device__ __forceinline__ void loadFloats(const T* p, float* out) {
+  const Pack<T, N> pk = *reinterpret_cast<const Pack<T, N>*>(p);
+  KVF_UNROLL
+  for (int i = 0; i < N; ++i) out[i] = toFloat(pk.v[i]);
+}
+
+// p[0..N) = in[0..N) (float shared memory, aligned to N floats).
+template <int N>
+__device__ __forceinline__ void storeFloats(float* p, const float* in) {
+  Pack<float, N> pk;
+  KVF_UNROLL
+  for (int i = 0; i < N; ++i) pk.v[i] = in[i];
+  *reinterpret_cast<Pack<float, N>*>(p) = pk;
+}
+
+}  // namespace KVF_CUDA_NS
+}  // namespace kvf
