@@ -13,7 +13,7 @@ import { checkDivisors } from '../codegen/lower.ts';
 import { specScale, type AttentionSpec } from '../dsl/attention.ts';
 import { buildAddon, type BuildOptions } from './build.ts';
 import { defaultKeyPositions, defaultQueryPositions, type AttentionInputs } from './inputs.ts';
-import { loadAddon, type Backend, type NativeAddon } from './native.ts';
+import { loadAddon, type Backend, type NativeAddon, type NativeDeviceReport } from './native.ts';
 import { allocResult, checkInputs } from './validate.ts';
 
 export interface AttentionResult {
@@ -54,6 +54,11 @@ export class CompiledAttention {
 
   get id(): string {
     return this.unit.id;
+  }
+
+  /** What the addon holding this kernel was compiled with, and whether a CUDA device answers. */
+  deviceReport(): NativeDeviceReport {
+    return this.#addon.deviceReport();
   }
 
   /** Parameter slots and their bound values: the names `RunOptions.params` takes. */

@@ -112,3 +112,16 @@ describe('the README example', () => {
     expect(err).toBeLessThan(1e-4);
   });
 });
+
+describe('device report', () => {
+  it('names the compiled backends, the SIMD level, and why CUDA cannot run here', () => {
+    const r = kernels.get('causalAttention')!.deviceReport();
+    expect(r.compiledBackends[0]).toBe('cpu');
+    expect(['avx512', 'avx2+fma', 'scalar']).toContain(r.cpu.simd);
+    expect(r.cuda.emulated).toBe(r.compiledBackends.includes('cuda-emu'));
+    expect(r.cuda.compiled).toBe(r.compiledBackends.includes('cuda'));
+    if (!r.cuda.available) expect(r.cuda.reason).toMatch(/^(cudaError\w+|no CUDA device|not compiled.*)$/);
+    // CUDA kernels run on the device when one answers, else on the emulator.
+    expect(kernels.get('causalAttention@cuda-bf16')!.backend).toBe(r.cuda.available ? 'cuda' : 'cuda-emu');
+  });
+});

@@ -127,6 +127,18 @@ for (const target of ['cpp', 'cuda'] as const) describe(`random ${target} varian
     twins = variants.map((_, i) => ks[2 * i + 1]!);
   });
 
+  if (target === 'cuda') {
+    it('the addon built without nvcc has no real CUDA backend, only the emulated one, and says why', () => {
+      const r = kernels[0]!.deviceReport();
+      if (r.cuda.available) return; // on a GPU machine this build used nvcc
+      expect(r.compiledBackends).toEqual(['cpu', 'cuda-emu']);
+      expect(r.cuda.compiled).toBe(false);
+      expect(r.cuda.emulated).toBe(true);
+      expect(r.cuda.reason).toMatch(/not compiled/);
+      expect(kernels[0]!.backend).toBe('cuda-emu');
+    });
+  }
+
   variants.forEach((v, i) => {
     const maskText = v.combine === 'alone' ? v.structural : `${v.combine}(${v.structural}, ${v.mask.source.replace(/\s+/g, ' ')})`;
     const title = `#${i} Hq=${v.Hkv * v.group} Hkv=${v.Hkv} D=${v.D} Dv=${v.Dv} ${v.dtype} ${v.paramMode}: ${maskText}${v.score ? ` | ${v.score.source.replace(/\s+/g, ' ')}` : ''}`;
