@@ -10,6 +10,7 @@ import { deviceCommand } from './device.ts';
 import { explainCommand } from './explain.ts';
 import { fuzzCommand } from './fuzz.ts';
 import { genCommand } from './gen.ts';
+import { resourcesCommand } from './resources.ts';
 
 function int(name: string, min: number) {
   return (v: string): number => {
@@ -55,6 +56,13 @@ program.command('explain')
 program.command('device')
   .description('what this build can run: compiled backends, SIMD, threads')
   .action(deviceCommand);
+
+program.command('resources')
+  .description('registers, shared memory, spills and occupancy of generated/cuda at sm_80 and sm_90 -> generated/resources.json')
+  .option('--json', 'print the JSON report instead of a table')
+  .option('--check', 'do not write: fail when generated/resources.json differs from a fresh report')
+  .option('--verbose', 'print each compile and cache hit')
+  .action(resourcesCommand);
 
 program.command('demo')
   .description('the main job: generate, build, fuzz briefly, benchmark briefly, summarise')
