@@ -78,21 +78,30 @@ function admissiblePairs(k: CompiledAttention, Lq: number, Lk: number): number {
 
 export async function runBench(shipped: Shipped, o: BenchOptions, log: (s: string) => void = () => {}): Promise<BenchReport> {
   const native = loadAddon(shipped.addon.path);
-  log(`measuring this machine's limits on ${o.threads} threads...`);
-  const fmaGflops = await native.probeFma(o.threads, 0.5);
-  const readGBs = await native.probeRead(o.threads, 256 * 2 ** 20, 0.5);
-  const rows: BenchRow[] = [];
+  const measured: Array<{ c: Case; kernel: CompiledAttention; m: Measured }> = [];
   for (const c of CASES) {
     if (o.quick && !QUICK.has(c.name)) continue;
     const kernel = shipped.kernels.get(c.kernel);
     if (!kernel) throw new Error(`bench: configs/ has no export '${c.kernel}'`);
     log(`${c.name}...`);
-    rows.push(await benchCase(kernel, c, o, fmaGflops, readGBs));
+    measured.push({ c, kernel, m: await measureCase(kernel, c, o) });
   }
+  // The limits are probed after the cases, in the same run: probing first (a 256 MiB buffer, every
+  // core busy) was seen to slow the first case that followed.
+  log(`measuring this machine's limits on ${o.threads} threads...`);
+  const fmaGflops = await native.probeFma(o.threads, 0.5);
+  const readGBs = await native.probeRead(o.threads, 256 * 2 ** 20, 0.5);
+  const rows = measured.map(({ c, kernel, m }) => toRow(kernel, c, m, fmaGflops, readGBs));
   return { threads: o.threads, fmaGflops, readGBs, rows };
 }
 
-async function benchCase(kernel: CompiledAttention, c: Case, o: BenchOptions, fmaGflops: number, readGBs: number): Promise<BenchRow> {
+interface Measured {
+  readonly kvforgeMs: number;
+  readonly ortMs: number | null;
+  readonly referenceMs: number | null;
+}
+
+async function measureCase(kernel: CompiledAttention, c: Case, o: BenchOptions): Promise<Measured> {
   const { heads, headDim: D, valueDim: Dv } = kernel.spec;
   const B = 1;
   const cacheBytes = B * heads.kv * c.Lk * (D + Dv) * 4;
@@ -130,6 +139,14 @@ async function benchCase(kernel: CompiledAttention, c: Case, o: BenchOptions, fm
     referenceAttention(kernel.spec, inputs[0]!);
     referenceMs = performance.now() - t0;
   }
+  return { kvforgeMs, ortMs, referenceMs };
+}
+
+function toRow(kernel: CompiledAttention, c: Case, m: Measured, fmaGflops: number, readGBs: number): BenchRow {
+  const { heads, headDim: D, valueDim: Dv } = kernel.spec;
+  const B = 1;
+  const cacheBytes = B * heads.kv * c.Lk * (D + Dv) * 4;
+  const { kvforgeMs, ortMs, referenceMs } = m;
   const tilesSkipped = skippedFraction(kernel.tileMap({ B, Lq: c.Lq, Lk: c.Lk }));
   let limit: 'fma' | 'dram';
   let limitMs: number;

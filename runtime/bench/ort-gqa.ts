@@ -249,6 +249,9 @@ export async function createOrtGqa(c: OrtGqaCase): Promise<OrtGqaRunner> {
     // Errors only: with a past fed, ORT's shape inference types present_* with the past's length and
     // warns about the mismatch on every run that fetches them. No effect on what is computed.
     logSeverityLevel: 3,
+    // No spin-waiting after a run: in a side-by-side benchmark ORT's idle threads would otherwise
+    // keep spinning on both cores while the next contender runs, slowing whatever runs after ORT.
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   });
   // seqlens_k is total_sequence_length - 1 (ORT's convention), one per batch row.
   const seqlensK = new ort.Tensor('int32', new Int32Array(B).fill(Lk - 1), [B]);

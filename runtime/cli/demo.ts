@@ -20,7 +20,7 @@ export async function demoCommand(): Promise<void> {
     writeGenerated(set, GENERATED_DIR);
     say(`    updated generated/ (${diffs.length} files differed)`);
   }
-  say(`    ${set.units.length} kernels: ${set.units.map((u) => u.unit.name).join(', ')}`);
+  say(`    ${set.units.length} kernels: ${set.units.map(({ unit: u }) => (u.plan.target === 'cpp' ? u.name : `${u.name} (cuda ${u.plan.dtype})`)).join(', ')}`);
 
   say('2/4 build the addon (cmake-js; cached by content)');
   const shipped = await loadShipped();
