@@ -38,12 +38,19 @@ export interface TileMap {
   readonly nKt: number;
 }
 
-/** Classify one tile of a mask given the ranges of its indices. */
-export function classifyTile(mask: Expr, ranges: Record<'b' | 'h' | 'q' | 'k', Interval>, params: Readonly<Record<string, number>>): TileClass {
-  const pRanges: Record<string, Interval> = {};
-  for (const [name, v] of Object.entries(params)) pRanges[name] = { lo: v, hi: v };
+/** Parameter values as the point ranges the interval pass reads. */
+function pointRanges(params: Readonly<Record<string, number>>): Record<string, Interval> {
+  return Object.fromEntries(Object.entries(params).map(([name, v]) => [name, { lo: v, hi: v }]));
+}
+
+function classifyWith(mask: Expr, ranges: Record<'b' | 'h' | 'q' | 'k', Interval>, pRanges: Record<string, Interval>): TileClass {
   const r = boundIntervals(mask, { indices: ranges, params: pRanges });
   return r.hi === 0 ? TILE_EMPTY : r.lo === 1 ? TILE_FULL : TILE_PARTIAL;
+}
+
+/** Classify one tile of a mask given the ranges of its indices. */
+export function classifyTile(mask: Expr, ranges: Record<'b' | 'h' | 'q' | 'k', Interval>, params: Readonly<Record<string, number>>): TileClass {
+  return classifyWith(mask, ranges, pointRanges(params));
 }
 
 /** Min and max of `pos` over consecutive chunks of `tile` entries. */
@@ -74,6 +81,7 @@ export function classifyTiles(mask: Expr | undefined, g: TileGrid): TileMap {
   const mapB = used.has('b') ? g.B : 1;
   const mapH = used.has('h') ? g.Hq : 1;
   const map = new Uint8Array(mapB * mapH * nQt * nKt);
+  const pRanges = pointRanges(g.params); // once per map, not once per tile
   let i = 0;
   for (let b = 0; b < mapB; b++) {
     for (let h = 0; h < mapH; h++) {
@@ -81,7 +89,7 @@ export function classifyTiles(mask: Expr | undefined, g: TileGrid): TileMap {
       const base = { b: { lo: b, hi: b }, h: { lo: h, hi: h } };
       for (let qt = 0; qt < nQt; qt++) {
         for (let kt = 0; kt < nKt; kt++) {
-          map[i++] = classifyTile(mask, { ...base, q: qr[qt]!, k: kr[kt]! }, g.params);
+          map[i++] = classifyWith(mask, { ...base, q: qr[qt]!, k: kr[kt]! }, pRanges);
         }
       }
     }
