@@ -42,8 +42,8 @@ describe('kvforge CLI', () => {
     const r = kvforge('fuzz', 'specs/fixtures/my-variants.ts', '--runs', '4', '--seed', '7');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/ok +blockcausal_\w+ +cpu +4 cases, seed 7/);
-    expect(r.stdout).toMatch(/ok +causal_nearby_\w+ +cpu +4 cases, seed 7/);
+    expect(r.stdout).toMatch(/ok +blockcausal_\w+ +cpu +f32 +4 cases, seed 7/);
+    expect(r.stdout).toMatch(/ok +causal_nearby_\w+ +cpu +f32 +4 cases, seed 7/);
     expect(r.stdout).toContain('2 passed, 0 failed');
   });
 

@@ -6,7 +6,7 @@ import os from 'node:os';
 import { configFiles } from '../../codegen/loadSpecs.ts';
 import { diffGenerated, generateFromFiles, writeGenerated } from '../../codegen/generate.ts';
 import { formatBench, runBench } from '../bench/bench.ts';
-import { fuzzKernel } from '../fuzz.ts';
+import { runCampaigns } from './campaigns.ts';
 import { loadAddon } from '../native.ts';
 import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../paths.ts';
 import { loadShipped } from '../shipped.ts';
@@ -28,15 +28,7 @@ export async function demoCommand(): Promise<void> {
   say(`    device: ${JSON.stringify(loadAddon(shipped.addon.path).deviceReport())}`);
 
   say('3/4 fuzz every kernel against the float64 reference (10 cases each, seed 42)');
-  let failed = 0;
-  for (const k of shipped.kernels.values()) {
-    const r = await fuzzKernel(k, { runs: 10, seed: 42 });
-    say(`    ${r.ok ? 'ok  ' : 'FAIL'} ${k.id.padEnd(36)} ${k.backend.padEnd(8)} ${k.unit.plan.dtype.padEnd(4)} ${r.seconds.toFixed(1)} s`);
-    if (!r.ok) {
-      failed++;
-      say(r.failure!);
-    }
-  }
+  const failed = await runCampaigns([...shipped.kernels.values()], { runs: 10, seed: 42 }, say, '    ');
 
   say('4/4 benchmark (quick; `kvforge bench` for the full table)');
   const report = await runBench(shipped, { threads: os.availableParallelism(), reps: 5, warmup: 1, quick: true }, (s) => say(`    ${s}`));

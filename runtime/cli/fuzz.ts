@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { KvforgeError } from '../../codegen/diagnostics.ts';
 import { loadSpecs } from '../../codegen/loadSpecs.ts';
-import { fuzzKernel } from '../fuzz.ts';
+import { runCampaigns } from './campaigns.ts';
 import { compile, type CompiledAttention } from '../kernels.ts';
 import { loadShipped } from '../shipped.ts';
 
@@ -16,15 +16,7 @@ export async function fuzzCommand(files: string[], o: { runs: number; seed: numb
   } else {
     kernels = [...(await loadShipped()).kernels.values()];
   }
-  let failed = 0;
-  for (const k of kernels) {
-    const r = await fuzzKernel(k, { runs: o.runs, seed: o.seed, threads: o.threads });
-    console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${k.id.padEnd(36)} ${k.backend.padEnd(8)} ${r.runs} cases, seed ${r.seed}, ${r.seconds.toFixed(1)} s`);
-    if (!r.ok) {
-      failed++;
-      console.log(r.failure);
-    }
-  }
+  const failed = await runCampaigns(kernels, { runs: o.runs, seed: o.seed, threads: o.threads }, (l) => console.log(l));
   console.log(`${kernels.length - failed} passed, ${failed} failed`);
   if (failed) throw new KvforgeError('KVF4001', `${failed} kernel(s) disagree with the reference`, { hint: 'the counterexample above replays with the same --seed' });
 }
