@@ -60,6 +60,10 @@ export function defineAttention(o: AttentionOptions): AttentionSpec {
   const fail = (code: 'KVF2003' | 'KVF2004' | 'KVF2005', detail: string, hint?: string): never => {
     throw new KvforgeError(code, detail, { location, hint });
   };
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+    fail('KVF2005', `defineAttention takes an options object, got ${o === null ? 'null' : Array.isArray(o) ? 'an array' : typeof o}`,
+      'defineAttention({ heads: { q: 32, kv: 4 }, headDim: 64, mask: causal })');
+  }
   const { heads } = o;
   if (!heads || !isPosInt(heads.q) || !isPosInt(heads.kv)) {
     fail('KVF2003', `heads must be positive integers, got q=${heads?.q} kv=${heads?.kv}`, 'e.g. heads: { q: 32, kv: 4 }');
@@ -80,6 +84,11 @@ export function defineAttention(o: AttentionOptions): AttentionSpec {
   const mask = o.mask === undefined ? undefined : toMask(o.mask);
   let score: Bound<ScoreDef<any>> | undefined;
   if (o.score !== undefined) {
+    const sc = o.score as unknown as { role?: unknown; def?: { role?: unknown } } | null;
+    if (typeof sc !== 'object' || sc === null || (sc.role !== 'score' && sc.def?.role !== 'score')) {
+      fail('KVF2005', `score must be a defineScore(...) result (bound with .with({...}) when it has parameters), got ${sc === null ? 'null' : typeof sc === 'function' ? 'a plain function' : typeof sc === 'object' ? 'an object that is not a score' : typeof sc}`,
+        'declare it first: defineScore((s, b, h, q, k) => ..., { name })');
+    }
     if ('def' in o.score) score = o.score;
     else if (Object.keys(o.score.params).length === 0) score = { def: o.score, values: {} };
     else fail('KVF2005', `score '${o.score.name}' has unbound parameters`, `bind them: ${o.score.name}.with({ ... })`);

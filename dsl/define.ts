@@ -8,6 +8,7 @@
  */
 import { KvforgeError } from '../codegen/diagnostics.ts';
 import { captureCallSite } from './callsite.ts';
+import { checkParamValue } from './paramValue.ts';
 import type { CallSite, FunctionDef, MaskFn, ParamDecls, ParamType, ParamValues, ScoreFn } from './types.ts';
 
 const PARAM_TYPES: readonly ParamType[] = ['int32', 'float32'];
@@ -90,6 +91,7 @@ export class ScoreDef<P extends ParamDecls = {}> extends FunctionDefBase<P> {
  */
 export function defineMask<P extends ParamDecls = {}>(fn: MaskFn<P>, options: DefineOptions<P> = {}): MaskDef<P> {
   const site = captureCallSite(1);
+  checkDefinition('defineMask', fn, options, site);
   const params = validateDecls(options.params ?? ({} as P), site);
   return new MaskDef(fn, options.name ?? (fn.name || 'mask'), params, site);
 }
@@ -107,12 +109,33 @@ export function defineMask<P extends ParamDecls = {}>(fn: MaskFn<P>, options: De
  */
 export function defineScore<P extends ParamDecls = {}>(fn: ScoreFn<P>, options: DefineOptions<P> = {}): ScoreDef<P> {
   const site = captureCallSite(1);
+  checkDefinition('defineScore', fn, options, site);
   const params = validateDecls(options.params ?? ({} as P), site);
   return new ScoreDef(fn, options.name ?? (fn.name || 'score'), params, site);
 }
 
 function siteLocation(site: CallSite | undefined) {
   return site ? { file: site.file, line: site.line, column: site.column } : undefined;
+}
+
+/** The function and options of defineMask/defineScore, before anything reads them. */
+function checkDefinition(what: string, fn: unknown, options: unknown, site: CallSite | undefined): void {
+  const location = siteLocation(site);
+  if (typeof fn !== 'function') {
+    throw new KvforgeError('KVF2005', `${what} takes a function, got ${fn === null ? 'null' : typeof fn}`, {
+      location, hint: `${what}(${what === 'defineMask' ? '(b, h, q, k)' : '(s, b, h, q, k)'} => ..., { name, params })`,
+    });
+  }
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new KvforgeError('KVF2005', `${what}: options must be an object { name?, params? }, got ${options === null ? 'null' : typeof options}`, { location });
+  }
+  const o = options as { name?: unknown; params?: unknown };
+  if (o.name !== undefined && (typeof o.name !== 'string' || o.name.length === 0)) {
+    throw new KvforgeError('KVF2005', `${what}: 'name' must be a non-empty string, got ${typeof o.name === 'string' ? 'an empty string' : typeof o.name}`, { location });
+  }
+  if (o.params !== undefined && (typeof o.params !== 'object' || o.params === null || Array.isArray(o.params))) {
+    throw new KvforgeError('KVF2001', `${what}: 'params' must be an object of declarations such as { window: 'int32' }, got ${o.params === null ? 'null' : Array.isArray(o.params) ? 'an array' : typeof o.params}`, { location });
+  }
 }
 
 function validateDecls<P extends ParamDecls>(params: P, site: CallSite | undefined): P {
@@ -131,9 +154,6 @@ function validateDecls<P extends ParamDecls>(params: P, site: CallSite | undefin
   return Object.freeze({ ...params });
 }
 
-const INT32_MIN = -(2 ** 31);
-const INT32_MAX = 2 ** 31 - 1;
-
 /** Check that `values` binds exactly the declared parameters with values of their types. */
 export function validateParamValues(
   owner: string, decls: ParamDecls, values: Record<string, unknown>, site?: CallSite,
@@ -141,8 +161,12 @@ export function validateParamValues(
   const location = siteLocation(site);
   const declared = Object.keys(decls);
   const list = declared.length ? declared.join(', ') : 'none';
+  if (values !== undefined && (typeof values !== 'object' || values === null || Array.isArray(values))) {
+    throw new KvforgeError('KVF2002', `'${owner}'.with() takes an object of parameter values, got ${values === null ? 'null' : Array.isArray(values) ? 'an array' : typeof values}`,
+      { location, hint: `e.g. ${owner}.with({ ${declared[0] ?? 'name'}: ... })` });
+  }
   for (const name of Object.keys(values ?? {})) {
-    if (!(name in decls)) {
+    if (!Object.hasOwn(decls, name)) {
       throw new KvforgeError('KVF2002', `'${owner}' has no parameter '${name}'`, { location, hint: `declared parameters: ${list}` });
     }
   }
@@ -154,14 +178,7 @@ export function validateParamValues(
         location, hint: `bind it: ${owner}.with({ ${name}: ... })`,
       });
     }
-    const ok = typeof v === 'number' && (type === 'int32'
-      ? Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX
-      : Number.isFinite(v) && Math.abs(v) <= 3.4028234663852886e38);
-    if (!ok) {
-      throw new KvforgeError('KVF2002', `parameter '${name}' of '${owner}' must be ${type === 'int32' ? 'an integer in int32 range' : 'a finite float32'}, got ${String(v)}`, { location });
-    }
-    // float32 values are rounded once here, so the reference and the kernel see the same number.
-    out[name] = type === 'float32' ? Math.fround(v as number) : (v as number);
+    out[name] = checkParamValue(`parameter '${name}' of '${owner}'`, type, v, location);
   }
   return Object.freeze(out);
 }

@@ -19,8 +19,35 @@ function isDef(m: MaskLike): m is MaskDef<ParamDecls> {
   return (m as MaskDef).role === 'mask';
 }
 
-/** Normalise a {@link MaskLike}; a definition with unbound parameters is an error. */
+function describe(x: unknown): string {
+  if (x === null) return 'null';
+  if (typeof x === 'function') return 'a plain function';
+  if (Array.isArray(x)) return 'an array';
+  if (typeof x === 'object') {
+    const role = (x as { role?: unknown; def?: { role?: unknown } }).role ?? (x as { def?: { role?: unknown } }).def?.role;
+    return role === 'score' ? 'a score function (defineScore)' : 'an object that is not a mask';
+  }
+  return `${typeof x} ${String(x)}`;
+}
+
+/** A mask value as kvforge builds them: anything else (a plain function, a score) is an error. */
+function isMask(m: unknown): m is Mask {
+  if (typeof m !== 'object' || m === null) return false;
+  const x = m as { def?: { role?: unknown }; values?: unknown; op?: unknown; terms?: unknown; term?: unknown };
+  if ('def' in x) return x.def?.role === 'mask' && typeof x.values === 'object' && x.values !== null;
+  if (x.op === 'and' || x.op === 'or') return Array.isArray(x.terms);
+  return x.op === 'not' && typeof x.term === 'object' && x.term !== null;
+}
+
+/** Normalise a {@link MaskLike}; a definition with unbound parameters, or a non-mask, is an error. */
 export function toMask(m: MaskLike): Mask {
+  if (typeof m === 'object' && m !== null && !isDef(m) && !isMask(m) || typeof m !== 'object' || m === null) {
+    throw new KvforgeError('KVF2005', `expected a mask, got ${describe(m)}`, {
+      hint: typeof m === 'function'
+        ? 'declare it first: defineMask((b, h, q, k) => ..., { name }), then pass the result'
+        : 'a mask is a defineMask(...) result, a bound mask (.with({...})), or and/or/not of masks',
+    });
+  }
   if (isDef(m)) {
     const names = Object.keys(m.params);
     if (names.length > 0) {

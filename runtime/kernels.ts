@@ -15,6 +15,8 @@ import { buildAddon, type BuildOptions } from './build.ts';
 import { defaultKeyPositions, defaultQueryPositions, type AttentionInputs } from './inputs.ts';
 import { loadAddon, type Backend, type NativeAddon, type NativeDeviceReport } from './native.ts';
 import { allocResult, checkInputs } from './validate.ts';
+import { publicParams, resolveRunParams, type PublicParam } from './runParams.ts';
+import { checkCompileEntries, checkRunOptions, MAX_THREADS } from './options.ts';
 
 export interface AttentionResult {
   /** [B, Hq, Lq, Dv] */
@@ -24,9 +26,12 @@ export interface AttentionResult {
 }
 
 export interface RunOptions {
-  /** Worker threads. @defaultValue the number of CPUs */
+  /** Worker threads, 1..256. @defaultValue the number of CPUs */
   readonly threads?: number;
-  /** Parameter values for a kernel planned with paramMode 'runtime', by slot name (see `params`). */
+  /**
+   * Parameter values for a kernel planned with paramMode 'runtime', by declared name (`window`), or
+   * `function.name` where two functions declare the same name; see `CompiledAttention.params`.
+   */
   readonly params?: Readonly<Record<string, number>>;
 }
 
@@ -61,9 +66,9 @@ export class CompiledAttention {
     return this.#addon.deviceReport();
   }
 
-  /** Parameter slots and their bound values: the names `RunOptions.params` takes. */
-  get params(): ReadonlyArray<{ name: string; type: string; value: number }> {
-    return this.unit.params;
+  /** The parameters and their bound values, by the names `RunOptions.params` takes. */
+  get params(): readonly PublicParam[] {
+    return publicParams(this.unit.params);
   }
 
   /** The tile map a call with these inputs uses (also what the benchmark reports). */
@@ -80,37 +85,26 @@ export class CompiledAttention {
     return map;
   }
 
-  #paramValues(overrides?: Readonly<Record<string, number>>): Record<string, number> {
-    const values = Object.fromEntries(this.unit.params.map((p) => [p.name, p.value]));
-    if (!overrides) return values;
-    if (this.unit.plan.paramMode !== 'runtime') {
+  #paramValues(overrides?: unknown): Record<string, number> {
+    if (overrides !== undefined && this.unit.plan.paramMode !== 'runtime') {
       throw new KvforgeError('KVF3004', `kernel '${this.id}' bakes its parameters; run-time values need a plan with paramMode 'runtime'`);
     }
-    for (const [name, v] of Object.entries(overrides)) {
-      const slot = this.unit.params.find((p) => p.name === name);
-      if (!slot) {
-        throw new KvforgeError('KVF2002', `kernel '${this.id}' has no parameter '${name}'`, { hint: `its parameters: ${this.unit.params.map((p) => p.name).join(', ') || 'none'}` });
-      }
-      if (typeof v !== 'number' || !Number.isFinite(v) || (slot.type === 'int' && !Number.isInteger(v))) {
-        throw new KvforgeError('KVF2002', `parameter '${name}' must be ${slot.type === 'int' ? 'an integer' : 'a finite number'}, got ${String(v)}`);
-      }
-      values[name] = slot.type === 'float' ? Math.fround(v) : v;
-    }
-    checkDivisors(this.unit, values);
+    const values = resolveRunParams(this.id, this.unit.params, overrides);
+    if (overrides !== undefined) checkDivisors(this.unit, values);
     return values;
   }
 
   /** Run the kernel: output and LSE. Checks everything before native code sees it. */
   async run(x: AttentionInputs, opts: RunOptions = {}): Promise<AttentionResult> {
     const s = checkInputs(this.spec, x);
-    const values = this.#paramValues(opts.params);
+    const o = checkRunOptions(opts);
+    const values = this.#paramValues(o.params);
     const dims = `B*Hq*Lq = ${s.B}*${s.Hq}*${s.Lq}`;
     const out = allocResult('out', s.B * s.Hq * s.Lq * s.Dv, `${dims}*Dv(${s.Dv})`);
     const lse = allocResult('lse', s.B * s.Hq * s.Lq, dims);
     if (out.length === 0 && lse.length === 0) return { out, lse };
     const t = this.tileMap(x, values);
-    const threads = opts.threads ?? os.availableParallelism();
-    if (!Number.isInteger(threads) || threads < 1) throw new KvforgeError('KVF3004', `'threads' must be a positive integer, received ${String(threads)}`);
+    const threads = o.threads ?? Math.min(os.availableParallelism(), MAX_THREADS);
     await this.#addon.forward(this.id, {
       q: x.q, k: x.k, v: x.v, out, lse, ...s, scale: specScale(this.spec),
       qpos: x.qpos ?? null, kpos: x.kpos ?? null,
@@ -146,7 +140,9 @@ export async function compile(
   specs: ReadonlyArray<AttentionSpec | { readonly spec: AttentionSpec; readonly plan: Partial<KernelPlan> }>,
   opts: CompileOptions = {},
 ): Promise<CompiledAttention[]> {
-  const units = specs.map((s) => ('kind' in s ? compileUnit(s, opts.plan) : compileUnit(s.spec, { ...s.plan, ...opts.plan })));
+  const entries = checkCompileEntries(specs);
+  if (typeof opts !== 'object' || opts === null) throw new KvforgeError('KVF2005', `compile() options must be an object, got ${opts === null ? 'null' : typeof opts}`);
+  const units = entries.map((s) => ('kind' in s ? compileUnit(s, opts.plan) : compileUnit(s.spec, { ...s.plan, ...opts.plan })));
   const sources = new Map<string, string>();
   for (const u of units) sources.set(path.basename(kernelFile(u)), renderKernel(u, provenanceOf(u, `a runtime compile of '${u.name}'`)));
   const built = await buildAddon(sources, opts);

@@ -65,7 +65,7 @@ describe('declaration errors point at the declaration', () => {
 
   it('KVF2002: unknown, missing-type and ill-typed parameter values', () => {
     expect(caught(() => slidingWindow.with({ window: 3, size: 4 } as never)).message).toContain("'slidingWindow' has no parameter 'size'");
-    expect(caught(() => slidingWindow.with({ window: 2.5 })).message).toContain("parameter 'window' of 'slidingWindow' must be an integer in int32 range, got 2.5");
+    expect(caught(() => slidingWindow.with({ window: 2.5 })).message).toContain("parameter 'window' of 'slidingWindow' must be an integer in the int32 range [-2147483648, 2147483647], got 2.5");
     expect(caught(() => softcap.with({ cap: Number.NaN })).message).toContain('must be a finite float32');
     expect(caught(() => slidingWindow.with({} as never)).code).toBe('KVF2006');
   });

@@ -28,6 +28,7 @@ export interface PlanShape {
 }
 
 const DTYPES: readonly StorageDType[] = ['f32', 'f16', 'bf16'];
+const PLAN_FIELDS = ['target', 'tileQ', 'tileK', 'paramMode', 'dtype'] as const satisfies ReadonlyArray<keyof KernelPlan>;
 
 /**
  * Default tiles per target. CUDA (runtime/native/include/kvforge/cuda/forward.cuh): key tiles of
@@ -41,6 +42,14 @@ function defaultTiles(target: Target, shape?: PlanShape): { tileQ: number; tileK
 
 /** Fill defaults, check every field (and that the target can run this shape), freeze. */
 export function makePlan(overrides: Partial<KernelPlan> = {}, shape?: PlanShape): KernelPlan {
+  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
+    throw new KvforgeError('KVF2005', `kernel plan: must be an object such as { target: 'cuda', dtype: 'bf16' }, got ${overrides === null ? 'null' : Array.isArray(overrides) ? 'an array' : typeof overrides}`);
+  }
+  // A misspelt field (`{ tragte: 'cuda' }`) would otherwise give the default kernel, silently.
+  const unknown = Object.keys(overrides).filter((k) => !(PLAN_FIELDS as readonly string[]).includes(k));
+  if (unknown.length) {
+    throw new KvforgeError('KVF2005', `kernel plan: unknown field(s) ${unknown.map((k) => `'${k}'`).join(', ')}`, { hint: `plan fields: ${PLAN_FIELDS.join(', ')}` });
+  }
   const target = overrides.target ?? 'cpp';
   const p = { paramMode: 'baked' as ParamMode, dtype: 'f32' as StorageDType, ...defaultTiles(target, shape), ...overrides, target };
   const bad = (detail: string, hint?: string): never => {
