@@ -21,29 +21,65 @@ export interface FuzzCase {
   readonly seed: number;
   /** Scale of q and k values: large scales make softmax peaky. */
   readonly scale: number;
+  /**
+   * Worker threads for this case (CPU decode splits the key axis by thread count); absent: the
+   * campaign's. Cases recorded before this field existed replay unchanged.
+   */
+  readonly threads?: number;
 }
 
 export interface FuzzLimits {
   readonly maxB: number;
   readonly maxLq: number;
   readonly maxLk: number;
+  /**
+   * Longest key axis of the long-decode case class (Lq <= 8, Lk beyond one split), 0 for none.
+   * Decode splits the keys: on the CPU into chunks of whole 128-key tiles when there are fewer
+   * (b, kv head) pairs than 2 x threads (runtime/native/include/kvforge/cpu/decode.hpp), on CUDA
+   * into splits of 8 chunks of 32 keys (256 keys, cuda/decode.cuh). 1100 keys reach several
+   * splits of several tiles on both.
+   */
+  readonly maxDecodeLk?: number;
 }
 
-export const DEFAULT_LIMITS: FuzzLimits = { maxB: 2, maxLq: 80, maxLk: 300 };
+export const DEFAULT_LIMITS: FuzzLimits = { maxB: 2, maxLq: 80, maxLk: 300, maxDecodeLk: 1100 };
+
+/**
+ * Decode cases every campaign runs first (when its limits allow long keys), so each run reaches
+ * the split paths whatever the seed draws: one query row over 1025 keys on 3 threads (CPU: 9
+ * tiles in chunks of 3; CUDA: 33 chunks in splits of 8 and a ragged last one), and 4 rows over
+ * 513 keys on 8 threads with two batches.
+ */
+export const DECODE_SPLIT_EXAMPLES: readonly FuzzCase[] = [
+  { B: 1, Lq: 1, Lk: 1025, positions: 'default', seed: 7, scale: 1, threads: 3 },
+  { B: 2, Lq: 4, Lk: 513, positions: 'gaps', seed: 11, scale: 2, threads: 8 },
+];
+
+/** Key lengths just past a split boundary are where split arithmetic goes wrong. */
+const SPLIT_EDGES = [256, 257, 384, 511, 512, 513, 640, 1024, 1025];
 
 export function fuzzCaseArb(l: FuzzLimits = DEFAULT_LIMITS): fc.Arbitrary<FuzzCase> {
   const len = (max: number) => fc.oneof(
     { weight: 1, arbitrary: fc.constantFrom(0, 1, 2) },
     { weight: 6, arbitrary: fc.integer({ min: 1, max }) },
   );
-  return fc.record({
+  const common = {
     B: fc.integer({ min: 1, max: l.maxB }),
-    Lq: len(l.maxLq),
-    Lk: len(l.maxLk),
-    positions: fc.constantFrom('default', 'default', 'shifted', 'gaps', 'shuffled'),
+    positions: fc.constantFrom('default' as const, 'default' as const, 'shifted' as const, 'gaps' as const, 'shuffled' as const),
     seed: fc.integer({ min: 0, max: 0x7fffffff }),
     scale: fc.constantFrom(0.5, 1, 2),
+  };
+  const general = fc.record({ ...common, Lq: len(l.maxLq), Lk: len(l.maxLk) });
+  const maxDecodeLk = l.maxDecodeLk ?? 0;
+  if (maxDecodeLk <= l.maxLk) return general;
+  // Decode over a long key axis, with a thread count that changes how the CPU splits it.
+  const decode = fc.record({
+    ...common,
+    Lq: fc.integer({ min: 1, max: 8 }),
+    Lk: fc.oneof(fc.constantFrom(...SPLIT_EDGES.filter((e) => e <= maxDecodeLk)), fc.integer({ min: l.maxLk + 1, max: maxDecodeLk })),
+    threads: fc.constantFrom(1, 2, 3, 8),
   });
+  return fc.oneof({ weight: 5, arbitrary: general }, { weight: 1, arbitrary: decode });
 }
 
 /** Materialise a case's inputs for `kernel`'s shape. */
@@ -78,7 +114,7 @@ export async function checkCase(kernel: CompiledAttention, c: FuzzCase, threads?
   const x = makeInputs(kernel, c);
   const dtype = kernel.unit.plan.dtype;
   const ref = referenceAttention(kernel.spec, roundInputs(x, dtype));
-  const got = await kernel.run(x, { threads });
+  const got = await kernel.run(x, { threads: c.threads ?? threads });
   const tol = TOLERANCES[dtype];
   const o = compareArrays(got.out, ref.out, tol.out);
   const l = compareArrays(got.lse, ref.lse, tol.lse);
@@ -111,7 +147,10 @@ export interface CampaignReport {
 export async function fuzzKernel(kernel: CompiledAttention, o: CampaignOptions): Promise<CampaignReport> {
   const t0 = performance.now();
   const prop = fc.asyncProperty(fuzzCaseArb(o.limits), (c) => checkCase(kernel, c, o.threads));
-  const details = await fc.check(prop, { seed: o.seed, numRuns: o.runs, examples: (o.examples ?? []).map((e) => [e] as [FuzzCase]) });
+  const limits = o.limits ?? DEFAULT_LIMITS;
+  const decode = DECODE_SPLIT_EXAMPLES.filter((e) => e.Lk <= (limits.maxDecodeLk ?? 0) && e.B <= limits.maxB);
+  const examples = [...decode, ...(o.examples ?? [])].map((e) => [e] as [FuzzCase]);
+  const details = await fc.check(prop, { seed: o.seed, numRuns: o.runs, examples });
   const seconds = (performance.now() - t0) / 1000;
   if (!details.failed) return { kernel: kernel.id, runs: o.runs, seed: o.seed, ok: true, seconds };
   const counterexample = details.counterexample?.[0];

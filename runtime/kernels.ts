@@ -61,6 +61,14 @@ export class CompiledAttention {
     return this.unit.id;
   }
 
+  /**
+   * The same kernel on another backend of its addon: a CUDA kernel on 'cuda-emu' while a device
+   * is there (to compare the two), or on 'cuda' explicitly. KVF4002 when that backend lacks it.
+   */
+  onBackend(backend: Backend): CompiledAttention {
+    return new CompiledAttention(this.unit, this.#addon, backend);
+  }
+
   /** What the addon holding this kernel was compiled with, and whether a CUDA device answers. */
   deviceReport(): NativeDeviceReport {
     return this.#addon.deviceReport();

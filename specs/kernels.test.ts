@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { and, defineAttention, defineMask, defineScore, evaluateMask, or, type AttentionSpec } from '../dsl/index.ts';
-import { fuzzKernel, makeInputs, type FuzzCase } from '../runtime/fuzz.ts';
+import { fuzzCaseArb, fuzzKernel, makeInputs, type FuzzCase } from '../runtime/fuzz.ts';
+import { compareArrays, TOLERANCES } from '../runtime/tolerance.ts';
 import { compile, type CompiledAttention } from '../runtime/kernels.ts';
 import { loadShipped } from '../runtime/shipped.ts';
 import { loadAddon } from '../runtime/native.ts';
@@ -22,6 +23,28 @@ async function expectCampaign(k: CompiledAttention, o: Parameters<typeof fuzzKer
   const r = await fuzzKernel(k, o);
   if (!r.ok) throw new Error(r.failure);
   expect(r.ok).toBe(true);
+}
+
+/**
+ * A CUDA kernel on a GPU machine runs on the device by default: fuzz the emulator too, and compare
+ * the two on the same cases, so every lent device checks the emulator against the hardware.
+ * Without a device the kernel already runs on the emulator and this adds nothing.
+ */
+async function alsoOnEmulator(k: CompiledAttention, o: Parameters<typeof fuzzKernel>[1]): Promise<void> {
+  if (k.backend !== 'cuda') {
+    expect(k.unit.plan.target === 'cpp' ? 'cpu' : 'cuda-emu').toBe(k.backend);
+    return;
+  }
+  const emu = k.onBackend('cuda-emu');
+  await expectCampaign(emu, o);
+  const tol = TOLERANCES[k.unit.plan.dtype];
+  for (const c of fc.sample(fuzzCaseArb(o.limits), { seed: o.seed, numRuns: 4 })) {
+    const x = makeInputs(k, c);
+    const [dev, sim] = [await k.run(x), await emu.run(x)];
+    const outs = compareArrays(dev.out, sim.out, tol.out);
+    const lses = compareArrays(dev.lse, sim.lse, tol.lse);
+    if (!outs.ok || !lses.ok) throw new Error(`${k.id}: device and emulator differ on ${JSON.stringify(c)}: ${JSON.stringify(outs.first ?? lses.first)}`);
+  }
 }
 
 describe(`shipped kernels (configs/) vs the reference (seed ${SEED})`, () => {
@@ -40,7 +63,9 @@ describe(`shipped kernels (configs/) vs the reference (seed ${SEED})`, () => {
   for (const name of names) {
     it(name, async () => {
       const k = shipped.get(name)!;
-      await expectCampaign(k, { runs: runs(k.backend === 'cpu' ? 15 : 8), seed: SEED, examples: regressions });
+      const o = { runs: runs(k.backend === 'cpu' ? 15 : 8), seed: SEED, examples: regressions };
+      await expectCampaign(k, o);
+      await alsoOnEmulator(k, o);
     });
   }
 });
@@ -114,6 +139,7 @@ for (const target of ['cpp', 'cuda'] as const) describe(`random ${target} varian
   const variants = fc.sample(variantArb(target), { seed: SEED + (target === 'cuda' ? 1000 : 0), numRuns: VARIANTS });
   let kernels: CompiledAttention[] = [];
   let twins: CompiledAttention[] = [];
+  let device = false;
   beforeAll(async () => {
     // One build serves every variant and its mask-only twin.
     const entries = variants.flatMap((v, i) => {
@@ -121,16 +147,23 @@ for (const target of ['cpp', 'cuda'] as const) describe(`random ${target} varian
       return [{ spec: variantSpec(v, i, false, target), plan }, { spec: variantSpec(v, i, true, target), plan }];
     });
     const shippedAddon = loadAddon((await loadShipped()).addon.path);
-    const device = shippedAddon.deviceReport().cuda.available;
+    device = shippedAddon.deviceReport().cuda.available;
     const ks = await compile(entries, { nvcc: device });
     kernels = variants.map((_, i) => ks[2 * i]!);
     twins = variants.map((_, i) => ks[2 * i + 1]!);
   });
 
   if (target === 'cuda') {
-    it('the addon built without nvcc has no real CUDA backend, only the emulated one, and says why', () => {
+    it('without a device: only the emulated backend, and why; with one: nvcc-built, on the device, emulator too', () => {
       const r = kernels[0]!.deviceReport();
-      if (r.cuda.available) return; // on a GPU machine this build used nvcc
+      if (device) {
+        // A GPU machine: this build used nvcc, the kernels run on the device, the emulator stays.
+        expect(r.compiledBackends).toEqual(['cpu', 'cuda', 'cuda-emu']);
+        expect(r.cuda.compiled && r.cuda.available && r.cuda.emulated).toBe(true);
+        expect(r.cuda.devices).toBeGreaterThan(0);
+        expect(kernels[0]!.backend).toBe('cuda');
+        return;
+      }
       expect(r.compiledBackends).toEqual(['cpu', 'cuda-emu']);
       expect(r.cuda.compiled).toBe(false);
       expect(r.cuda.emulated).toBe(true);
@@ -144,7 +177,9 @@ for (const target of ['cpp', 'cuda'] as const) describe(`random ${target} varian
     const title = `#${i} Hq=${v.Hkv * v.group} Hkv=${v.Hkv} D=${v.D} Dv=${v.Dv} ${v.dtype} ${v.paramMode}: ${maskText}${v.score ? ` | ${v.score.source.replace(/\s+/g, ' ')}` : ''}`;
 
     it(`${title} — outputs and LSE within tolerance`, async () => {
-      await expectCampaign(kernels[i]!, { runs: runs(5), seed: SEED + i, limits: { maxB: 2, maxLq: 40, maxLk: 160 } });
+      const o = { runs: runs(5), seed: SEED + i, limits: { maxB: 2, maxLq: 40, maxLk: 160, maxDecodeLk: 600 } };
+      await expectCampaign(kernels[i]!, o);
+      await alsoOnEmulator(kernels[i]!, o);
     });
 
     it(`${title} — mask exact`, async () => {
