@@ -14,7 +14,20 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
 rmSync(dist, { recursive: true, force: true });
 
-const tsc = path.join(path.dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
+let typescript;
+try {
+  typescript = createRequire(import.meta.url).resolve('typescript/package.json');
+} catch {
+  // `npm install --omit=dev` in a clone has no compiler. Nothing there needs dist/: the clone runs
+  // its .ts sources through tsx. A pack or an explicit build does need it, so only an install skips.
+  if (process.env.npm_command === 'install' || process.env.npm_command === 'ci') {
+    console.log('kvforge build: skipped (typescript is a devDependency and is not installed); this clone runs its .ts sources');
+    process.exit(0);
+  }
+  process.stderr.write('kvforge build: typescript is not installed (npm install, without --omit=dev)\n');
+  process.exit(1);
+}
+const tsc = path.join(path.dirname(typescript), 'bin', 'tsc');
 const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 if (r.status !== 0) {
   process.stderr.write(`kvforge build: tsc failed (${r.error?.message ?? `exit ${r.status}`})\n`);
