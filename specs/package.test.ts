@@ -170,6 +170,15 @@ describe.each([
     expect(`${r.stdout}${r.stderr}`).toBe('');
     expect(r.code).toBe(0);
   });
+
+  // Last: it breaks this project's copy of kvforge.
+  it('an installed kvforge without its compiled JavaScript says so (KVF4013)', () => {
+    rmSync(path.join(dir, 'node_modules/kvforge/dist'), { recursive: true });
+    const r = sh(dir, 'npx', ['kvforge', '--version']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/error KVF4013: kvforge is not built: .*dist\/runtime\/cli\/main\.js is missing/);
+    expect(r.stderr).toContain('hint: install a packed kvforge (npm pack)');
+  });
 });
 
 it('the README documents what this suite runs', () => {
