@@ -134,6 +134,12 @@ describe.each([
     expect(explain.stdout).toContain('kvf::floor_div(k, 16) <= kvf::floor_div(q, 16)');
   });
 
+  // The same kernels as cli.test.ts fuzzes, so the same cache entry: one build for the suite.
+  it("npx kvforge fuzz builds and fuzzes the user's variants", () => {
+    const r = ok(dir, 'npx', 'kvforge', 'fuzz', 'my-variants.ts', '--runs', '2', '--seed', '42');
+    expect(r.stdout).toContain('2 passed, 0 failed');
+  });
+
   it("a mistake in the user's file points at the user's file:line:col, with no kvforge stack", () => {
     const r = sh(dir, 'npx', ['kvforge', 'gen', 'bad-variant.ts', '--out', 'bad-out']);
     expect(r.code).toBe(2);
@@ -184,7 +190,7 @@ describe.each([
 it('the README documents what this suite runs', () => {
   const section = README.slice(README.indexOf('## Use it from your own project'));
   expect(section.length).toBeLessThan(README.length);
-  for (const cmd of ['npm install', 'npx kvforge --version', 'npx kvforge gen my-variants.ts --out out', 'npx kvforge explain my-variants.ts', 'npx tsx', 'npx tsc']) {
+  for (const cmd of ['npm install', 'npx kvforge --version', 'npx kvforge gen my-variants.ts --out out', 'npx kvforge fuzz my-variants.ts', 'npx kvforge explain my-variants.ts', 'npx tsx', 'npx tsc']) {
     expect(section).toContain(cmd);
   }
 });
