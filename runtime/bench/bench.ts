@@ -10,7 +10,8 @@ import { referenceAttention } from '../reference.ts';
 import { randomFloats } from '../random.ts';
 import { evaluateMask } from '../../dsl/mask.ts';
 import { skippedFraction } from '../../codegen/passes/classifyTiles.ts';
-import { createOrtGqa, type OrtGqaRunner } from './ort-gqa.ts';
+import type { OrtGqaRunner } from './ort-gqa.ts';
+import { loadOrtPeer, type OrtPeer } from './peer.ts';
 import { interleave, median } from './stats.ts';
 
 export interface BenchOptions {
@@ -78,13 +79,15 @@ function admissiblePairs(k: CompiledAttention, Lq: number, Lk: number): number {
 
 export async function runBench(shipped: Shipped, o: BenchOptions, log: (s: string) => void = () => {}): Promise<BenchReport> {
   const native = loadAddon(shipped.addon.path);
+  // Before any case: a missing peer is a KVF4009 now, not after minutes of measuring.
+  const peer = await loadOrtPeer();
   const measured: Array<{ c: Case; kernel: CompiledAttention; m: Measured }> = [];
   for (const c of CASES) {
     if (o.quick && !QUICK.has(c.name)) continue;
     const kernel = shipped.kernels.get(c.kernel);
     if (!kernel) throw new Error(`bench: configs/ has no export '${c.kernel}'`);
     log(`${c.name}...`);
-    measured.push({ c, kernel, m: await measureCase(kernel, c, o) });
+    measured.push({ c, kernel, m: await measureCase(kernel, c, o, peer) });
   }
   // The limits are probed after the cases, in the same run: probing first (a 256 MiB buffer, every
   // core busy) was seen to slow the first case that followed.
@@ -101,7 +104,7 @@ interface Measured {
   readonly referenceMs: number | null;
 }
 
-async function measureCase(kernel: CompiledAttention, c: Case, o: BenchOptions): Promise<Measured> {
+async function measureCase(kernel: CompiledAttention, c: Case, o: BenchOptions, peer: OrtPeer): Promise<Measured> {
   const { heads, headDim: D, valueDim: Dv } = kernel.spec;
   const B = 1;
   const cacheBytes = B * heads.kv * c.Lk * (D + Dv) * 4;
@@ -114,7 +117,7 @@ async function measureCase(kernel: CompiledAttention, c: Case, o: BenchOptions):
   }));
   let ort: OrtGqaRunner | null = null;
   if (D === Dv && D % 8 === 0) {
-    ort = await createOrtGqa({ B, Hq: heads.q, Hkv: heads.kv, D, Lq: c.Lq, Lk: c.Lk, window: c.window, threads: o.threads });
+    ort = await peer.createOrtGqa({ B, Hq: heads.q, Hkv: heads.kv, D, Lq: c.Lq, Lk: c.Lk, window: c.window, threads: o.threads });
     ort.prepare(inputs);
   }
   let ki = 0;

@@ -1,18 +1,17 @@
 /** `kvforge fuzz [files...] [--runs N] [--seed S]` */
-import path from 'node:path';
 import { KvforgeError } from '../../codegen/diagnostics.ts';
-import { loadSpecs } from '../../codegen/loadSpecs.ts';
 import { runCampaigns } from './campaigns.ts';
+import { userKernels } from './userKernels.ts';
 import { compile, type CompiledAttention } from '../kernels.ts';
 import { loadShipped } from '../shipped.ts';
 
 export async function fuzzCommand(files: string[], o: { runs: number; seed: number; threads?: number }): Promise<void> {
   let kernels: CompiledAttention[];
   if (files.length) {
-    const specs = [];
-    for (const f of files) specs.push(...(await loadSpecs(path.resolve(f), process.cwd())));
-    console.log(`building ${specs.length} kernels from ${files.join(', ')}...`);
-    kernels = await compile(specs.map((s) => s.spec));
+    // Every kernel gen writes for these files (each export's kernelPlans), not just a default one.
+    const planned = await userKernels(files);
+    console.log(`building ${planned.length} kernels from ${files.join(', ')}...`);
+    kernels = await compile(planned.map(({ spec, plan }) => ({ spec, plan })));
   } else {
     kernels = [...(await loadShipped()).kernels.values()];
   }

@@ -11,6 +11,8 @@ import { explainCommand } from './explain.ts';
 import { fuzzCommand } from './fuzz.ts';
 import { genCommand } from './gen.ts';
 import { resourcesCommand } from './resources.ts';
+import { PACKAGE_ROOT } from '../paths.ts';
+import { ownManifest } from '../packageRoot.ts';
 
 function int(name: string, min: number) {
   return (v: string): number => {
@@ -22,6 +24,7 @@ function int(name: string, min: number) {
 
 const program = new Command('kvforge')
   .description('Declare attention variants in TypeScript; generate, build and fuzz specialised kernels.')
+  .version(ownManifest(PACKAGE_ROOT).version, '-V, --version', "print kvforge's version")
   .showHelpAfterError();
 
 program.command('gen')
@@ -67,6 +70,12 @@ program.command('resources')
 program.command('demo')
   .description('the main job: generate, build, fuzz briefly, benchmark briefly, summarise')
   .action(demoCommand);
+
+// `kvforge explain ... | head` closes the pipe early: that is the reader being done, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(0);
+});
 
 try {
   await program.parseAsync(process.argv);
