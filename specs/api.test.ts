@@ -105,7 +105,7 @@ describe('the README example', () => {
     const example = readFileSync(path.join(PACKAGE_ROOT, 'specs/fixtures/quickstart.ts'), 'utf8');
     const readme = readFileSync(path.join(PACKAGE_ROOT, 'README.md'), 'utf8');
     expect(readme).toContain(example.trim());
-    const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(PACKAGE_ROOT, 'specs/fixtures/quickstart.ts')], {
+    const out = execFileSync(process.execPath, ['--conditions=kvforge-source', '--import', 'tsx', path.join(PACKAGE_ROOT, 'specs/fixtures/quickstart.ts')], {
       cwd: PACKAGE_ROOT, encoding: 'utf8', timeout: 280_000,
     });
     const err = Number(/max \|kernel - reference\| = (\S+)/.exec(out)?.[1]);
