@@ -25,6 +25,7 @@ export const DIAGNOSTICS = {
   KVF2004: 'bad head dimension',
   KVF2005: 'bad attention declaration',
   KVF2006: 'parameter not bound',
+  KVF2007: 'bad name',
   // call-time inputs
   KVF3001: 'wrong dtype',
   KVF3002: 'wrong length',

@@ -8,6 +8,7 @@
  */
 import { KvforgeError } from '../codegen/diagnostics.ts';
 import { captureCallSite } from './callsite.ts';
+import { checkName } from './name.ts';
 import type { CallSite, FunctionDef, MaskFn, ParamDecls, ParamType, ParamValues, ScoreFn } from './types.ts';
 
 const PARAM_TYPES: readonly ParamType[] = ['int32', 'float32'];
@@ -17,7 +18,11 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export interface DefineOptions<P extends ParamDecls> {
   /** Declared parameters: name -> 'int32' | 'float32'. @defaultValue `{}` */
   readonly params?: P;
-  /** Name used in kernel ids, reports and error messages. @defaultValue the function's name, else 'mask' / 'score' */
+  /**
+   * Name used in kernel ids, reports and error messages: any non-empty text without control
+   * characters, line separators or bidirectional controls (KVF2007; see dsl/name.ts).
+   * @defaultValue the function's name, else 'mask' / 'score'
+   */
   readonly name?: string;
 }
 
@@ -91,7 +96,7 @@ export class ScoreDef<P extends ParamDecls = {}> extends FunctionDefBase<P> {
 export function defineMask<P extends ParamDecls = {}>(fn: MaskFn<P>, options: DefineOptions<P> = {}): MaskDef<P> {
   const site = captureCallSite(1);
   const params = validateDecls(options.params ?? ({} as P), site);
-  return new MaskDef(fn, options.name ?? (fn.name || 'mask'), params, site);
+  return new MaskDef(fn, checkName(options.name ?? (fn.name || 'mask'), 'mask', siteLocation(site)), params, site);
 }
 
 /**
@@ -108,7 +113,7 @@ export function defineMask<P extends ParamDecls = {}>(fn: MaskFn<P>, options: De
 export function defineScore<P extends ParamDecls = {}>(fn: ScoreFn<P>, options: DefineOptions<P> = {}): ScoreDef<P> {
   const site = captureCallSite(1);
   const params = validateDecls(options.params ?? ({} as P), site);
-  return new ScoreDef(fn, options.name ?? (fn.name || 'score'), params, site);
+  return new ScoreDef(fn, checkName(options.name ?? (fn.name || 'score'), 'score', siteLocation(site)), params, site);
 }
 
 function siteLocation(site: CallSite | undefined) {

@@ -148,7 +148,7 @@ export async function compile(
 ): Promise<CompiledAttention[]> {
   const units = specs.map((s) => ('kind' in s ? compileUnit(s, opts.plan) : compileUnit(s.spec, { ...s.plan, ...opts.plan })));
   const sources = new Map<string, string>();
-  for (const u of units) sources.set(path.basename(kernelFile(u)), renderKernel(u, provenanceOf(u, `a runtime compile of '${u.name}'`)));
+  for (const u of units) sources.set(path.basename(kernelFile(u)), renderKernel(u, provenanceOf(u)));
   const built = await buildAddon(sources, opts);
   const addon = loadAddon(built.path);
   return units.map((u) => new CompiledAttention(u, addon));

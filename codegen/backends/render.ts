@@ -7,6 +7,7 @@ import Handlebars from 'handlebars';
 import type { KernelUnit } from '../pipeline.ts';
 import { cppView } from './cpp/view.ts';
 import { cudaView } from './cuda/view.ts';
+import type { SafeText } from './safeText.ts';
 
 // noEscape: C++ is not HTML (`<` must stay `<`); strict: a missing field is an error, not "".
 function load(rel: string): HandlebarsTemplateDelegate {
@@ -18,8 +19,8 @@ const BACKENDS = {
   cuda: { template: load('./cuda/templates/kernel.cu.hbs'), view: cudaView, ext: 'cu' },
 } as const;
 
-/** Source text of `u` for its plan's target. */
-export function renderKernel(u: KernelUnit, provenance: readonly string[]): string {
+/** Source text of `u` for its plan's target; `provenance` from provenanceOf. */
+export function renderKernel(u: KernelUnit, provenance: readonly SafeText[]): string {
   const b = BACKENDS[u.plan.target];
   return b.template(b.view(u, provenance));
 }

@@ -4,6 +4,7 @@ import { KvforgeError } from '../../codegen/diagnostics.ts';
 import { configFiles } from '../../codegen/loadSpecs.ts';
 import { diffGenerated, generateFromFiles, writeGenerated } from '../../codegen/generate.ts';
 import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../paths.ts';
+import { quoteUserText } from '../../codegen/backends/safeText.ts';
 
 export async function genCommand(files: string[], o: { check?: boolean; out: string }): Promise<void> {
   const own = files.length > 0;
@@ -20,6 +21,7 @@ export async function genCommand(files: string[], o: { check?: boolean; out: str
     return;
   }
   writeGenerated(set, outDir);
-  for (const { unit, origin } of set.units) console.log(`${unit.id.padEnd(36)} ${origin.file}#${origin.exportName}`);
+  // The source is user text: quoted, so no line break or terminal control of the user's is printed.
+  for (const { unit, origin } of set.units) console.log(`${unit.id.padEnd(36)} ${quoteUserText(`${origin.file}#${origin.exportName}`)}`);
   console.log(`${set.units.length} kernels written to ${path.relative(process.cwd(), outDir) || '.'}`);
 }
