@@ -38,6 +38,8 @@ export const DIAGNOSTICS = {
   KVF4002: 'kernel not found in the addon',
   KVF4003: 'addon not built',
   KVF4004: 'cannot load user file',
+  KVF4010: 'output folder not created by kvforge gen',
+  KVF4011: 'unsafe path in the output folder',
   // internal
   KVF9001: 'internal error (a bug in kvforge; please report it)',
 } as const;
