@@ -9,7 +9,8 @@
  *   generated file goes is refused before anything is changed;
  * - every file is written to a temporary name and renamed into place, and the manifest on disk
  *   always lists every file gen may have written, so a gen killed at any point leaves no half file
- *   and nothing the next gen does not know is its own.
+ *   and nothing the next gen does not know is its own. (The one other thing gen removes is such a
+ *   temporary file, `.kvforge-tmp-<pid>-<hex>`, once its writer's process is gone.)
  */
 import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
