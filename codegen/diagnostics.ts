@@ -25,6 +25,7 @@ export const DIAGNOSTICS = {
   KVF2004: 'bad head dimension',
   KVF2005: 'bad attention declaration',
   KVF2006: 'parameter not bound',
+  KVF2007: 'bad name',
   // call-time inputs
   KVF3001: 'wrong dtype',
   KVF3002: 'wrong length',
@@ -39,6 +40,8 @@ export const DIAGNOSTICS = {
   KVF4004: 'cannot load user file',
   KVF4009: 'benchmark peer not installed',
   KVF4013: 'kvforge is not built',
+  KVF4010: 'output folder not created by kvforge gen',
+  KVF4011: 'unsafe path in the output folder',
   // internal
   KVF9001: 'internal error (a bug in kvforge; please report it)',
 } as const;

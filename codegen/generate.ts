@@ -1,19 +1,20 @@
 /**
  * Generate the checked-in kernels: every spec of configs/ -> generated/cpp/<id>.cpp, plus
- * generated/manifest.json (kernel id -> spec hash, plan, files). Deterministic: no times, no
- * absolute paths, stable order; a test regenerates into a temporary folder and diffs.
+ * generated/manifest.json (kernel id -> spec hash, plan, files; every file written). Deterministic:
+ * no times, no absolute paths, stable order; a test regenerates into a temporary folder and diffs.
+ * Writing a set into a folder is writeGenerated.ts (which never deletes what gen did not write).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { kernelFile, renderKernel } from './backends/render.ts';
+import { kernelFile, renderKernel, TARGET_DIRS } from './backends/render.ts';
 import { loadSpecs, type NamedSpec } from './loadSpecs.ts';
+import { MANIFEST, manifestText } from './manifest.ts';
 import { compileUnit, type KernelUnit } from './pipeline.ts';
 import type { KernelPlan } from './planner/plan.ts';
 import { provenanceOf } from './backends/provenance.ts';
 
-export const GENERATOR = 'kvforge-codegen 1';
-/** One folder of generated/ per target. */
-const TARGET_DIRS = ['cpp', 'cuda'] as const;
+export { GENERATOR } from './manifest.ts';
+export { writeGenerated, type WriteOptions } from './writeGenerated.ts';
 
 export interface GeneratedSet {
   /** Relative path (posix) -> content. */
@@ -45,19 +46,8 @@ export function generate(named: readonly NamedSpec[], plan?: Partial<KernelPlan>
       };
     }
   }
-  const sorted = Object.fromEntries(Object.keys(manifest).sort().map((k) => [k, manifest[k]]));
-  files.set('manifest.json', `${JSON.stringify({ generator: GENERATOR, kernels: sorted }, null, 2)}\n`);
+  files.set(MANIFEST, manifestText(manifest, [...files.keys()]));
   return { files, units };
-}
-
-/** Replace `dir`'s generated content with `set`. */
-export function writeGenerated(set: GeneratedSet, dir: string): void {
-  for (const t of TARGET_DIRS) rmSync(path.join(dir, t), { recursive: true, force: true });
-  for (const [rel, text] of set.files) {
-    const p = path.join(dir, rel);
-    mkdirSync(path.dirname(p), { recursive: true });
-    writeFileSync(p, text);
-  }
 }
 
 /** Differences between `set` and what `dir` holds: missing, changed and stray files. */

@@ -15,6 +15,7 @@
  */
 import type { AttentionSpec } from '../dsl/attention.ts';
 import { canonicalJson, stableHash } from './hash.ts';
+import { internalError } from './diagnostics.ts';
 import type { Expr } from './ir/expr.ts';
 import { lowerSpec, type ParamSlot } from './lower.ts';
 import { bindParams } from './passes/bindParams.ts';
@@ -40,10 +41,19 @@ export interface KernelUnit {
 
 export interface StageDump { readonly stage: string; readonly mask?: Expr; readonly score?: Expr; readonly note?: string }
 
-/** Kernel ids are C identifiers: a readable slug plus a hash of spec and plan. */
+/**
+ * What every kernel id matches: lower-case ASCII letters, digits and `_`, so an id is safe as a
+ * C identifier suffix (`Variant_<id>`), inside a string literal and as a file name; nothing of the
+ * user's name survives but its letters and digits.
+ */
+export const KERNEL_ID = /^[a-z0-9_]{1,40}_[0-9a-f]{10}$/;
+
+/** Kernel ids: a readable slug of the spec's name (any text) plus a hash of spec and plan. */
 export function kernelId(name: string, specHash: string, plan: KernelPlan): string {
   const slug = name.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+|_+$/g, '').toLowerCase().slice(0, 40) || 'kernel';
-  return `${slug}_${stableHash({ specHash, plan }, 10)}`;
+  const id = `${slug}_${stableHash({ specHash, plan }, 10)}`;
+  if (!KERNEL_ID.test(id)) internalError(`kernel id ${JSON.stringify(id)} is not of the form ${KERNEL_ID}`);
+  return id;
 }
 
 export function compileUnit(spec: AttentionSpec, planOverrides: Partial<KernelPlan> = {}, dumps?: StageDump[]): KernelUnit {

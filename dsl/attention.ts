@@ -4,6 +4,7 @@
  */
 import { KvforgeError, type SourceLocation } from '../codegen/diagnostics.ts';
 import { captureCallSite } from './callsite.ts';
+import { checkName } from './name.ts';
 import type { Bound, ScoreDef } from './define.ts';
 import { maskName, toMask, type Mask, type MaskLike } from './mask.ts';
 import type { CallSite } from './types.ts';
@@ -40,7 +41,11 @@ export interface AttentionOptions {
   readonly mask?: MaskLike;
   /** Score modification, applied before the mask. @defaultValue none */
   readonly score?: Bound<ScoreDef<any>> | ScoreDef<{}>;
-  /** Name used in kernel ids and reports. @defaultValue derived from mask and score */
+  /**
+   * Name used in kernel ids and reports: any non-empty text without control characters, line
+   * separators or bidirectional controls (KVF2007; see dsl/name.ts).
+   * @defaultValue derived from mask and score
+   */
   readonly name?: string;
 }
 
@@ -93,7 +98,7 @@ export function defineAttention(o: AttentionOptions): AttentionSpec {
     else if (Object.keys(o.score.params).length === 0) score = { def: o.score, values: {} };
     else fail('KVF2005', `score '${o.score.name}' has unbound parameters`, `bind them: ${o.score.name}.with({ ... })`);
   }
-  const name = o.name ?? [mask ? maskName(mask) : 'dense', score?.def.name].filter(Boolean).join('+');
+  const name = checkName(o.name ?? [mask ? maskName(mask) : 'dense', score?.def.name].filter(Boolean).join('+'), 'attention', location);
   return Object.freeze({
     kind: 'attention', name, heads: { q: heads.q, kv: heads.kv }, headDim: o.headDim, valueDim,
     scale: o.scale, mask, score, site,

@@ -9,6 +9,7 @@
 import { KvforgeError } from '../codegen/diagnostics.ts';
 import { captureCallSite } from './callsite.ts';
 import { checkParamValue } from './paramValue.ts';
+import { checkName } from './name.ts';
 import type { CallSite, FunctionDef, MaskFn, ParamDecls, ParamType, ParamValues, ScoreFn } from './types.ts';
 
 const PARAM_TYPES: readonly ParamType[] = ['int32', 'float32'];
@@ -18,7 +19,11 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export interface DefineOptions<P extends ParamDecls> {
   /** Declared parameters: name -> 'int32' | 'float32'. @defaultValue `{}` */
   readonly params?: P;
-  /** Name used in kernel ids, reports and error messages. @defaultValue the function's name, else 'mask' / 'score' */
+  /**
+   * Name used in kernel ids, reports and error messages: any non-empty text without control
+   * characters, line separators or bidirectional controls (KVF2007; see dsl/name.ts).
+   * @defaultValue the function's name, else 'mask' / 'score'
+   */
   readonly name?: string;
 }
 
@@ -93,7 +98,7 @@ export function defineMask<P extends ParamDecls = {}>(fn: MaskFn<P>, options: De
   const site = captureCallSite(1);
   checkDefinition('defineMask', fn, options, site);
   const params = validateDecls(options.params ?? ({} as P), site);
-  return new MaskDef(fn, options.name ?? (fn.name || 'mask'), params, site);
+  return new MaskDef(fn, checkName(options.name ?? (fn.name || 'mask'), 'mask', siteLocation(site)), params, site);
 }
 
 /**
@@ -111,7 +116,7 @@ export function defineScore<P extends ParamDecls = {}>(fn: ScoreFn<P>, options: 
   const site = captureCallSite(1);
   checkDefinition('defineScore', fn, options, site);
   const params = validateDecls(options.params ?? ({} as P), site);
-  return new ScoreDef(fn, options.name ?? (fn.name || 'score'), params, site);
+  return new ScoreDef(fn, checkName(options.name ?? (fn.name || 'score'), 'score', siteLocation(site)), params, site);
 }
 
 function siteLocation(site: CallSite | undefined) {
@@ -129,10 +134,8 @@ function checkDefinition(what: string, fn: unknown, options: unknown, site: Call
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new KvforgeError('KVF2005', `${what}: options must be an object { name?, params? }, got ${options === null ? 'null' : typeof options}`, { location });
   }
-  const o = options as { name?: unknown; params?: unknown };
-  if (o.name !== undefined && (typeof o.name !== 'string' || o.name.length === 0)) {
-    throw new KvforgeError('KVF2005', `${what}: 'name' must be a non-empty string, got ${typeof o.name === 'string' ? 'an empty string' : typeof o.name}`, { location });
-  }
+  // The name is checked by checkName (dsl/name.ts), with the other declarations' names.
+  const o = options as { params?: unknown };
   if (o.params !== undefined && (typeof o.params !== 'object' || o.params === null || Array.isArray(o.params))) {
     throw new KvforgeError('KVF2001', `${what}: 'params' must be an object of declarations such as { window: 'int32' }, got ${o.params === null ? 'null' : Array.isArray(o.params) ? 'an array' : typeof o.params}`, { location });
   }

@@ -152,7 +152,7 @@ export async function compile(
   if (typeof opts !== 'object' || opts === null) throw new KvforgeError('KVF2005', `compile() options must be an object, got ${opts === null ? 'null' : typeof opts}`);
   const units = entries.map((s) => ('kind' in s ? compileUnit(s, opts.plan) : compileUnit(s.spec, { ...s.plan, ...opts.plan })));
   const sources = new Map<string, string>();
-  for (const u of units) sources.set(path.basename(kernelFile(u)), renderKernel(u, provenanceOf(u, `a runtime compile of '${u.name}'`)));
+  for (const u of units) sources.set(path.basename(kernelFile(u)), renderKernel(u, provenanceOf(u)));
   const built = await buildAddon(sources, opts);
   const addon = loadAddon(built.path);
   return units.map((u) => new CompiledAttention(u, addon));

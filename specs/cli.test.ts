@@ -1,17 +1,9 @@
 /** The `kvforge` command as a user runs it: exit codes, messages, user files. */
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PACKAGE_ROOT } from '../runtime/paths.ts';
-
-function kvforge(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(PACKAGE_ROOT, 'runtime/cli/kvforge.mjs'), ...args], {
-    cwd: PACKAGE_ROOT, encoding: 'utf8', timeout: 280_000,
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+import { kvforge } from './support/cli.ts';
 
 describe('kvforge CLI', () => {
   it('gen --check passes on the checked-in tree', () => {

@@ -4,9 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
-import type { KernelUnit } from '../pipeline.ts';
+import { KERNEL_ID, type KernelUnit } from '../pipeline.ts';
 import { cppView } from './cpp/view.ts';
 import { cudaView } from './cuda/view.ts';
+import type { SafeText } from './safeText.ts';
 
 // noEscape: C++ is not HTML (`<` must stay `<`); strict: a missing field is an error, not "".
 function load(rel: string): HandlebarsTemplateDelegate {
@@ -18,8 +19,8 @@ const BACKENDS = {
   cuda: { template: load('./cuda/templates/kernel.cu.hbs'), view: cudaView, ext: 'cu' },
 } as const;
 
-/** Source text of `u` for its plan's target. */
-export function renderKernel(u: KernelUnit, provenance: readonly string[]): string {
+/** Source text of `u` for its plan's target; `provenance` from provenanceOf. */
+export function renderKernel(u: KernelUnit, provenance: readonly SafeText[]): string {
   const b = BACKENDS[u.plan.target];
   return b.template(b.view(u, provenance));
 }
@@ -29,3 +30,14 @@ export function kernelFile(u: KernelUnit): string {
   const b = BACKENDS[u.plan.target];
   return `${u.plan.target}/${u.id}.${b.ext}`;
 }
+
+/**
+ * Every path {@link kernelFile} can return, and nothing else: what `kvforge gen` may ever delete
+ * (a manifest entry of any other form is refused, so an edited manifest cannot name `../x`).
+ */
+export const GENERATED_FILE = new RegExp(
+  `^(?:${Object.entries(BACKENDS).map(([t, b]) => `${t}/${KERNEL_ID.source.slice(1, -1)}\\.${b.ext}`).join('|')})$`,
+);
+
+/** The folders of generated files, one per target. */
+export const TARGET_DIRS: readonly string[] = Object.keys(BACKENDS);

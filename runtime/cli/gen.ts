@@ -1,11 +1,16 @@
-/** `kvforge gen [files...] [--check] [--out dir]` */
+/**
+ * `kvforge gen [files...] [--check] [--out dir] [--force]`. gen deletes only files it wrote into
+ * the folder before, and writes into a folder it did not create only with --force
+ * (codegen/writeGenerated.ts).
+ */
 import path from 'node:path';
 import { KvforgeError } from '../../codegen/diagnostics.ts';
 import { configFiles } from '../../codegen/loadSpecs.ts';
 import { diffGenerated, generateFromFiles, writeGenerated } from '../../codegen/generate.ts';
 import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../paths.ts';
+import { quoteUserText } from '../../codegen/backends/safeText.ts';
 
-export async function genCommand(files: string[], o: { check?: boolean; out: string }): Promise<void> {
+export async function genCommand(files: string[], o: { check?: boolean; out: string; force?: boolean }): Promise<void> {
   const own = files.length > 0;
   const inputs = own ? files.map((f) => path.resolve(f)) : configFiles(CONFIGS_DIR);
   const root = own ? process.cwd() : PACKAGE_ROOT;
@@ -19,7 +24,8 @@ export async function genCommand(files: string[], o: { check?: boolean; out: str
     console.log(`${set.units.length} kernels up to date in ${path.relative(process.cwd(), outDir) || '.'}`);
     return;
   }
-  writeGenerated(set, outDir);
-  for (const { unit, origin } of set.units) console.log(`${unit.id.padEnd(36)} ${origin.file}#${origin.exportName}`);
+  writeGenerated(set, outDir, { force: o.force ?? false });
+  // The source is user text: quoted, so no line break or terminal control of the user's is printed.
+  for (const { unit, origin } of set.units) console.log(`${unit.id.padEnd(36)} ${quoteUserText(`${origin.file}#${origin.exportName}`)}`);
   console.log(`${set.units.length} kernels written to ${path.relative(process.cwd(), outDir) || '.'}`);
 }

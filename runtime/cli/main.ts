@@ -32,6 +32,7 @@ program.command('gen')
   .argument('[files...]', 'TypeScript files exporting defineAttention(...) variants')
   .option('--check', 'do not write: fail when the output differs from what is on disk')
   .option('--out <dir>', 'output folder for your own files', 'kvforge-generated')
+  .option('--force', 'write into a non-empty --out folder gen did not create (overwrites only the files gen generates; deletes none of yours)')
   .action(genCommand);
 
 program.command('fuzz')

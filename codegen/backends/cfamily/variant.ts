@@ -5,6 +5,7 @@
 import type { KernelUnit } from '../../pipeline.ts';
 import { printExpr } from './printer.ts';
 import type { Dialect } from './dialect.ts';
+import { generatorText, quoteUserText, type SafeText } from '../safeText.ts';
 
 export interface VariantView {
   readonly structName: string;
@@ -15,7 +16,8 @@ export interface VariantView {
   readonly hasScore: boolean;
   /** Run-time parameters the kernel reads (the native side checks the params array's length). */
   readonly numParams: number;
-  readonly fields: ReadonlyArray<{ ctype: string; name: string; origin: string }>;
+  /** `origin` is a comment: the declaring function's name (user text) only as an escaped literal. */
+  readonly fields: ReadonlyArray<{ ctype: string; name: string; origin: SafeText }>;
   /** ` : p_a(static_cast<...>(params[0])), ...` or '' */
   readonly ctorInit: string;
   readonly maskExpr: string;
@@ -26,7 +28,7 @@ export function variantView(u: KernelUnit, d: Dialect): VariantView {
   const fields = u.runtimeParams.map((p, i) => ({
     ctype: p.type === 'int' ? d.intType : d.floatType,
     name: d.param(p.name),
-    origin: `params[${i}]: ${p.origin} (${p.type})`,
+    origin: generatorText(`params[${i}]: ${quoteUserText(p.origin)} (${p.type})`),
   }));
   const ctorInit = fields.length
     ? ` : ${fields.map((f, i) => `${f.name}(static_cast<${f.ctype}>(params[${i}]))`).join(', ')}`

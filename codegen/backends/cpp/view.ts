@@ -5,12 +5,14 @@
  */
 import { CPP_DIALECT } from '../cfamily/dialect.ts';
 import { variantView, type VariantView } from '../cfamily/variant.ts';
+import type { SafeText } from '../safeText.ts';
 import type { KernelUnit } from '../../pipeline.ts';
 
 export interface CppView extends VariantView {
-  readonly provenance: readonly string[];
+  /** Comment lines; user text in them only as escaped literals (safeText.ts). */
+  readonly provenance: readonly SafeText[];
 }
 
-export function cppView(u: KernelUnit, provenance: readonly string[]): CppView {
+export function cppView(u: KernelUnit, provenance: readonly SafeText[]): CppView {
   return { provenance, ...variantView(u, CPP_DIALECT) };
 }

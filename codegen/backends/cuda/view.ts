@@ -5,17 +5,19 @@
 import { CUDA_DIALECT } from '../cfamily/dialect.ts';
 import { variantView, type VariantView } from '../cfamily/variant.ts';
 import type { StorageDType } from '../../planner/plan.ts';
+import type { SafeText } from '../safeText.ts';
 import type { KernelUnit } from '../../pipeline.ts';
 
 const STORAGE: Readonly<Record<StorageDType, string>> = { f32: 'float', f16: '__half', bf16: '__nv_bfloat16' };
 
 export interface CudaView extends VariantView {
-  readonly provenance: readonly string[];
+  /** Comment lines; user text in them only as escaped literals (safeText.ts). */
+  readonly provenance: readonly SafeText[];
   readonly storage: string;
   readonly headDim: number;
 }
 
-export function cudaView(u: KernelUnit, provenance: readonly string[]): CudaView {
+export function cudaView(u: KernelUnit, provenance: readonly SafeText[]): CudaView {
   return {
     provenance, ...variantView(u, CUDA_DIALECT),
     storage: STORAGE[u.plan.dtype], headDim: u.spec.headDim,
