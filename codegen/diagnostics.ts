@@ -37,6 +37,8 @@ export const DIAGNOSTICS = {
   KVF4002: 'kernel not found in the addon',
   KVF4003: 'addon not built',
   KVF4004: 'cannot load user file',
+  KVF4005: 'build cache folder not usable',
+  KVF4006: 'a generated kernel failed to compile',
   // internal
   KVF9001: 'internal error (a bug in kvforge; please report it)',
 } as const;

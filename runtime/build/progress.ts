@@ -1,0 +1,73 @@
+/**
+ * Build progress: events the build emits, and a renderer for a terminal. The library is silent
+ * unless asked (`onProgress`, or KVFORGE_PROGRESS=1 for the terminal renderer); the CLI installs
+ * the renderer. On a TTY it keeps one updating line; elsewhere (CI logs, pipes) it writes one line
+ * when a build starts and one when it ends. A cached build says nothing: nothing was built.
+ */
+export type BuildEvent =
+  /** Something will be compiled: `what` is kvforge's core library or an addon of `kernels`. */
+  | { readonly kind: 'start'; readonly what: 'core' | 'addon'; readonly key: string; readonly kernels: readonly string[] }
+  /** The compiler started on `file` (a kernel file name, or a core source); `done` of `total` files started so far. */
+  | { readonly kind: 'compile'; readonly what: 'core' | 'addon'; readonly file: string; readonly done: number; readonly total: number; readonly seconds: number }
+  | { readonly kind: 'link'; readonly what: 'core' | 'addon'; readonly seconds: number }
+  | { readonly kind: 'done'; readonly what: 'core' | 'addon'; readonly key: string; readonly seconds: number; readonly ok: boolean }
+  /** Served from the cache: nothing compiled. */
+  | { readonly kind: 'cached'; readonly what: 'core' | 'addon'; readonly key: string; readonly kernels: readonly string[] };
+
+interface Stream {
+  write(s: string): unknown;
+  readonly isTTY?: boolean;
+  readonly columns?: number;
+}
+
+const label = (what: 'core' | 'addon', kernels: readonly string[]): string =>
+  what === 'core' ? "kvforge's core library" : kernels.length === 0 ? 'an addon with no kernels' : `${kernels.length} kernel file(s): ${kernels.join(', ')}`;
+
+/** A renderer of build events onto `stream` (default stderr). */
+export function terminalProgress(stream: Stream = process.stderr): (e: BuildEvent) => void {
+  let line = '';
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let t0 = 0;
+  const draw = (): void => {
+    const text = `${line} ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+    const width = (stream.columns ?? 100) - 1;
+    stream.write(`\r\x1b[K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
+  };
+  return (e) => {
+    if (e.kind === 'cached') return;
+    if (!stream.isTTY) {
+      if (e.kind === 'start') stream.write(`kvforge: building ${label(e.what, e.kernels)} (${e.key})\n`);
+      if (e.kind === 'done') stream.write(`kvforge: ${e.ok ? 'built' : 'failed to build'} ${e.what === 'core' ? "kvforge's core library" : 'the addon'} ${e.key} in ${e.seconds.toFixed(1)} s\n`);
+      return;
+    }
+    if (e.kind === 'start') {
+      t0 = performance.now();
+      line = `kvforge: building ${label(e.what, e.kernels)}`;
+      timer = setInterval(draw, 250);
+      timer.unref();
+    } else if (e.kind === 'compile') {
+      line = `kvforge: building ${e.what === 'core' ? 'core' : 'addon'} [${e.done}/${e.total}] ${e.file}`;
+    } else if (e.kind === 'link') {
+      line = `kvforge: linking ${e.what === 'core' ? 'core' : 'addon'}`;
+    } else if (e.kind === 'done') {
+      clearInterval(timer);
+      stream.write(`\r\x1b[Kkvforge: ${e.ok ? 'built' : 'failed to build'} ${e.what === 'core' ? "kvforge's core library" : 'the addon'} ${e.key} in ${e.seconds.toFixed(1)} s\n`);
+      return;
+    }
+    draw();
+  };
+}
+
+let defaultReporter: ((e: BuildEvent) => void) | undefined;
+
+/** Report every build that has no `onProgress` of its own through `reporter` (the CLI does). */
+export function setDefaultProgress(reporter: ((e: BuildEvent) => void) | undefined): void {
+  defaultReporter = reporter;
+}
+
+export function progressFor(onProgress: ((e: BuildEvent) => void) | undefined): (e: BuildEvent) => void {
+  if (onProgress) return onProgress;
+  if (defaultReporter) return defaultReporter;
+  if (process.env.KVFORGE_PROGRESS === '1') return (defaultReporter = terminalProgress());
+  return () => {};
+}
