@@ -39,7 +39,7 @@ export interface BuiltAddon {
   /** True when the core library came from the cache (always, for a cached addon). */
   readonly coreCached: boolean;
   readonly seconds: number;
-  /** Whether its .cu kernels were compiled with nvcc (else only emulated). */
+  /** Whether the build asked for nvcc (a device answered, or `nvcc: true`); it is used when CMake finds it. */
   readonly nvcc: boolean;
 }
 
