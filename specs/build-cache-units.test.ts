@@ -353,4 +353,25 @@ describe('progress on a terminal and in a log', () => {
     expect(s.text).toContain('\r\x1b[Kkvforge: linking addon');
     expect(s.text.endsWith('\r\x1b[Kkvforge: built the addon abc in 2.5 s\n')).toBe(true);
   });
+
+  it('a TTY: a core build inside an addon build leaves no timer drawing after both end', () => {
+    vi.useFakeTimers();
+    try {
+      const s = sink(true);
+      const r = terminalProgress(s);
+      r(build[0]!);
+      r({ kind: 'start', what: 'core', key: 'c0', kernels: [] });
+      vi.advanceTimersByTime(600);
+      r({ kind: 'done', what: 'core', key: 'c0', seconds: 9, ok: true });
+      vi.advanceTimersByTime(600);
+      for (const e of build.slice(1)) r(e);
+      const end = s.text.length;
+      vi.advanceTimersByTime(5000);
+      expect(s.text.length).toBe(end);
+      expect(s.text.split('\n').filter(Boolean).map((l) => l.split('\r\x1b[K').at(-1))).toEqual([
+        "kvforge: built kvforge's core library c0 in 9.0 s", 'kvforge: built the addon abc in 2.5 s']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });

@@ -27,7 +27,11 @@ export interface ToolchainFacts {
   readonly cudaHeaders: string;
   /** `cmake --version`. */
   readonly cmake: string;
-  /** Node-API version the addon is built for (package.json binary.napi_versions), and the header packages. */
+  /**
+   * Node-API version the addon is built for (package.json binary.napi_versions), and the header
+   * packages. Not the Node ABI (process.versions.modules): a Node-API addon loads in every Node
+   * that has its Node-API version, so keying on the ABI would only rebuild for nothing.
+   */
   readonly napi: string;
   /** kvforge's version (package.json). */
   readonly kvforge: string;

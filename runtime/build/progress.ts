@@ -27,31 +27,45 @@ const label = (what: 'core' | 'addon', kernels: readonly string[]): string =>
 export function terminalProgress(stream: Stream = process.stderr): (e: BuildEvent) => void {
   let line = '';
   let timer: ReturnType<typeof setInterval> | undefined;
-  let t0 = 0;
+  // An addon's build may start the core's inside it: one timer while any build runs, each its own clock.
+  const started = new Map<string, number>();
+  let current = '';
   const draw = (): void => {
-    const text = `${line} ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+    const text = `${line} ${((performance.now() - (started.get(current) ?? performance.now())) / 1000).toFixed(1)} s`;
     const width = (stream.columns ?? 100) - 1;
     stream.write(`\r\x1b[K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
   };
+  const done = (e: BuildEvent & { kind: 'done' }): string =>
+    `kvforge: ${e.ok ? 'built' : 'failed to build'} ${e.what === 'core' ? "kvforge's core library" : 'the addon'} ${e.key} in ${e.seconds.toFixed(1)} s\n`;
   return (e) => {
     if (e.kind === 'cached') return;
     if (!stream.isTTY) {
       if (e.kind === 'start') stream.write(`kvforge: building ${label(e.what, e.kernels)} (${e.key})\n`);
-      if (e.kind === 'done') stream.write(`kvforge: ${e.ok ? 'built' : 'failed to build'} ${e.what === 'core' ? "kvforge's core library" : 'the addon'} ${e.key} in ${e.seconds.toFixed(1)} s\n`);
+      if (e.kind === 'done') stream.write(done(e));
       return;
     }
     if (e.kind === 'start') {
-      t0 = performance.now();
+      started.set(e.what, performance.now());
+      current = e.what;
       line = `kvforge: building ${label(e.what, e.kernels)}`;
-      timer = setInterval(draw, 250);
+      timer ??= setInterval(draw, 250);
       timer.unref();
     } else if (e.kind === 'compile') {
+      current = e.what;
       line = `kvforge: building ${e.what === 'core' ? 'core' : 'addon'} [${e.done}/${e.total}] ${e.file}`;
     } else if (e.kind === 'link') {
+      current = e.what;
       line = `kvforge: linking ${e.what === 'core' ? 'core' : 'addon'}`;
     } else if (e.kind === 'done') {
-      clearInterval(timer);
-      stream.write(`\r\x1b[Kkvforge: ${e.ok ? 'built' : 'failed to build'} ${e.what === 'core' ? "kvforge's core library" : 'the addon'} ${e.key} in ${e.seconds.toFixed(1)} s\n`);
+      started.delete(e.what);
+      stream.write(`\r\x1b[K${done(e)}`);
+      if (started.size === 0) {
+        clearInterval(timer);
+        timer = undefined;
+      } else {
+        current = [...started.keys()][0]!;
+        line = `kvforge: building ${current === 'core' ? 'core' : 'addon'}`;
+      }
       return;
     }
     draw();
