@@ -87,7 +87,7 @@ function failure(p: Plan, key: string, tmp: string, r: { code: number | null; si
 /** kvforge's core library for these options: built once per toolchain, options and kvforge version. */
 async function coreLibrary(p: Plan, opts: BuildOptions, progress: (e: BuildEvent) => void): Promise<{ lib: string; cached: boolean }> {
   const { dir, cached } = await cachedEntry(p.root, {
-    kind: 'core', key: p.coreKey, required: [CORE_LIB], kernels: [], info: { defines: p.build.defines },
+    kind: 'core', key: p.coreKey, required: [CORE_LIB], kernels: [], files: p.coreFiles, info: { defines: p.build.defines },
     produce: async (tmp, out) => {
       const buildDir = path.join(tmp, 'build');
       const r = await runCmake({
@@ -117,7 +117,7 @@ export async function buildAddon(kernels: ReadonlyMap<string, string>, opts: Bui
   const entryDir = path.join(p.root, 'addons', key);
   let coreCached = true;
   const { cached } = await cachedEntry(p.root, {
-    kind: 'addons', key, required: [ADDON], kernels: files, info: { kernels: files, core: p.coreKey, defines: p.build.defines },
+    kind: 'addons', key, required: [ADDON], kernels: files, files, info: { kernels: files, core: p.coreKey, defines: p.build.defines },
     produce: async (tmp, out) => {
       const core = await coreLibrary(p, opts, progress);
       coreCached = core.cached;

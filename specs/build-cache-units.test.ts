@@ -184,7 +184,7 @@ describe('the entry store (a fake build)', () => {
   const events: BuildEvent[] = [];
   let builds = 0;
   const entry = (produce?: Entry['produce']): Entry => ({
-    kind: 'addons', key: 'k1', required: ['kvforge.node'], kernels: ['a.cpp'], info: null,
+    kind: 'addons', key: 'k1', required: ['kvforge.node'], kernels: ['a.cpp'], files: ['a.cpp'], info: null,
     produce: produce ?? (async (_t, out) => {
       builds++;
       writeFileSync(path.join(out, 'kvforge.node'), `binary ${builds}`);
@@ -324,8 +324,9 @@ describe('failed builds are blamed on what failed', () => {
 
 describe('progress on a terminal and in a log', () => {
   const build: BuildEvent[] = [
-    { kind: 'start', what: 'addon', key: 'abc', kernels: ['x.cpp'] },
-    { kind: 'compile', what: 'addon', file: 'x.cpp', done: 1, total: 2, seconds: 0.1 },
+    { kind: 'start', what: 'addon', key: 'abc', kernels: ['x.cpp', 'y.cu'], files: ['x.cpp', 'y.cu'] },
+    { kind: 'compiled', what: 'addon', file: 'x.cpp', done: 1, total: 3, seconds: 0.1 },
+    { kind: 'compiled', what: 'addon', file: 'y.cu (emulated)', done: 2, total: 3, seconds: 0.2 },
     { kind: 'link', what: 'addon', seconds: 2 },
     { kind: 'done', what: 'addon', key: 'abc', seconds: 2.5, ok: true },
   ];
@@ -339,7 +340,7 @@ describe('progress on a terminal and in a log', () => {
     const r = terminalProgress(s);
     for (const e of build) r(e);
     r({ kind: 'cached', what: 'addon', key: 'abc', kernels: ['x.cpp'] });
-    expect(s.text).toBe('kvforge: building 1 kernel file(s): x.cpp (abc)\nkvforge: built the addon abc in 2.5 s\n');
+    expect(s.text).toBe('kvforge: building 2 kernel file(s): x.cpp, y.cu (abc)\nkvforge: built the addon abc in 2.5 s\n');
   });
 
   it('a TTY: one line, rewritten in place, ending in one newline; a cached build writes nothing', () => {
@@ -349,7 +350,9 @@ describe('progress on a terminal and in a log', () => {
     expect(s.text).toBe('');
     for (const e of build) r(e);
     expect(s.text.split('\n')).toHaveLength(2);
-    expect(s.text).toContain('\r\x1b[Kkvforge: building addon [1/2] x.cpp');
+    expect(s.text).toContain('\r\x1b[Kkvforge: building 2 kernel file(s): x.cpp, y.cu 0.0 s');
+    expect(s.text).toContain('\r\x1b[Kkvforge: building addon [1/3] compiling y.cu');
+    expect(s.text).toContain('\r\x1b[Kkvforge: building addon [2/3] finishing');
     expect(s.text).toContain('\r\x1b[Kkvforge: linking addon');
     expect(s.text.endsWith('\r\x1b[Kkvforge: built the addon abc in 2.5 s\n')).toBe(true);
   });
@@ -360,7 +363,7 @@ describe('progress on a terminal and in a log', () => {
       const s = sink(true);
       const r = terminalProgress(s);
       r(build[0]!);
-      r({ kind: 'start', what: 'core', key: 'c0', kernels: [] });
+      r({ kind: 'start', what: 'core', key: 'c0', kernels: [], files: ['addon.cpp'] });
       vi.advanceTimersByTime(600);
       r({ kind: 'done', what: 'core', key: 'c0', seconds: 9, ok: true });
       vi.advanceTimersByTime(600);

@@ -133,7 +133,7 @@ describe('variants link the cached core and compile only their own files', () =>
     expect(b.cached).toBe(false);
     expect(b.coreCached).toBe(true);
     expect(events.filter((e) => e.kind === 'start').map((e) => e.kind === 'start' && e.what)).toEqual(['addon']);
-    expect(events.filter((e) => e.kind === 'compile').map((e) => e.kind === 'compile' && e.file)).toContain('marker_1.cpp');
+    expect(events.filter((e) => e.kind === 'compiled').map((e) => e.kind === 'compiled' && e.file)).toContain('marker_1.cpp');
     expect(events.at(-1)).toMatchObject({ kind: 'done', what: 'addon', ok: true });
     expect(loadsInChild(b.path).ok).toBe(true);
   });

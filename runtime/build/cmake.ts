@@ -1,7 +1,8 @@
 /**
  * One cmake-js run (configure + build of runtime/native), its output captured as the build log
- * and read as it goes for progress: Makefile generators print `Building CXX object <obj>` when a
- * compile starts and `Linking ...` before the link.
+ * and read as it goes for progress: both generators cmake-js picks (Ninja when installed, else
+ * Make) print `Building CXX object <obj>` for each compile and `Linking ...` for the link; Ninja
+ * when the step ends, with `[done/total]`, Make when it starts.
  */
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -56,7 +57,10 @@ export function runCmake(r: CmakeRun): Promise<CmakeResult> {
       partial = lines.pop()!;
       for (const line of lines) {
         const file = compiledFile(line);
-        if (file) r.progress({ kind: 'compile', what: r.what, file, done: ++done, total: Math.max(r.total, done), seconds: seconds() });
+        // Ninja prefixes its steps with [done/total]; Make prints [ pct%], so count there.
+        const step = /^\[(\d+)\/(\d+)\]/.exec(line);
+        done = step ? Number(step[1]) : done + 1;
+        if (file) r.progress({ kind: 'compiled', what: r.what, file, done, total: step ? Number(step[2]) : Math.max(r.total, done), seconds: seconds() });
         else if (/\bLinking (CXX|CUDA)\b/.test(line)) r.progress({ kind: 'link', what: r.what, seconds: seconds() });
       }
     };

@@ -5,10 +5,14 @@
  * when a build starts and one when it ends. A cached build says nothing: nothing was built.
  */
 export type BuildEvent =
-  /** Something will be compiled: `what` is kvforge's core library or an addon of `kernels`. */
-  | { readonly kind: 'start'; readonly what: 'core' | 'addon'; readonly key: string; readonly kernels: readonly string[] }
-  /** The compiler started on `file` (a kernel file name, or a core source); `done` of `total` files started so far. */
-  | { readonly kind: 'compile'; readonly what: 'core' | 'addon'; readonly file: string; readonly done: number; readonly total: number; readonly seconds: number }
+  /** Something will be compiled: `what` is kvforge's core library or an addon of `kernels`; `files` are the sources it compiles. */
+  | { readonly kind: 'start'; readonly what: 'core' | 'addon'; readonly key: string; readonly kernels: readonly string[]; readonly files: readonly string[] }
+  /**
+   * The build reported `file` (a kernel file name, or a core source), step `done` of `total`.
+   * Ninja (which cmake-js uses when it is installed) reports a step when it has finished; Make
+   * reports it when it starts.
+   */
+  | { readonly kind: 'compiled'; readonly what: 'core' | 'addon'; readonly file: string; readonly done: number; readonly total: number; readonly seconds: number }
   | { readonly kind: 'link'; readonly what: 'core' | 'addon'; readonly seconds: number }
   | { readonly kind: 'done'; readonly what: 'core' | 'addon'; readonly key: string; readonly seconds: number; readonly ok: boolean }
   /** Served from the cache: nothing compiled. */
@@ -29,11 +33,13 @@ export function terminalProgress(stream: Stream = process.stderr): (e: BuildEven
   let timer: ReturnType<typeof setInterval> | undefined;
   // An addon's build may start the core's inside it: one timer while any build runs, each its own clock.
   const started = new Map<string, number>();
+  const pending = new Map<string, string[]>();
   let current = '';
   const draw = (): void => {
-    const text = `${line} ${((performance.now() - (started.get(current) ?? performance.now())) / 1000).toFixed(1)} s`;
-    const width = (stream.columns ?? 100) - 1;
-    stream.write(`\r\x1b[K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
+    // Shorten the description, never the elapsed time.
+    const time = ` ${((performance.now() - (started.get(current) ?? performance.now())) / 1000).toFixed(1)} s`;
+    const room = Math.max(10, (stream.columns || 100) - 1 - time.length); // 0 columns: a pty without a size
+    stream.write(`\r\x1b[K${line.length > room ? `${line.slice(0, room - 1)}…` : line}${time}`);
   };
   const done = (e: BuildEvent & { kind: 'done' }): string =>
     `kvforge: ${e.ok ? 'built' : 'failed to build'} ${e.what === 'core' ? "kvforge's core library" : 'the addon'} ${e.key} in ${e.seconds.toFixed(1)} s\n`;
@@ -46,13 +52,16 @@ export function terminalProgress(stream: Stream = process.stderr): (e: BuildEven
     }
     if (e.kind === 'start') {
       started.set(e.what, performance.now());
+      pending.set(e.what, [...e.files]);
       current = e.what;
       line = `kvforge: building ${label(e.what, e.kernels)}`;
       timer ??= setInterval(draw, 250);
       timer.unref();
-    } else if (e.kind === 'compile') {
+    } else if (e.kind === 'compiled') {
       current = e.what;
-      line = `kvforge: building ${e.what === 'core' ? 'core' : 'addon'} [${e.done}/${e.total}] ${e.file}`;
+      const left = (pending.get(e.what) ?? []).filter((f) => f !== e.file.replace(/ \(emulated\)$/, ''));
+      pending.set(e.what, left);
+      line = `kvforge: building ${e.what === 'core' ? 'core' : 'addon'} [${e.done}/${e.total}] ${left.length > 0 ? `compiling ${left.join(', ')}` : 'finishing'}`;
     } else if (e.kind === 'link') {
       current = e.what;
       line = `kvforge: linking ${e.what === 'core' ? 'core' : 'addon'}`;

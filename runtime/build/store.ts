@@ -16,6 +16,8 @@ export interface Entry {
   readonly key: string;
   readonly required: readonly string[];
   readonly kernels: readonly string[];
+  /** The sources the build compiles (for progress). */
+  readonly files: readonly string[];
   readonly info: unknown;
   /** Build into `out` (the entry's files) using the private folder `tmp`. */
   readonly produce: (tmp: string, out: string) => Promise<void>;
@@ -39,7 +41,7 @@ export async function cachedEntry(root: string, e: Entry, progress: (ev: BuildEv
   pruneCorrupt(kindRoot);
   const tmp = makeBuildFolder(kindRoot, e.key);
   const t0 = performance.now();
-  progress({ kind: 'start', what, key: e.key, kernels: e.kernels });
+  progress({ kind: 'start', what, key: e.key, kernels: e.kernels, files: e.files });
   let ok = false;
   try {
     const out = path.join(tmp, 'entry');
