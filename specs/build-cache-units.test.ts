@@ -302,6 +302,10 @@ describe('failed builds are blamed on what failed', () => {
     const header = '/pkg/runtime/native/include/kvforge/cpu/forward.hpp:40:3: error: no match\n' +
       'gmake[2]: *** [CMakeFiles/kvforge.dir/build.make:90: CMakeFiles/kvforge.dir/tmp/x/kernels/alibi_12.cpp.o] Error 1\n';
     expect(blame(header, kernels, core)).toEqual({ who: 'kernel', files: ['alibi_12.cpp'] });
+    const ninja = '[1/3] Building CXX object CMakeFiles/kvforge.dir/kvforge_module.cpp.o\n' +
+      'FAILED: CMakeFiles/kvforge.dir/tmp/x/kernels/alibi_12.cpp.o \n/usr/bin/c++ -O3 -c /tmp/x/kernels/alibi_12.cpp\n' +
+      'In file included from /tmp/x/kernels/alibi_12.cpp:6:\n/pkg/runtime/native/include/kvforge/cpu/forward.hpp:40:3: error: no match\n';
+    expect(blame(ninja, kernels, core)).toEqual({ who: 'kernel', files: ['alibi_12.cpp'] });
     const nvcc = '/tmp/x/kernels/causal_34.cu(12): error: identifier "bar" is undefined\n';
     expect(failedUnits(nvcc)).toEqual(['causal_34.cu']);
   });

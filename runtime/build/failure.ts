@@ -23,9 +23,14 @@ export interface FailedBuild {
   readonly labels?: ReadonlyMap<string, string>;
 }
 
-/** Which translation units failed, read off make's `*** [...: <object>.o] Error` lines and the compiler's error locations. */
+/**
+ * Which translation units failed, read off Ninja's `FAILED: <object>.o` and Make's
+ * `*** [...: <object>.o] Error` lines (which name the unit even when the error is in a header it
+ * includes), and the compiler's error locations.
+ */
 export function failedUnits(log: string): string[] {
   const units = new Set<string>();
+  for (const m of log.matchAll(/^FAILED: (?:\S*\/)?([^\s/]+)\.o\b/gm)) units.add(m[1]!);
   for (const m of log.matchAll(/\*\*\* \[[^\]]*?([^\s/\]]+)\.o\] Error/g)) units.add(m[1]!);
   for (const m of log.matchAll(/^(?:In file included from )?(\S+?\.(?:cpp|cu|cc))(?::\d+(?::\d+)?|\(\d+\))[:,]? *(?:fatal )?error\b/gm)) units.add(path.basename(m[1]!));
   return [...units];
