@@ -15,6 +15,7 @@
 export * from './dsl/index.ts';
 export { compile, CompiledAttention, type AttentionResult, type RunOptions, type CompileOptions } from './runtime/kernels.ts';
 export type { AttentionInputs } from './runtime/inputs.ts';
+export type { BuildEvent } from './runtime/build.ts';
 export { referenceAttention, type ReferenceResult } from './runtime/reference.ts';
 export { fuzzKernel, type CampaignOptions, type CampaignReport } from './runtime/fuzz.ts';
 export { TOLERANCES, compareArrays } from './runtime/tolerance.ts';

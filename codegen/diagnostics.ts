@@ -38,6 +38,8 @@ export const DIAGNOSTICS = {
   KVF4002: 'kernel not found in the addon',
   KVF4003: 'addon not built',
   KVF4004: 'cannot load user file',
+  KVF4005: 'build cache folder not usable',
+  KVF4006: 'a generated kernel failed to compile',
   KVF4009: 'benchmark peer not installed',
   KVF4013: 'kvforge is not built',
   KVF4010: 'output folder not created by kvforge gen',

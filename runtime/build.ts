@@ -1,145 +1,159 @@
 /**
  * Build an addon from a set of generated kernel sources, through a content-addressed cache.
  *
- * The key hashes every input of the build: the native sources and headers, the kernel sources,
- * the build options and the platform. An entry is built in a private temporary folder and renamed
- * into place in one step, so a build killed halfway leaves no entry (only a temporary folder that
- * later builds clean up), and two processes building the same key both succeed: the first rename
- * wins, the second sees the entry and drops its own copy.
+ * Two kinds of entry, each in its own folder of the cache: `core/<key>` holds kvforge's core
+ * library (runtime/native/src compiled once per toolchain and options), `addons/<key>` an addon
+ * (its kernel files compiled and linked with that core). A variant's build therefore compiles only
+ * its own kernels. The key of each covers everything its binary depends on (build/key.ts).
+ *
+ * Entries are built privately and renamed into place (build/store.ts), and used only after their
+ * files match the sizes and hashes they were sealed with (build/entry.ts); a bad one is moved
+ * aside and built again, with one line on stderr.
  */
-import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { cpSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { KvforgeError } from '../codegen/diagnostics.ts';
+import { ensureCacheFolder } from './build/cacheDir.ts';
+import { runCmake } from './build/cmake.ts';
+import { quarantine } from './build/entry.ts';
+import { keepFailure } from './build/failure.ts';
+import { probeToolchain } from './build/facts.ts';
+import { addonKey, coreKey, nativeInputs } from './build/key.ts';
+import { resolveBuild, type BuildOptions, type ResolvedBuild } from './build/options.ts';
+import { progressFor, type BuildEvent } from './build/progress.ts';
+import { cachedEntry } from './build/store.ts';
+import { loadAddon, type NativeAddon } from './native.ts';
 import { cacheRoot, NATIVE_DIR } from './paths.ts';
 
-const require = createRequire(import.meta.url);
-
-export interface BuildOptions {
-  /** -march=native (default true): the addon is for this machine. */
-  readonly nativeArch?: boolean;
-  /** Parallel compile jobs. @defaultValue number of CPUs */
-  readonly jobs?: number;
-  /** Print the compiler's output as it goes. */
-  readonly verbose?: boolean;
-  /**
-   * Compile .cu kernels with nvcc when it is on PATH (default true). False builds only their
-   * emulated form, which is all the CPU can run: much faster to build, as the test suite does.
-   */
-  readonly nvcc?: boolean;
-}
+export type { BuildOptions } from './build/options.ts';
+export type { BuildEvent } from './build/progress.ts';
+export { cudaDeviceAnswers } from './build/options.ts';
+export { setDefaultProgress, terminalProgress } from './build/progress.ts';
 
 export interface BuiltAddon {
   readonly path: string;
   readonly key: string;
   /** True when the cache already had it. */
   readonly cached: boolean;
+  /** True when the core library came from the cache (always, for a cached addon). */
+  readonly coreCached: boolean;
   readonly seconds: number;
+  /** Whether the build asked for nvcc (a device answered, or `nvcc: true`); it is used when CMake finds it. */
+  readonly nvcc: boolean;
 }
 
-function listFiles(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = path.join(dir, e.name);
-    return e.isDirectory() ? listFiles(p) : [p];
-  }).sort();
+const CORE_LIB = 'libkvforge_core.a';
+const ADDON = 'kvforge.node';
+
+function find(dir: string, name: string): string | undefined {
+  for (const d of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, d.name);
+    if (d.isDirectory()) {
+      const hit = find(p, name);
+      if (hit) return hit;
+    } else if (d.name === name) return p;
+  }
+  return undefined;
 }
 
-/** Native inputs that every addon is built from (the test harness folder is not one). */
-function nativeInputs(): string[] {
-  return [path.join(NATIVE_DIR, 'CMakeLists.txt'), ...listFiles(path.join(NATIVE_DIR, 'include')), ...listFiles(path.join(NATIVE_DIR, 'src'))];
+interface Plan {
+  readonly root: string;
+  readonly build: ResolvedBuild;
+  readonly coreKey: string;
+  readonly coreFiles: readonly string[];
+  readonly emulated: boolean;
 }
 
-export function buildKey(kernels: ReadonlyMap<string, string>, opts: BuildOptions): string {
-  const h = createHash('sha256');
-  h.update(`kvforge-addon v1 ${process.platform} ${process.arch} native=${opts.nativeArch ?? true} nvcc=${opts.nvcc ?? true}\n`);
-  for (const f of nativeInputs()) h.update(`${path.relative(NATIVE_DIR, f)}\0`).update(readFileSync(f)).update('\0');
-  for (const [name, text] of [...kernels].sort(([a], [b]) => a.localeCompare(b))) h.update(`kernel ${name}\0${text}\0`);
-  return h.digest('hex').slice(0, 24);
+function plan(opts: BuildOptions): Plan {
+  const build = resolveBuild(opts);
+  const facts = probeToolchain({ nvcc: build.nvcc, nativeArch: build.nativeArch });
+  const native = nativeInputs(NATIVE_DIR);
+  const root = cacheRoot();
+  ensureCacheFolder(root);
+  return {
+    root, build, coreKey: coreKey(native, build.defines, facts),
+    coreFiles: [...native.keys()].filter((f) => /^src\/[^/]+\.cpp$/.test(f)).map((f) => path.basename(f)),
+    emulated: facts.cudaHeaders !== 'none',
+  };
+}
+
+function failure(p: Plan, key: string, tmp: string, r: { code: number | null; signal: NodeJS.Signals | null; log: string }, kernelFiles: readonly string[], labels?: ReadonlyMap<string, string>): KvforgeError {
+  return keepFailure({ ...r, kernelFiles, labels }, {
+    failedRoot: path.join(p.root, 'failed'), key, tmpKernelDir: path.join(tmp, 'kernels'), tmpBuildDir: path.join(tmp, 'build'), coreFiles: p.coreFiles,
+  });
+}
+
+/** kvforge's core library for these options: built once per toolchain, options and kvforge version. */
+async function coreLibrary(p: Plan, opts: BuildOptions, progress: (e: BuildEvent) => void): Promise<{ lib: string; cached: boolean }> {
+  const { dir, cached } = await cachedEntry(p.root, {
+    kind: 'core', key: p.coreKey, required: [CORE_LIB], kernels: [], files: p.coreFiles, info: { defines: p.build.defines },
+    produce: async (tmp, out) => {
+      const buildDir = path.join(tmp, 'build');
+      const r = await runCmake({
+        nativeDir: NATIVE_DIR, buildDir, defines: { ...p.build.defines, KVFORGE_BUILD_CORE: 'ON' }, target: 'kvforge',
+        jobs: opts.jobs ?? os.availableParallelism(), verbose: opts.verbose ?? false, what: 'core', total: p.coreFiles.length, progress,
+      });
+      if (r.code !== 0) throw failure(p, p.coreKey, tmp, r, []);
+      const lib = find(buildDir, CORE_LIB);
+      if (!lib) throw new KvforgeError('KVF4001', `the core build finished but produced no ${CORE_LIB} under ${buildDir}`);
+      cpSync(lib, path.join(out, CORE_LIB));
+      writeFileSync(path.join(out, 'build.log'), r.log);
+    },
+  }, progress);
+  return { lib: path.join(dir, CORE_LIB), cached };
 }
 
 /**
- * Build (or fetch from the cache) an addon holding `kernels` (file name -> C++ source).
+ * Build (or fetch from the cache) an addon holding `kernels` (file name -> C++ or CUDA source).
+ * `labels` says where each kernel file came from (e.g. a variant's name), for a failed build's message.
  */
-export async function buildAddon(kernels: ReadonlyMap<string, string>, opts: BuildOptions = {}): Promise<BuiltAddon> {
+export async function buildAddon(kernels: ReadonlyMap<string, string>, opts: BuildOptions = {}, labels?: ReadonlyMap<string, string>): Promise<BuiltAddon> {
   const t0 = performance.now();
-  const key = buildKey(kernels, opts);
-  const root = path.join(cacheRoot(), 'addons');
-  const entry = path.join(root, key);
-  const addonPath = path.join(entry, 'kvforge.node');
-  if (existsSync(path.join(entry, 'meta.json'))) return { path: addonPath, key, cached: true, seconds: 0 };
+  const progress = progressFor(opts.onProgress);
+  const p = plan(opts);
+  const key = addonKey(p.coreKey, kernels);
+  const files = [...kernels.keys()].sort();
+  const entryDir = path.join(p.root, 'addons', key);
+  let coreCached = true;
+  const { cached } = await cachedEntry(p.root, {
+    kind: 'addons', key, required: [ADDON], kernels: files, files, info: { kernels: files, core: p.coreKey, defines: p.build.defines },
+    produce: async (tmp, out) => {
+      const core = await coreLibrary(p, opts, progress);
+      coreCached = core.cached;
+      const kernelDir = path.join(tmp, 'kernels');
+      const buildDir = path.join(tmp, 'build');
+      mkdirSync(kernelDir);
+      for (const [name, text] of kernels) writeFileSync(path.join(kernelDir, name), text);
+      const cu = files.filter((f) => f.endsWith('.cu')).length;
+      const r = await runCmake({
+        nativeDir: NATIVE_DIR, buildDir, defines: { ...p.build.defines, KVFORGE_KERNEL_DIR: kernelDir, KVFORGE_CORE_LIB: core.lib },
+        jobs: opts.jobs ?? os.availableParallelism(), verbose: opts.verbose ?? false, what: 'addon', progress,
+        total: 1 + files.length - cu + cu * ((p.emulated ? 1 : 0) + (p.build.nvcc ? 1 : 0)),
+      });
+      if (r.code !== 0) throw failure(p, key, tmp, r, files, labels);
+      const built = find(buildDir, ADDON);
+      if (!built) throw new KvforgeError('KVF4001', `the build finished but produced no ${ADDON} under ${buildDir}`);
+      cpSync(built, path.join(out, ADDON));
+      writeFileSync(path.join(out, 'build.log'), r.log);
+    },
+  }, progress);
+  return { path: path.join(entryDir, ADDON), key, cached, coreCached, seconds: (performance.now() - t0) / 1000, nvcc: p.build.nvcc };
+}
 
-  mkdirSync(root, { recursive: true });
-  cleanStaleTemps(root);
-  const tmp = path.join(root, `.tmp-${key}-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const kernelDir = path.join(tmp, 'kernels');
-  const buildDir = path.join(tmp, 'build');
-  const out = path.join(tmp, 'entry');
-  mkdirSync(kernelDir, { recursive: true });
-  mkdirSync(out, { recursive: true });
-  for (const [name, text] of kernels) writeFileSync(path.join(kernelDir, name), text);
+/**
+ * Build (through the cache) and load an addon. A cached entry that verifies but still cannot be
+ * loaded (say, built by a toolchain for another libc) is moved aside and built once more; a
+ * fresh build that cannot be loaded is KVF4003.
+ */
+export async function loadBuiltAddon(kernels: ReadonlyMap<string, string>, opts: BuildOptions = {}, labels?: ReadonlyMap<string, string>): Promise<{ built: BuiltAddon; native: NativeAddon }> {
+  const built = await buildAddon(kernels, opts, labels);
   try {
-    const args = [
-      require.resolve('cmake-js/bin/cmake-js'), 'build', '-d', NATIVE_DIR, '-O', buildDir,
-      '--parallel', String(opts.jobs ?? os.availableParallelism()),
-      `--CDKVFORGE_KERNEL_DIR=${kernelDir}`, `--CDKVFORGE_NATIVE_ARCH=${opts.nativeArch === false ? 'OFF' : 'ON'}`,
-      `--CDKVFORGE_CUDA=${opts.nvcc === false ? 'OFF' : 'ON'}`,
-    ];
-    const log = await run(process.execPath, args, opts.verbose ?? false);
-    writeFileSync(path.join(out, 'build.log'), log);
-    const built = findAddon(buildDir);
-    cpSync(built, path.join(out, 'kvforge.node'));
-    writeFileSync(path.join(out, 'meta.json'), JSON.stringify({ key, kernels: [...kernels.keys()].sort() }, null, 2));
-    try {
-      renameSync(out, entry);
-    } catch (e) {
-      // Another process finished the same key first: its entry is as good as ours.
-      if (!existsSync(path.join(entry, 'meta.json'))) throw e;
-    }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
+    return { built, native: loadAddon(built.path) };
+  } catch (e) {
+    if (!built.cached || !(e instanceof KvforgeError)) throw e;
+    quarantine(path.dirname(built.path), `it cannot be loaded: ${e.detail}`);
+    const again = await buildAddon(kernels, opts, labels);
+    return { built: again, native: loadAddon(again.path) };
   }
-  return { path: addonPath, key, cached: false, seconds: (performance.now() - t0) / 1000 };
-}
-
-function findAddon(buildDir: string): string {
-  const hit = listFiles(buildDir).find((f) => path.basename(f) === 'kvforge.node');
-  if (!hit) throw new KvforgeError('KVF4001', `the build finished but produced no kvforge.node under ${buildDir}`);
-  return hit;
-}
-
-// Temporary folders of builds that were killed: remove them once they are clearly abandoned.
-function cleanStaleTemps(root: string): void {
-  const hour = 3600_000;
-  for (const name of readdirSync(root)) {
-    if (!name.startsWith('.tmp-')) continue;
-    const p = path.join(root, name);
-    try {
-      if (Date.now() - statSync(p).mtimeMs > hour) rmSync(p, { recursive: true, force: true });
-    } catch { /* another process removed it */ }
-  }
-}
-
-function run(cmd: string, args: string[], verbose: boolean): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    const take = (chunk: Buffer) => {
-      log += chunk.toString();
-      if (verbose) process.stderr.write(chunk);
-    };
-    child.stdout.on('data', take);
-    child.stderr.on('data', take);
-    child.on('error', (e) => reject(new KvforgeError('KVF4001', `could not start cmake-js: ${e.message}`, { hint: 'run npm install' })));
-    child.on('close', (code) => {
-      if (code === 0) return resolve(log);
-      const errors = log.split('\n').filter((l) => /error|Error|CMake Error/.test(l)).slice(0, 20).join('\n');
-      reject(new KvforgeError('KVF4001', `cmake-js exited with code ${code}\n${errors || log.slice(-4000)}`, {
-        hint: 'a generated kernel failed to compile: this is a bug in kvforge unless you edited runtime/native',
-      }));
-    });
-  });
 }

@@ -11,9 +11,9 @@ import { provenanceOf } from '../codegen/backends/provenance.ts';
 import { classifyTiles, type TileMap } from '../codegen/passes/classifyTiles.ts';
 import { checkDivisors } from '../codegen/lower.ts';
 import { specScale, type AttentionSpec } from '../dsl/attention.ts';
-import { buildAddon, type BuildOptions } from './build.ts';
+import { loadBuiltAddon, type BuildOptions } from './build.ts';
 import { defaultKeyPositions, defaultQueryPositions, type AttentionInputs } from './inputs.ts';
-import { loadAddon, type Backend, type NativeAddon, type NativeDeviceReport } from './native.ts';
+import type { Backend, NativeAddon, NativeDeviceReport } from './native.ts';
 import { allocResult, checkInputs } from './validate.ts';
 import { publicParams, resolveRunParams, type PublicParam } from './runParams.ts';
 import { checkCompileEntries, checkRunOptions, MAX_THREADS } from './options.ts';
@@ -152,8 +152,11 @@ export async function compile(
   if (typeof opts !== 'object' || opts === null) throw new KvforgeError('KVF2005', `compile() options must be an object, got ${opts === null ? 'null' : typeof opts}`);
   const units = entries.map((s) => ('kind' in s ? compileUnit(s, opts.plan) : compileUnit(s.spec, { ...s.plan, ...opts.plan })));
   const sources = new Map<string, string>();
-  for (const u of units) sources.set(path.basename(kernelFile(u)), renderKernel(u, provenanceOf(u)));
-  const built = await buildAddon(sources, opts);
-  const addon = loadAddon(built.path);
+  const labels = new Map<string, string>();
+  for (const u of units) {
+    sources.set(path.basename(kernelFile(u)), renderKernel(u, provenanceOf(u)));
+    labels.set(path.basename(kernelFile(u)), `variant ${JSON.stringify(u.name)}`);
+  }
+  const { native: addon } = await loadBuiltAddon(sources, opts, labels);
   return units.map((u) => new CompiledAttention(u, addon));
 }

@@ -32,13 +32,20 @@ export interface NativeAddon {
 const require = createRequire(import.meta.url);
 const loaded = new Map<string, NativeAddon>();
 
+/**
+ * Load (dlopen) an addon file, once per process. Only hand it a file that was verified first
+ * (build.ts does, against the sizes and hashes its cache entry was sealed with): dlopen of a
+ * truncated file kills the process with SIGBUS before any error can be raised.
+ */
 export function loadAddon(file: string): NativeAddon {
   let a = loaded.get(file);
   if (!a) {
     try {
       a = require(file) as NativeAddon;
     } catch (e) {
-      throw new KvforgeError('KVF4003', `could not load the addon ${file}: ${(e as Error).message}`, { hint: 'rebuild it: kvforge gen && kvforge fuzz' });
+      throw new KvforgeError('KVF4003', `could not load the addon ${file}: ${(e as Error).message}`, {
+        hint: 'load addons through compile() or loadShipped(), which build them for this machine and move an entry that cannot be loaded aside; if a fresh build cannot be loaded either, the C++ compiler builds for another platform than this Node',
+      });
     }
     loaded.set(file, a);
   }

@@ -8,9 +8,8 @@ import { KvforgeError } from '../codegen/diagnostics.ts';
 import { configFiles, loadSpecs } from '../codegen/loadSpecs.ts';
 import { compileUnit } from '../codegen/pipeline.ts';
 import type { KernelPlan } from '../codegen/planner/plan.ts';
-import { buildAddon, type BuildOptions, type BuiltAddon } from './build.ts';
+import { loadBuiltAddon, type BuildOptions, type BuiltAddon } from './build.ts';
 import { CompiledAttention } from './kernels.ts';
-import { loadAddon } from './native.ts';
 import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from './paths.ts';
 
 export interface Shipped {
@@ -38,8 +37,7 @@ export function shippedName(exportName: string, plan: KernelPlan): string {
 }
 
 export async function loadShipped(opts: BuildOptions = {}): Promise<Shipped> {
-  const addon = await buildAddon(generatedSources(), opts);
-  const native = loadAddon(addon.path);
+  const { built: addon, native } = await loadBuiltAddon(generatedSources(), opts);
   const kernels = new Map<string, CompiledAttention>();
   for (const f of configFiles(CONFIGS_DIR)) {
     for (const n of await loadSpecs(f, PACKAGE_ROOT)) {

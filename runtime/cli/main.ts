@@ -4,6 +4,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { KvforgeError } from '../../codegen/diagnostics.ts';
+import { setDefaultProgress, terminalProgress } from '../build.ts';
 import { benchCommand } from './bench.ts';
 import { demoCommand } from './demo.ts';
 import { deviceCommand } from './device.ts';
@@ -78,6 +79,8 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   process.exit(0);
 });
 
+// Builds show progress on stderr (one updating line on a terminal, a line at start and end elsewhere).
+setDefaultProgress(terminalProgress(process.stderr));
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
