@@ -78,7 +78,7 @@ function plan(opts: BuildOptions): Plan {
   };
 }
 
-function failure(p: Plan, key: string, tmp: string, r: { code: number | null; signal: NodeJS.Signals | null; log: string }, kernelFiles: readonly string[], labels?: ReadonlyMap<string, string>): KvforgeError {
+function failure(p: Plan, key: string, tmp: string, r: { code: number | null; signal: string | null; log: string }, kernelFiles: readonly string[], labels?: ReadonlyMap<string, string>): KvforgeError {
   return keepFailure({ ...r, kernelFiles, labels }, {
     failedRoot: path.join(p.root, 'failed'), key, tmpKernelDir: path.join(tmp, 'kernels'), tmpBuildDir: path.join(tmp, 'build'), coreFiles: p.coreFiles,
   });

@@ -15,7 +15,7 @@ export const CONFIGS_DIR = path.join(PACKAGE_ROOT, 'configs');
  * ($XDG_CACHE_HOME/kvforge when that is an absolute path, else ~/.cache/kvforge), as FlashInfer
  * and torch extensions do: never inside the installed package, which may be read-only or shared.
  */
-export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+export function cacheRoot(env: Readonly<Record<string, string | undefined>> = process.env): string {
   if (env.KVFORGE_CACHE_DIR) return path.resolve(env.KVFORGE_CACHE_DIR);
   const xdg = env.XDG_CACHE_HOME;
   return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), '.cache'), 'kvforge');

@@ -28,7 +28,7 @@ export interface CmakeRun {
 
 export interface CmakeResult {
   readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
+  readonly signal: string | null;
   readonly log: string;
 }
 

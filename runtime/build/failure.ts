@@ -15,7 +15,7 @@ import { KvforgeError } from '../../codegen/diagnostics.ts';
 
 export interface FailedBuild {
   readonly log: string;
-  readonly signal: NodeJS.Signals | null;
+  readonly signal: string | null;
   readonly code: number | null;
   /** Kernel file names of the build (keys of the kernels map). */
   readonly kernelFiles: readonly string[];

@@ -32,7 +32,7 @@ export interface BuildOptions {
  * not hide every device. Costs one readdir. A device that is present but broken still builds with
  * nvcc; the addon's deviceReport then says why it cannot run, and run() falls back to the emulator.
  */
-export function cudaDeviceAnswers(env: NodeJS.ProcessEnv = process.env, devDir = '/dev'): boolean {
+export function cudaDeviceAnswers(env: Readonly<Record<string, string | undefined>> = process.env, devDir = '/dev'): boolean {
   const visible = env.CUDA_VISIBLE_DEVICES;
   if (visible !== undefined && (visible.trim() === '' || visible.trim() === '-1' || visible === 'NoDevFiles')) return false;
   if (!existsSync(devDir)) return false;
