@@ -11,6 +11,7 @@ import { Node, Project, type SourceFile } from 'ts-morph';
 import type { CallSite, FunctionDef } from '../../dsl/types.ts';
 import { KvforgeError } from '../diagnostics.ts';
 import { Reporter } from './errors.ts';
+import { NESTING_HINT } from './depth.ts';
 import { fingerprint } from './fingerprint.ts';
 import { isFunctionNode, type FunctionNode } from './signature.ts';
 
@@ -40,12 +41,31 @@ const files = new Map<string, ParsedFile>();
 export function readFunction(def: FunctionDef): FunctionSource {
   const text = functionText(def);
   const parsed = parseFunctionText(text, def);
-  const found = def.site && findInOriginal(def.site, fingerprint(parsed.node.compilerNode));
+  const found = def.site && originalOrNothing(def.site, fingerprint(parsed.node.compilerNode));
   if (found) {
     parsed.dispose();
     return { node: found.node, report: found.report, dispose: () => {} };
   }
   return { node: parsed.node, report: new Reporter(`<${def.name}>`, text, parsed.prefix), dispose: parsed.dispose };
+}
+
+/** A RangeError of V8 running out of stack (TypeScript's parser recurses on nesting). */
+function isStackOverflow(e: unknown): boolean {
+  return e instanceof RangeError && /call stack/i.test(e.message);
+}
+
+/**
+ * The function in the original file, or undefined when the file cannot be used: a file that
+ * nests deeper than TypeScript's parser can follow (anywhere in it, not only in this function)
+ * is simply not used, and errors then point into the function's own text.
+ */
+function originalOrNothing(site: CallSite, running: string): { node: FunctionNode; report: Reporter } | undefined {
+  try {
+    return findInOriginal(site, running);
+  } catch (e) {
+    if (isStackOverflow(e)) return undefined;
+    throw e;
+  }
 }
 
 function unreadable(def: FunctionDef, detail: string): never {
@@ -72,7 +92,18 @@ function parseFunctionText(text: string, def: FunctionDef): { node: FunctionNode
   for (const [open, close] of [['(', ')'], ['({', '})']] as const) {
     // The text is JavaScript (what runs), never TypeScript: in TypeScript `a < (b) > (c)` would
     // parse as a call with a type argument.
-    const sf = project.createSourceFile(`/__kvforge_fn_${counter++}.js`, `${open}${text}\n${close}`);
+    const name = `/__kvforge_fn_${counter++}.js`;
+    let sf: SourceFile;
+    try {
+      sf = project.createSourceFile(name, `${open}${text}\n${close}`);
+    } catch (e) {
+      if (!isStackOverflow(e)) throw e;
+      project.getSourceFile(name)?.forget();
+      throw new KvforgeError('KVF1012', `the ${def.role} '${def.name}' nests too deeply for the TypeScript parser`, {
+        ...(def.site ? { location: { file: def.site.file, line: def.site.line, column: def.site.column } } : {}),
+        hint: NESTING_HINT,
+      });
+    }
     const node = onlyFunction(sf);
     if (node) return { node, prefix: open.length, dispose: () => project.removeSourceFile(sf) };
     project.removeSourceFile(sf);
@@ -115,8 +146,17 @@ function parsedFile(path: string): ParsedFile | undefined {
   if (old) project.removeSourceFile(old.sourceFile);
   // Parse as the language the file is in, as its transpiler did (`a < (b) > (c)` differs).
   const ext = /\.tsx$/.test(path) ? 'tsx' : /\.jsx$/.test(path) ? 'jsx' : /\.[cm]?js$/.test(path) ? 'js' : 'ts';
-  const sourceFile = project.createSourceFile(`/__kvforge_file_${counter++}.${ext}`, text);
-  const functions = sourceFile.getDescendants().filter(isFunctionNode);
+  const name = `/__kvforge_file_${counter++}.${ext}`;
+  let sourceFile: SourceFile | undefined;
+  let functions: FunctionNode[];
+  try {
+    sourceFile = project.createSourceFile(name, text);
+    functions = sourceFile.getDescendants().filter(isFunctionNode);
+  } catch (e) {
+    files.delete(path);
+    if (sourceFile) project.removeSourceFile(sourceFile);
+    throw e;
+  }
   const entry = { mtimeMs: stat.mtimeMs, size: stat.size, sourceFile, report: new Reporter(path, text), functions, fingerprints: new Map() };
   files.set(path, entry);
   return entry;
