@@ -7,7 +7,7 @@
  * equals the running code. Otherwise errors point into the function's own text as `<name>`.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { Node, Project, type SourceFile } from 'ts-morph';
+import { Node, Project, ts, type SourceFile } from 'ts-morph';
 import type { CallSite, FunctionDef } from '../../dsl/types.ts';
 import { KvforgeError } from '../diagnostics.ts';
 import { Reporter } from './errors.ts';
@@ -158,7 +158,7 @@ function parsedFile(path: string): ParsedFile | undefined {
   let functions: FunctionNode[];
   try {
     sourceFile = project.createSourceFile(name, text);
-    functions = sourceFile.getDescendants().filter(isFunctionNode);
+    functions = functionsOf(sourceFile);
   } catch (e) {
     files.delete(path);
     if (sourceFile) project.removeSourceFile(sourceFile);
@@ -167,6 +167,28 @@ function parsedFile(path: string): ParsedFile | undefined {
   const entry = { mtimeMs: stat.mtimeMs, size: stat.size, sourceFile, report: new Reporter(path, text), functions, fingerprints: new Map() };
   files.set(path, entry);
   return entry;
+}
+
+/**
+ * Every function in the file. Found by an iterative walk of the syntax tree, and only the
+ * functions are wrapped as ts-morph nodes: getDescendants() recurses (and wraps every node, which
+ * ts-morph later forgets recursively), so a file holding a 10^4-term `&&` chain would overflow.
+ */
+function functionsOf(sf: SourceFile): FunctionNode[] {
+  const wrap = (sf as unknown as { _getNodeFromCompilerNode(n: ts.Node): Node })._getNodeFromCompilerNode.bind(sf);
+  const out: FunctionNode[] = [];
+  const stack: ts.Node[] = [sf.compilerNode];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (ts.isArrowFunction(n) || ts.isFunctionExpression(n) || ts.isFunctionDeclaration(n) || ts.isMethodDeclaration(n)) {
+      const node = wrap(n);
+      if (isFunctionNode(node)) out.push(node);
+    }
+    const kids: ts.Node[] = [];
+    ts.forEachChild(n, (c) => { kids.push(c); });
+    for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]!);
+  }
+  return out;
 }
 
 /**
