@@ -4,6 +4,7 @@
  * target-specific comes from the Dialect.
  */
 import type { BinaryFn, Expr } from '../../ir/expr.ts';
+import { boundIntervals, type IntervalEnv } from '../../passes/boundIntervals.ts';
 import { internalError } from '../../diagnostics.ts';
 import type { Dialect } from './dialect.ts';
 import { printDoubleLiteral, printFloatLiteral, printIntLiteral } from './literals.ts';
@@ -124,18 +125,33 @@ function toFloat(x: Expr, d: Dialect): Printed {
   return { text: `static_cast<${d.floatType}>(${inner.text})`, prec: PREC.primary };
 }
 
+/**
+ * What every kernel knows without a call: b and h are nonnegative, positions are int32;
+ * parameters are unknown (a baked one is a constant). For "can this be 0" questions.
+ */
+const STATIC_RANGES: IntervalEnv = {
+  indices: { b: { lo: 0, hi: Infinity }, h: { lo: 0, hi: Infinity }, q: { lo: -(2 ** 31), hi: 2 ** 31 - 1 }, k: { lo: -(2 ** 31), hi: 2 ** 31 - 1 } },
+  params: {},
+};
+
+function canBeZero(e: Expr): boolean {
+  const r = boundIntervals(e, STATIC_RANGES);
+  return !(r.lo > 0 || r.hi < 0);
+}
+
 /** Whether the int expression `e` can be -0 in JavaScript (a safe over-approximation). */
 export function mayBeNegZero(e: Expr): boolean {
   switch (e.op) {
     case 'const': return Object.is(e.value, -0);
     case 'index': case 'param': return false; // positions are Int32Array values; int32 parameters have no -0
-    case 'unary': return e.fn === 'neg';
+    case 'unary': return e.fn === 'neg' && canBeZero(e.arg); // -x is -0 only where x is +0 (`-(h + 1)` never)
     case 'binary':
       switch (e.fn) {
+        case 'mul': return canBeZero(e.lhs) || canBeZero(e.rhs); // a product is -0 only when it is 0
         case 'add': return mayBeNegZero(e.lhs) && mayBeNegZero(e.rhs); // -0 + -0 only
         case 'sub': return mayBeNegZero(e.lhs); // -0 - +0 only
         case 'min': case 'max': return mayBeNegZero(e.lhs) || mayBeNegZero(e.rhs);
-        default: return true; // mul, mod (sign of the dividend), floorDiv (floor of -0 / b)
+        default: return true; // mod (the sign of the dividend), floorDiv (floor of -0 / b)
       }
     case 'select': return mayBeNegZero(e.then) || mayBeNegZero(e.else);
     default: return false;
