@@ -18,6 +18,7 @@ export const DIAGNOSTICS = {
   KVF1009: 'bad function signature',
   KVF1010: 'source not readable',
   KVF1011: 'unsupported literal',
+  KVF1012: 'expression nested too deeply',
   // declarations
   KVF2001: 'bad parameter declaration',
   KVF2002: 'bad parameter value',
@@ -33,6 +34,7 @@ export const DIAGNOSTICS = {
   KVF3004: 'bad shape',
   KVF3005: 'too large to allocate',
   KVF3006: 'bad positions',
+  KVF3007: 'integer arithmetic outside the exact range (+-2^53)',
   // build and environment
   KVF4001: 'build failed',
   KVF4002: 'kernel not found in the addon',

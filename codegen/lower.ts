@@ -7,7 +7,8 @@
  * collide. Slot order is the order of the kernel's `params` array.
  */
 import type { AttentionSpec } from '../dsl/attention.ts';
-import type { Mask } from '../dsl/mask.ts';
+import { checkMaskNesting, type Mask } from '../dsl/mask.ts';
+import { irDepth, logicChain, MAX_IR_DEPTH } from './ir/depth.ts';
 import { children, E, type Expr } from './ir/expr.ts';
 import { interpret } from './ir/interpret.ts';
 import { KvforgeError } from './diagnostics.ts';
@@ -50,18 +51,30 @@ export function lowerSpec(spec: AttentionSpec): LoweredSpec {
     }
     return e;
   };
+  // Recursion over the combinators is safe once their nesting is checked (dsl/mask.ts); a flat
+  // and(m1, ..., m10000) becomes a balanced tree (logicChain), 15 levels deep.
   const lowerMask = (m: Mask): Expr => {
     if ('def' in m) return bind(m.def, m.values, `m${leaf++}_`);
     if (m.op === 'not') return E.unary('not', lowerMask(m.term));
-    const parts = m.terms.map(lowerMask);
-    if (parts.length === 0) return E.bool(m.op === 'and');
-    return parts.reduce((acc, p) => E.binary(m.op as 'and' | 'or', acc, p));
+    return logicChain(m.op, m.terms.map(lowerMask));
   };
-  const mask = spec.mask ? lowerMask(spec.mask) : undefined;
+  if (spec.mask) checkMaskNesting(spec.mask);
+  const mask = spec.mask ? checkDepth(lowerMask(spec.mask), spec.name) : undefined;
   const score = spec.score ? bind(spec.score.def, spec.score.values, 's_') : undefined;
   const lowered = { mask, score, params };
   checkDivisors(lowered, Object.fromEntries(params.map((p) => [p.name, p.value])));
   return lowered;
+}
+
+/** The combined mask, if every pass may recurse over it (ir/depth.ts). */
+function checkDepth(mask: Expr, name: string): Expr {
+  const depth = irDepth(mask);
+  if (depth > MAX_IR_DEPTH) {
+    throw new KvforgeError('KVF1012', `the mask of '${name}' nests ${depth} levels deep once its functions are combined (the limit is ${MAX_IR_DEPTH})`, {
+      hint: 'nest fewer combinators, or pass many masks to one and(...) / or(...)',
+    });
+  }
+  return mask;
 }
 
 /**

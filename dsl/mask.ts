@@ -92,9 +92,43 @@ export function evaluateMask(m: Mask, b: number, h: number, q: number, k: number
   return m.terms.some((t) => evaluateMask(t, b, h, q, k));
 }
 
-/** A short readable name: `and(causal,slidingWindow)`. */
+/**
+ * How deep combinators may nest: `not(not(...))`, `and(or(and(...)))`. The reference, naming and
+ * lowering recurse over the tree; a flat `and(m1, ..., m10000)` is one level (lowered balanced).
+ */
+export const MAX_MASK_NESTING = 256;
+
+/** Levels of combinators above the deepest mask function (a bound function alone is 0). Iterative. */
+export function maskDepth(m: Mask): number {
+  let deepest = 0;
+  const stack: Array<[Mask, number]> = [[m, 0]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if ('def' in node) deepest = Math.max(deepest, depth);
+    else if (node.op === 'not') stack.push([node.term, depth + 1]);
+    else for (const t of node.terms) stack.push([t, depth + 1]);
+  }
+  return deepest;
+}
+
+/** Reject combinators nested deeper than MAX_MASK_NESTING (KVF1012), before anything recurses. */
+export function checkMaskNesting(m: Mask): void {
+  const depth = maskDepth(m);
+  if (depth > MAX_MASK_NESTING) {
+    throw new KvforgeError('KVF1012', `mask combinators nest ${depth} levels deep (the limit is ${MAX_MASK_NESTING})`, {
+      hint: 'pass many masks to one and(...) / or(...) instead of nesting them: and(m1, m2, m3) is one level',
+    });
+  }
+}
+
+/** A short readable name: `and(causal,slidingWindow)`. Checks the nesting first (it recurses). */
 export function maskName(m: Mask): string {
+  checkMaskNesting(m);
+  return nameOf(m);
+}
+
+function nameOf(m: Mask): string {
   if ('def' in m) return m.def.name;
-  if (m.op === 'not') return `not(${maskName(m.term)})`;
-  return `${m.op}(${m.terms.map(maskName).join(',')})`;
+  if (m.op === 'not') return `not(${nameOf(m.term)})`;
+  return `${m.op}(${m.terms.map(nameOf).join(',')})`;
 }

@@ -9,6 +9,7 @@ import type { KernelPlan } from '../codegen/planner/plan.ts';
 import { kernelFile, renderKernel } from '../codegen/backends/render.ts';
 import { provenanceOf } from '../codegen/backends/provenance.ts';
 import { classifyTiles, type TileMap } from '../codegen/passes/classifyTiles.ts';
+import { checkCallIntegerRange } from '../codegen/passes/checkIntegerRange.ts';
 import { checkDivisors } from '../codegen/lower.ts';
 import { specScale, type AttentionSpec } from '../dsl/attention.ts';
 import { loadBuiltAddon, type BuildOptions } from './build.ts';
@@ -111,6 +112,7 @@ export class CompiledAttention {
     const out = allocResult('out', s.B * s.Hq * s.Lq * s.Dv, `${dims}*Dv(${s.Dv})`);
     const lse = allocResult('lse', s.B * s.Hq * s.Lq, dims);
     if (out.length === 0 && lse.length === 0) return { out, lse };
+    checkCallIntegerRange(this.unit, { B: s.B, Hq: s.Hq, qpos: x.qpos ?? defaultQueryPositions(s.Lq, s.Lk), kpos: x.kpos ?? defaultKeyPositions(s.Lk), params: values });
     const t = this.tileMap(x, values);
     const threads = o.threads ?? Math.min(os.availableParallelism(), MAX_THREADS);
     await this.#addon.forward(this.id, {

@@ -18,7 +18,8 @@ const kvf = {
 };
 
 function asJs(text: string): (b: number, h: number, q: number, k: number, w: number, d: number) => unknown {
-  const js = text.replace(/kvf::/g, 'kvf.');
+  // static_cast<int64_t>(x) widens a literal for C; in JavaScript it is x itself.
+  const js = text.replace(/kvf::/g, 'kvf.').replace(/static_cast<int64_t>/g, '');
   return new Function('kvf', `return (b, h, q, k, p_w, p_d) => (${js});`)(kvf);
 }
 
@@ -46,8 +47,11 @@ describe(`C-family printer (seed ${SEED})`, () => {
 
   it('prints float literals that C reads back as the same float', () => {
     expect(printFloatLiteral(30)).toBe('30.0f');
-    expect(printFloatLiteral(0.1732867956161499)).toBe('0.1732867956161499f');
-    expect(printFloatLiteral(1e-7)).toBe('1e-7f');
+    expect(printFloatLiteral(0.1732867956161499)).toBe('0x1.62e43p-3f');
+    expect(printFloatLiteral(-0.0625)).toBe('-0.0625f');
+    expect(printFloatLiteral(-0)).toBe('-0.0f');
+    // 1e-7 is not a float: Math.fround(1e-7), written exactly (was '1e-7f').
+    expect(printFloatLiteral(1e-7)).toBe('0x1.ad7f2ap-24f');
     expect(printFloatLiteral(-Infinity)).toBe('-INFINITY');
     expect(printFloatLiteral(Number.NaN)).toBe('NAN');
   });

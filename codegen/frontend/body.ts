@@ -4,6 +4,7 @@
  * pure expression while letting users name intermediate values.
  */
 import { Node, VariableDeclarationKind, type Statement, type VariableStatement } from 'ts-morph';
+import { irDepth, MAX_IR_DEPTH } from '../ir/depth.ts';
 import type { Expr } from '../ir/expr.ts';
 import type { Context } from './context.ts';
 import { translateExpr } from './expressions.ts';
@@ -19,7 +20,9 @@ export interface TranslatedBody {
 export function translateBody(fn: FunctionNode, ctx: Context): TranslatedBody {
   const body = fn.getBody();
   if (!body) return ctx.report.fail('KVF1009', fn, `the ${ctx.role} function has no body`);
-  if (!Node.isBlock(body)) return { expr: translateExpr(body, ctx), node: body };
+  // Depth of every translated value, shared: consts are inlined by reference (see shallow()).
+  const depths = new Map<Expr, number>();
+  if (!Node.isBlock(body)) return { expr: shallow(translateExpr(body, ctx), body, depths, ctx), node: body };
 
   const statements = body.getStatements().filter((s) => !Node.isEmptyStatement(s));
   // Every const is in scope from the start of the block but unreadable until declared.
@@ -33,11 +36,11 @@ export function translateBody(fn: FunctionNode, ctx: Context): TranslatedBody {
   let result: TranslatedBody | undefined;
   for (const s of statements) {
     if (result) ctx.report.fail('KVF1001', s, 'statement after `return` is not allowed', 'a body ends with its return');
-    if (Node.isVariableStatement(s)) declareConsts(s, ctx);
+    if (Node.isVariableStatement(s)) declareConsts(s, ctx, depths);
     else if (Node.isReturnStatement(s)) {
       const value = s.getExpression();
       if (!value) ctx.report.fail('KVF1001', s, '`return` without a value', `a ${ctx.role} returns ${ctx.role === 'mask' ? 'a boolean' : 'a number'}`);
-      result = { expr: translateExpr(value, ctx), node: value };
+      result = { expr: shallow(translateExpr(value, ctx), value, depths, ctx), node: value };
     } else rejectStatement(s, ctx);
   }
   if (!result) {
@@ -55,7 +58,21 @@ function boundNames(name: Node): string[] {
   return [];
 }
 
-function declareConsts(s: VariableStatement, ctx: Context): void {
+/**
+ * `e`, translated from `node`, if its IR is at most MAX_IR_DEPTH deep. The syntax is within
+ * MAX_NESTING (depth.ts), but a const is inlined where it is read, so a chain of consts each
+ * reading the previous one (`const t2 = t1 + 1; const t3 = t2 + 1; ...`) nests in the IR.
+ */
+function shallow(e: Expr, node: Node, depths: Map<Expr, number>, ctx: Context): Expr {
+  const depth = irDepth(e, depths);
+  if (depth > MAX_IR_DEPTH) {
+    ctx.report.fail('KVF1012', node, `this value nests ${depth} operations deep once the consts it reads are inlined (the limit is ${MAX_IR_DEPTH})`,
+      'consts are inlined where they are read; split the computation into fewer dependent steps');
+  }
+  return e;
+}
+
+function declareConsts(s: VariableStatement, ctx: Context, depths: Map<Expr, number>): void {
   if (s.getDeclarationKind() !== VariableDeclarationKind.Const) {
     const list = s.getDeclarationList();
     const keyword = list.getFirstChild() ?? list;
@@ -67,7 +84,7 @@ function declareConsts(s: VariableStatement, ctx: Context): void {
     const init = d.getInitializer();
     if (!init) return ctx.report.fail('KVF1001', d, 'a const without a value is not allowed');
     if (Node.isIdentifier(name)) {
-      ctx.scope.set(name.getText(), { kind: 'const', expr: translateExpr(init, ctx) });
+      ctx.scope.set(name.getText(), { kind: 'const', expr: shallow(translateExpr(init, ctx), init, depths, ctx) });
     } else if (Node.isIdentifier(init) && ctx.scope.get(init.getText())?.kind === 'params') {
       // `const { window } = p`: the same as destructuring in the signature.
       bindDestructuredParams(name, ctx.decls, ctx.report, ctx.scope);

@@ -33,8 +33,13 @@ export class Reporter {
 
   /** 1-based line and column, the whole line's text and the span's length on that line. */
   locate(node: Node): SourceLocation {
-    const start = Math.max(0, node.getStart() - this.prefix);
-    const end = Math.max(start + 1, node.getEnd() - this.prefix);
+    return this.locateSpan(node.getStart(), node.getEnd());
+  }
+
+  /** {@link locate} for a span of the parsed text (start and end offsets, as a node has). */
+  locateSpan(spanStart: number, spanEnd: number): SourceLocation {
+    const start = Math.max(0, spanStart - this.prefix);
+    const end = Math.max(start + 1, spanEnd - this.prefix);
     let i = this.lineStarts.length - 1;
     while (i > 0 && this.lineStarts[i]! > start) i--;
     const lineStart = this.lineStarts[i]!;
@@ -52,7 +57,12 @@ export class Reporter {
 
   /** Throw the user error `code` at `node`. */
   fail(code: DiagnosticCode, node: Node, detail: string, hint?: string): never {
-    throw new KvforgeError(code, detail, { location: this.locate(node), ...(hint === undefined ? {} : { hint }) });
+    return this.failSpan(code, node.getStart(), node.getEnd(), detail, hint);
+  }
+
+  /** Throw the user error `code` at a span of the parsed text. */
+  failSpan(code: DiagnosticCode, start: number, end: number, detail: string, hint?: string): never {
+    throw new KvforgeError(code, detail, { location: this.locateSpan(start, end), ...(hint === undefined ? {} : { hint }) });
   }
 }
 

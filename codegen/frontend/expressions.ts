@@ -3,13 +3,15 @@
  * IR that equals JavaScript's; any other kind is a user error naming the construct.
  */
 import {
-  Node, SyntaxKind, type CallExpression, type ConditionalExpression, type ElementAccessExpression,
-  type Identifier, type PropertyAccessExpression,
+  Node, SyntaxKind, type BinaryExpression, type CallExpression, type ConditionalExpression, type ElementAccessExpression,
+  type Identifier, type NumericLiteral, type PropertyAccessExpression,
 } from 'ts-morph';
+import { logicChain } from '../ir/depth.ts';
 import { E, type Expr } from '../ir/expr.ts';
 import { applyMath, checkArity, checkCallee, floorOfDivision } from './calls.ts';
 import { SIGNATURES, declaredList, type Context } from './context.ts';
 import { snippet } from './errors.ts';
+import { numericLiteralValue } from './literals.ts';
 import { binaryOperator, checkPrefixOperator, combineBinary, combinePrefix, negatedLiteral } from './operators.ts';
 import { describeType, requireBool, unify } from './typing.ts';
 import { NO_STATE_HINT, REJECTED_EXPRESSIONS } from './unsupported.ts';
@@ -29,7 +31,7 @@ export function stripTypes(node: Node): Node {
 /** Translate the expression `node` in `ctx`. */
 export function translateExpr(node: Node, ctx: Context): Expr {
   node = stripTypes(node);
-  if (Node.isNumericLiteral(node)) return numberLiteral(node.getLiteralValue(), node, ctx);
+  if (Node.isNumericLiteral(node)) return numberLiteral(literalValue(node, ctx), node, ctx);
   if (Node.isTrueLiteral(node) || Node.isFalseLiteral(node)) return E.bool(node.getLiteralValue());
   if (Node.isIdentifier(node)) return identifier(node, ctx);
   if (Node.isPropertyAccessExpression(node)) return propertyAccess(node, ctx);
@@ -38,12 +40,13 @@ export function translateExpr(node: Node, ctx: Context): Expr {
   if (Node.isConditionalExpression(node)) return conditional(node, ctx);
   if (Node.isBinaryExpression(node)) {
     const op = binaryOperator(node, ctx);
+    if (op.kind === 'logic') return logicalChain(node, op.fn, ctx);
     return combineBinary(op, translateExpr(node.getLeft(), ctx), translateExpr(node.getRight(), ctx), node, ctx);
   }
   if (Node.isPrefixUnaryExpression(node)) {
     checkPrefixOperator(node, ctx);
-    const folded = negatedLiteral(node);
-    if (folded !== undefined) return numberLiteral(folded, node, ctx);
+    const literal = negatedLiteral(node);
+    if (literal) return numberLiteral(-literalValue(literal, ctx), node, ctx);
     return combinePrefix(node, translateExpr(node.getOperand(), ctx), ctx);
   }
   if (Node.isVoidExpression(node) && /^0+$/.test(stripTypes(node.getExpression()).getText())) {
@@ -59,11 +62,52 @@ export function translateExpr(node: Node, ctx: Context): Expr {
   return ctx.report.fail('KVF1001', node, `${node.getKindName()} \`${snippet(node)}\` is not allowed in a ${ctx.role}`);
 }
 
+/**
+ * `a && b && c ...` (or `||`): its operands, read along the left spine iteratively, so a chain of
+ * 10^4 terms needs no 10^4 frames (frontend/depth.ts counts it as one level). Operands are
+ * translated and checked in the order the nested form would: a, b, check a and b, c, check c...
+ */
+function logicalChain(node: BinaryExpression, fn: 'and' | 'or', ctx: Context): Expr {
+  const kind = node.getOperatorToken().getKind();
+  const text = node.getOperatorToken().getText();
+  const operands: Node[] = [];
+  const spine: Node[] = [];
+  let left: Node = node;
+  while (Node.isBinaryExpression(left) && left.getOperatorToken().getKind() === kind) {
+    if (left !== node) spine.push(left);
+    operands.push(left.getRight());
+    left = left.getLeft();
+  }
+  operands.push(left);
+  operands.reverse();
+  const parts: Expr[] = [];
+  operands.forEach((operand, i) => {
+    parts.push(translateExpr(operand, ctx));
+    if (i === 1) requireBool(ctx, parts[0]!, operands[0]!, `\`${text}\``);
+    if (i >= 1) requireBool(ctx, parts[i]!, operand, `\`${text}\``);
+  });
+  // ts-morph forgets a node's wrapped descendants recursively (when the file is removed): drop
+  // the inner links of the chain deepest first, so no forget has a long chain below it. Their
+  // operands are translated, and errors about them already reported; `node` itself stays.
+  for (let i = spine.length - 1; i >= 0; i--) spine[i]!.forget();
+  return logicChain(fn, parts);
+}
+
 const NOT_A_VALUE_HINT = (ctx: Context): string => (ctx.role === 'mask'
   ? 'a mask returns true or false; to exclude a key, return false'
   : 'scores are finite numbers here; exclude keys with a mask, cap a score with Math.min(s, c)');
 
-/** Integer literals are exact ints; other numbers are floats, which only a score may use. */
+/** The value JavaScript gives the literal token `node` (literals.ts), or a KVF1011 error. */
+function literalValue(node: NumericLiteral, ctx: Context): number {
+  const v = numericLiteralValue(node.getText());
+  if (typeof v === 'number') return v;
+  return ctx.report.fail('KVF1011', node, v.problem, v.hint);
+}
+
+/**
+ * Integer literals are exact ints; other numbers are floats, which only a score may use. `-0` is
+ * an int constant -0: JavaScript keeps its sign (`s / -0` is -Infinity), and so does the IR.
+ */
 function numberLiteral(value: number, node: Node, ctx: Context): Expr {
   if (Number.isSafeInteger(value)) return E.int(value);
   if (ctx.role === 'score') return E.float(value);

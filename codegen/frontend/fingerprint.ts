@@ -35,26 +35,40 @@ function isTypeOnly(n: ts.Node): boolean {
   return ts.isParameter(n) && ts.isIdentifier(n.name) && n.name.text === 'this';
 }
 
-/** The fingerprint of `node` (a function-like node or any subtree). */
+/**
+ * The fingerprint of `node` (a function-like node or any subtree). Iterative: the file it reads
+ * may hold a chain `a && b && ...` of 10^4 terms (a left-deep tree), which a recursive walk
+ * could not finish.
+ */
 export function fingerprint(node: ts.Node): string {
   const out: string[] = [];
-  const identifier = (text: string) => out.push(String(K.Identifier), `id:${text}`, '(', ')');
-  const visit = (raw: ts.Node): void => {
-    const n = unwrap(raw);
-    if (isTypeOnly(n)) return;
+  const identifier = (text: string): string[] => [String(K.Identifier), `id:${text}`, '(', ')'];
+  // Work items: a node to print, or text to emit once everything pushed above it is printed.
+  const stack: Array<ts.Node | string> = [node];
+  const pushChildren = (n: ts.Node): void => {
+    const kids: ts.Node[] = [];
+    ts.forEachChild(n, (c) => { kids.push(c); });
+    for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]!);
+  };
+  while (stack.length) {
+    const item = stack.pop()!;
+    if (typeof item === 'string') {
+      out.push(item);
+      continue;
+    }
+    const n = unwrap(item);
+    if (isTypeOnly(n)) continue;
     // Printers write `undefined` as `void 0` and may turn `p['w']` into `p.w`: print both
     // exactly as the other spelling prints.
     const voided = ts.isVoidExpression(n) ? unwrap(n.expression) : undefined;
     if (voided && ts.isNumericLiteral(voided) && Number(voided.text) === 0) {
-      identifier('undefined');
-      return;
+      out.push(...identifier('undefined'));
+      continue;
     }
     if (ts.isElementAccessExpression(n) && ts.isStringLiteralLike(unwrap(n.argumentExpression))) {
       out.push(String(K.PropertyAccessExpression), '(');
-      visit(n.expression);
-      identifier((unwrap(n.argumentExpression) as ts.StringLiteralLike).text);
-      out.push(')');
-      return;
+      stack.push(')', ...identifier((unwrap(n.argumentExpression) as ts.StringLiteralLike).text).reverse(), n.expression);
+      continue;
     }
     // A function declaration prints the same as a function expression.
     out.push(String(n.kind === K.FunctionDeclaration ? K.FunctionExpression : n.kind));
@@ -66,9 +80,8 @@ export function fingerprint(node: ts.Node): string {
     else if (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) out.push(`op:${n.operator}`);
     else if (ts.isVariableDeclarationList(n)) out.push(`decl:${n.flags & ts.NodeFlags.BlockScoped}`);
     out.push('(');
-    ts.forEachChild(n, visit);
-    out.push(')');
-  };
-  visit(node);
+    stack.push(')');
+    pushChildren(n);
+  }
   return out.join(' ');
 }

@@ -12,6 +12,7 @@ import { KvforgeError } from '../diagnostics.ts';
 import type { Expr } from '../ir/expr.ts';
 import { translateBody } from './body.ts';
 import type { Context } from './context.ts';
+import { checkNesting } from './depth.ts';
 import { bindParameters } from './signature.ts';
 import { readFunction } from './source.ts';
 import { describeType, toFloat } from './typing.ts';
@@ -36,6 +37,7 @@ export function translate(def: FunctionDef): Expr {
   try {
     const source = readFunction(def);
     try {
+      checkNesting(source.node.compilerNode, source.report, def.role);
       const ctx: Context = {
         role: def.role, name: def.name, decls: def.params, report: source.report,
         scope: bindParameters(source.node, def.role, def.params, source.report),

@@ -3,8 +3,9 @@
  * rules of typing.ts. The operator is checked before its operands are translated, so `'x' in p`
  * reports the `in`, not the string.
  */
-import { Node, SyntaxKind, type BinaryExpression, type PrefixUnaryExpression } from 'ts-morph';
-import { E, type BinaryFn, type Expr } from '../ir/expr.ts';
+import { Node, SyntaxKind, type BinaryExpression, type NumericLiteral, type PrefixUnaryExpression } from 'ts-morph';
+import { internalError } from '../diagnostics.ts';
+import { E, type Expr } from '../ir/expr.ts';
 import type { Context } from './context.ts';
 import { checkDivisor } from './divisors.ts';
 import { snippet } from './errors.ts';
@@ -90,9 +91,8 @@ export function combineBinary(op: BinaryOp, lhs: Expr, rhs: Expr, node: BinaryEx
       return E.binary(op.fn, l, r);
     }
     case 'logic':
-      requireBool(ctx, lhs, lhsNode, `\`${text}\``);
-      requireBool(ctx, rhs, rhsNode, `\`${text}\``);
-      return E.binary(op.fn as BinaryFn, lhs, rhs);
+      // expressions.ts reads `&&` / `||` chains itself (iteratively, built balanced when long).
+      return internalError(`combineBinary called for \`${text}\``);
   }
 }
 
@@ -122,12 +122,13 @@ export function combinePrefix(node: PrefixUnaryExpression, arg: Expr, ctx: Conte
   }
 }
 
-/** `-3` is one literal to a reader; keep it one constant (not for 0: `-0` is not `0` in a score). */
-export function negatedLiteral(node: PrefixUnaryExpression): number | undefined {
+/**
+ * `-3` is one literal to a reader: the literal under a prefix `-` (through parentheses), kept as
+ * one constant. `-0` too: its sign is part of the value (`s / -0` is -Infinity in JavaScript).
+ */
+export function negatedLiteral(node: PrefixUnaryExpression): NumericLiteral | undefined {
   if (node.getOperatorToken() !== SyntaxKind.MinusToken) return undefined;
   let operand: Node = node.getOperand();
   while (Node.isParenthesizedExpression(operand)) operand = operand.getExpression();
-  if (!Node.isNumericLiteral(operand)) return undefined;
-  const value = operand.getLiteralValue();
-  return value === 0 ? undefined : -value;
+  return Node.isNumericLiteral(operand) ? operand : undefined;
 }

@@ -7,10 +7,11 @@
  * equals the running code. Otherwise errors point into the function's own text as `<name>`.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { Node, Project, type SourceFile } from 'ts-morph';
+import { Node, Project, ts, type SourceFile } from 'ts-morph';
 import type { CallSite, FunctionDef } from '../../dsl/types.ts';
 import { KvforgeError } from '../diagnostics.ts';
 import { Reporter } from './errors.ts';
+import { NESTING_HINT } from './depth.ts';
 import { fingerprint } from './fingerprint.ts';
 import { isFunctionNode, type FunctionNode } from './signature.ts';
 
@@ -40,12 +41,31 @@ const files = new Map<string, ParsedFile>();
 export function readFunction(def: FunctionDef): FunctionSource {
   const text = functionText(def);
   const parsed = parseFunctionText(text, def);
-  const found = def.site && findInOriginal(def.site, fingerprint(parsed.node.compilerNode));
+  const found = def.site && originalOrNothing(def.site, fingerprint(parsed.node.compilerNode));
   if (found) {
     parsed.dispose();
     return { node: found.node, report: found.report, dispose: () => {} };
   }
   return { node: parsed.node, report: new Reporter(`<${def.name}>`, text, parsed.prefix), dispose: parsed.dispose };
+}
+
+/** A RangeError of V8 running out of stack (TypeScript's parser recurses on nesting). */
+function isStackOverflow(e: unknown): boolean {
+  return e instanceof RangeError && /call stack/i.test(e.message);
+}
+
+/**
+ * The function in the original file, or undefined when the file cannot be used: a file that
+ * nests deeper than TypeScript's parser can follow (anywhere in it, not only in this function)
+ * is simply not used, and errors then point into the function's own text.
+ */
+function originalOrNothing(site: CallSite, running: string): { node: FunctionNode; report: Reporter } | undefined {
+  try {
+    return findInOriginal(site, running);
+  } catch (e) {
+    if (isStackOverflow(e)) return undefined;
+    throw e;
+  }
 }
 
 function unreadable(def: FunctionDef, detail: string): never {
@@ -72,7 +92,18 @@ function parseFunctionText(text: string, def: FunctionDef): { node: FunctionNode
   for (const [open, close] of [['(', ')'], ['({', '})']] as const) {
     // The text is JavaScript (what runs), never TypeScript: in TypeScript `a < (b) > (c)` would
     // parse as a call with a type argument.
-    const sf = project.createSourceFile(`/__kvforge_fn_${counter++}.js`, `${open}${text}\n${close}`);
+    const name = `/__kvforge_fn_${counter++}.js`;
+    let sf: SourceFile;
+    try {
+      sf = project.createSourceFile(name, `${open}${text}\n${close}`);
+    } catch (e) {
+      if (!isStackOverflow(e)) throw e;
+      project.getSourceFile(name)?.forget();
+      throw new KvforgeError('KVF1012', `the ${def.role} '${def.name}' nests too deeply for the TypeScript parser`, {
+        ...(def.site ? { location: { file: def.site.file, line: def.site.line, column: def.site.column } } : {}),
+        hint: NESTING_HINT,
+      });
+    }
     const node = onlyFunction(sf);
     if (node) return { node, prefix: open.length, dispose: () => project.removeSourceFile(sf) };
     project.removeSourceFile(sf);
@@ -80,9 +111,16 @@ function parseFunctionText(text: string, def: FunctionDef): { node: FunctionNode
   return unreadable(def, `its text does not parse as a function: ${text.slice(0, 60)}`);
 }
 
+/**
+ * TypeScript's complaints about legacy octal (`017`) and leading-zero (`08`) literals: valid in
+ * sloppy JavaScript (a `Function` body), so they are left to the literal reader (literals.ts),
+ * whose KVF1011 says what they mean and what to write.
+ */
+const LITERAL_DIAGNOSTICS = new Set([1121, 1489]);
+
 function hasParseErrors(sf: SourceFile): boolean {
-  const diagnostics = (sf.compilerNode as unknown as { parseDiagnostics?: readonly unknown[] }).parseDiagnostics;
-  return (diagnostics?.length ?? 0) > 0;
+  const diagnostics = (sf.compilerNode as unknown as { parseDiagnostics?: ReadonlyArray<{ code: number }> }).parseDiagnostics;
+  return (diagnostics ?? []).some((d) => !LITERAL_DIAGNOSTICS.has(d.code));
 }
 
 /** The function a wrapped text consists of: `(fn)` or `({ method() {} })`. */
@@ -115,11 +153,42 @@ function parsedFile(path: string): ParsedFile | undefined {
   if (old) project.removeSourceFile(old.sourceFile);
   // Parse as the language the file is in, as its transpiler did (`a < (b) > (c)` differs).
   const ext = /\.tsx$/.test(path) ? 'tsx' : /\.jsx$/.test(path) ? 'jsx' : /\.[cm]?js$/.test(path) ? 'js' : 'ts';
-  const sourceFile = project.createSourceFile(`/__kvforge_file_${counter++}.${ext}`, text);
-  const functions = sourceFile.getDescendants().filter(isFunctionNode);
+  const name = `/__kvforge_file_${counter++}.${ext}`;
+  let sourceFile: SourceFile | undefined;
+  let functions: FunctionNode[];
+  try {
+    sourceFile = project.createSourceFile(name, text);
+    functions = functionsOf(sourceFile);
+  } catch (e) {
+    files.delete(path);
+    if (sourceFile) project.removeSourceFile(sourceFile);
+    throw e;
+  }
   const entry = { mtimeMs: stat.mtimeMs, size: stat.size, sourceFile, report: new Reporter(path, text), functions, fingerprints: new Map() };
   files.set(path, entry);
   return entry;
+}
+
+/**
+ * Every function in the file. Found by an iterative walk of the syntax tree, and only the
+ * functions are wrapped as ts-morph nodes: getDescendants() recurses (and wraps every node, which
+ * ts-morph later forgets recursively), so a file holding a 10^4-term `&&` chain would overflow.
+ */
+function functionsOf(sf: SourceFile): FunctionNode[] {
+  const wrap = (sf as unknown as { _getNodeFromCompilerNode(n: ts.Node): Node })._getNodeFromCompilerNode.bind(sf);
+  const out: FunctionNode[] = [];
+  const stack: ts.Node[] = [sf.compilerNode];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (ts.isArrowFunction(n) || ts.isFunctionExpression(n) || ts.isFunctionDeclaration(n) || ts.isMethodDeclaration(n)) {
+      const node = wrap(n);
+      if (isFunctionNode(node)) out.push(node);
+    }
+    const kids: ts.Node[] = [];
+    ts.forEachChild(n, (c) => { kids.push(c); });
+    for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]!);
+  }
+  return out;
 }
 
 /**

@@ -1,19 +1,31 @@
 /**
  * Expr IR: the typed form of a mask or score body.
  *
- * Plain serialisable data (JSON round-trips), a discriminated union on `op`. Every node carries
+ * Plain serialisable data (canonicalJson round-trips it, -0 included), a discriminated union on
+ * `op`. No tree is deeper than MAX_IR_DEPTH (depth.ts), so passes may recurse. Every node carries
  * its result type. The semantics below are the contract: `interpret.ts` follows them, the
  * C-family printer emits code with the same meaning, and the interval pass bounds them.
  *
  * Types
- * - `int`:   a mathematical integer. Programs are valid while every intermediate value stays
- *            within +-2^53 (JavaScript's safe range); kernels compute in int64.
+ * - `int`:   an integer, exactly as JavaScript computes it: a double holding an integer, so it
+ *            may be -0 (`-0`, `0 * -1`, `-3 % 3`, `-(q - k)` at q = k). Arithmetic is exact while
+ *            every intermediate value stays within +-(2^53 - 1), JavaScript's safe range, and
+ *            only there: kernels compute in int64 (C++ and CUDA alike; nothing narrows to
+ *            int32), which agrees with JavaScript exactly on that range, and every call proves
+ *            its range first (passes/checkIntegerRange.ts: q over the call's query positions, k
+ *            over its key positions, b in [0, B-1], h in [0, Hq-1], parameters at their values),
+ *            or fails with KVF3007 naming the sub-expression. The sign of a zero is invisible to
+ *            int operations and comparisons; it shows only once the value becomes a float
+ *            (`toFloat`, then a division), where the printer keeps it (printer.ts, toFloat).
  * - `float`: a real number. The interpreter computes in float64 (what the user's JavaScript
  *            does); kernels compute in float32. The tolerance table covers the difference.
  * - `bool`:  true or false.
  *
  * Nodes
- * - const  {type, value}: a literal. int values are safe integers; bool values are booleans.
+ * - const  {type, value}: a literal: the number the JavaScript engine gives its token
+ *          (frontend/literals.ts), -0 included. int values are safe integers; float values any
+ *          double (kernels use Math.fround of it); bool values are booleans. Plain JSON drops
+ *          the sign of -0: hash.ts (canonicalJson) keeps it.
  * - index  {name}: int. `b` batch, `h` query head, `q` query token position, `k` key token
  *          position (positions, never slot indices: semantics.md section 1).
  * - param  {name, type}: a declared parameter; its value is bound at build or call time.

@@ -51,8 +51,9 @@ const BINARY: Record<BinaryFn, (a: Value, b: Value) => Value> = {
 
 /**
  * Evaluate `e` in `env` with JavaScript's operators, so the result equals the user's function
- * exactly (including an int-typed -0 that JS produces for `0 * -1`; kernels, computing ints in
- * int64, have no -0: the difference is visible only through a later float division by it).
+ * exactly, including an int-typed -0 that JS produces for `0 * -1` (kernels compute ints in
+ * int64, which has no -0, but print an int that may be -0 in double where it becomes a float, so
+ * they agree with this: printer.ts, toFloat).
  */
 export function interpret(e: Expr, env: Env): Value {
   switch (e.op) {

@@ -8,6 +8,11 @@
  *
  * Used by classifyTiles, where soundness is what matters: a too-wide range only turns a skip into
  * a partial tile, a too-narrow one would be a wrong kernel.
+ *
+ * Bounds are computed in doubles. They are exact while every bound stays within +-2^53 (sums,
+ * products and quotients of safe integers that are themselves safe are exact in double); past
+ * that a bound could round inward. checkIntegerRange.ts runs these same rules before every call
+ * and fails the call when any int bound leaves the safe range, so classifyTiles never sees one.
  */
 import type { Expr, IndexName } from '../ir/expr.ts';
 
@@ -27,6 +32,15 @@ const isPoint = (a: Interval): boolean => a.lo === a.hi;
 const mulB = (x: number, y: number): number => (x === 0 || y === 0 ? 0 : x * y);
 
 export function boundIntervals(e: Expr, env: IntervalEnv): Interval {
+  return nodeInterval(e, env, (c) => boundIntervals(c, env));
+}
+
+/**
+ * The rule for one node, given how to bound its children (`bound`): boundIntervals recurses,
+ * checkIntegerRange memoises and checks each node on the way. A select bounds only the branch
+ * its condition leaves possible.
+ */
+export function nodeInterval(e: Expr, env: IntervalEnv, bound: (child: Expr) => Interval): Interval {
   switch (e.op) {
     case 'const':
       if (e.type === 'bool') return point(e.value ? 1 : 0);
@@ -34,13 +48,13 @@ export function boundIntervals(e: Expr, env: IntervalEnv): Interval {
     case 'index': return env.indices[e.name];
     case 'param': return e.type === 'int' ? (env.params[e.name] ?? ANY) : ANY;
     case 'score': return ANY;
-    case 'unary': return unary(e.fn, e.type, boundIntervals(e.arg, env));
-    case 'binary': return binary(e, env);
+    case 'unary': return unary(e.fn, e.type, bound(e.arg));
+    case 'binary': return binary(e, bound);
     case 'select': {
-      const c = boundIntervals(e.cond, env);
-      if (c.lo === 1) return boundIntervals(e.then, env);
-      if (c.hi === 0) return boundIntervals(e.else, env);
-      return hull(boundIntervals(e.then, env), boundIntervals(e.else, env));
+      const c = bound(e.cond);
+      if (c.lo === 1) return bound(e.then);
+      if (c.hi === 0) return bound(e.else);
+      return hull(bound(e.then), bound(e.else));
     }
   }
 }
@@ -62,11 +76,11 @@ function unary(fn: string, type: Expr['type'], a: Interval): Interval {
   }
 }
 
-function binary(e: Extract<Expr, { op: 'binary' }>, env: IntervalEnv): Interval {
+function binary(e: Extract<Expr, { op: 'binary' }>, bound: (child: Expr) => Interval): Interval {
   // Comparisons of floats, and any float arithmetic, are not bounded: masks are integer logic.
   if (e.lhs.type === 'float') return e.type === 'bool' ? BOOL_ANY : ANY;
-  const a = boundIntervals(e.lhs, env);
-  const b = boundIntervals(e.rhs, env);
+  const a = bound(e.lhs);
+  const b = bound(e.rhs);
   switch (e.fn) {
     case 'add': return iv(a.lo + b.lo, a.hi + b.hi);
     case 'sub': return iv(a.lo - b.hi, a.hi - b.lo);

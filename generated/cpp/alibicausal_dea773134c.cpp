@@ -25,7 +25,7 @@ struct Variant_alibicausal_dea773134c {
 
   float score([[maybe_unused]] float s, [[maybe_unused]] int64_t b, [[maybe_unused]] int64_t h,
               [[maybe_unused]] int64_t q, [[maybe_unused]] int64_t k) const {
-    return s - expf(static_cast<float>(-(h + 1)) * 0.1732867956161499f) * static_cast<float>(q - k);
+    return s - expf(static_cast<float>(-(h + 1)) * 0x1.62e43p-3f /* 0.1732867956161499 */) * static_cast<float>(q - k);
   }
 };
 

@@ -9,6 +9,8 @@ import { E, type Expr } from '../../codegen/ir/expr.ts';
 const intLeaf: fc.Arbitrary<Expr> = fc.oneof(
   fc.constantFrom<Expr>(E.index('b'), E.index('h'), E.index('q'), E.index('k'), E.index('q'), E.index('k')),
   fc.integer({ min: -8, max: 8 }).map(E.int),
+  // JavaScript's -0 (the literal `-0`, or folded from `0 * -1`): equal to 0 except as a divisor.
+  fc.constant(E.int(-0)),
   fc.constant(E.param('w', 'int')),
 );
 const divisor: fc.Arbitrary<Expr> = fc.oneof(

@@ -2,6 +2,10 @@
  * Random, well-typed mask and score programs as JavaScript source text, for fuzz tests that
  * compare the original function with its translation (front end) or with a generated kernel.
  *
+ * Literals are drawn from JavaScript's whole numeric grammar (spellInt, spellFloat): hex, octal,
+ * binary, separators, leading and trailing dots, exponents, -0, integers near 2^31 and 2^53 (in
+ * comparisons), tiny and huge exponent forms (as factors and divisors of scores).
+ *
  * Masks are integer logic over b, h, q, k and int parameters. Every product has a literal or a
  * parameter (|value| <= 64) on one side and expressions nest at most 4 deep, so for indices with
  * |x| <= 2^20 every intermediate value stays below 2^44: exact in float64 (JavaScript) and int64
@@ -37,13 +41,49 @@ export const PROGRAM_BOUNDS = {
   maxScore: 50,
 } as const;
 
-const lit = (v: number): string => (v < 0 || Object.is(v, -0) ? `(${v})` : String(v));
-const intLiteral = fc.integer({ min: -8, max: 8 }).map(lit);
-const nonzeroLiteral = fc.integer({ min: -8, max: 8 }).filter((v) => v !== 0).map(lit);
+/** `12345` -> `12_345` (numeric separators between digit groups). */
+const separated = (digits: string): string => digits.replace(/\B(?=(\d{3})+$)/g, '_');
+
+/**
+ * The integer `v` written in any of JavaScript's spellings of it: decimal, hex, octal, binary,
+ * with separators, a trailing dot, `.0`, an exponent; negatives as `(-<spelling>)`. The front end
+ * must read each as the number the engine computes (issue 6 defect 1).
+ */
+export function spellInt(v: number): fc.Arbitrary<string> {
+  const a = Math.abs(v);
+  const forms = [String(a), `0x${a.toString(16).toUpperCase()}`, `0o${a.toString(8)}`, `0b${a.toString(2)}`,
+    separated(String(a)), `${a}.`, `${a}.0`, `${a}e0`];
+  if (a !== 0) forms.push(`${a}0e-1`);
+  if (a !== 0 && a % 10 === 0) forms.push(`${a / 10}e1`, `${a / 10}E+1`);
+  return fc.constantFrom(...forms).map((t) => (v < 0 || Object.is(v, -0) ? `(-${t})` : t));
+}
+
+/** The double `v` in its decimal spellings: shortest, exponent form, leading dot, trailing zeros. */
+export function spellFloat(v: number): fc.Arbitrary<string> {
+  if (Number.isSafeInteger(v) || Object.is(v, -0)) return spellInt(v);
+  const a = Math.abs(v);
+  const s = String(a);
+  const forms = [s, a.toExponential(), `${s}00`];
+  if (s.startsWith('0.')) forms.push(s.slice(1), `${s.slice(1)}e0`);
+  if (/e/.test(s)) forms.push(s.replace('e', 'E'));
+  return fc.constantFrom(...forms).map((t) => (v < 0 || Object.is(v, -0) ? `(-${t})` : t));
+}
+
+/** Integers near the edges: int32's, 2^32 and the exact range of doubles (compared, never combined). */
+export const EDGE_INTEGERS = [2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) + 1, 2 ** 32, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 52 + 1] as const;
+/** Tiny and huge literals of every exponent form: a score multiplies by a tiny one, divides by a huge one. */
+export const TINY_LITERALS = ['1e-7', '0.0000005', '5e-25', '1e-30', '5E-324', '1_0e-8', '.1e-6'] as const;
+export const HUGE_LITERALS = ['1e21', '1e30', '5e25', '1_000e18', '1E+21', '0x1000000000000000000'] as const;
+
+const intLiteral = fc.integer({ min: -8, max: 8 }).chain(spellInt);
+const nonzeroLiteral = fc.integer({ min: -8, max: 8 }).filter((v) => v !== 0).chain(spellInt);
+const edgeLiteral = fc.constantFrom(...EDGE_INTEGERS).chain(spellInt);
 const intParam = fc.constantFrom(...INT_PARAMS.map((n) => `p.${n}`));
 const floatParam = fc.constantFrom(...FLOAT_PARAMS.map((n) => `p.${n}`));
 // Float literals exact in float32, so a kernel's constants equal the reference's.
-const FLOAT_LITERALS = [0.0625, 0.125, 0.25, 0.5, 0.75, 1.5, 2.5, 1, 2, 3].flatMap((v) => [v, -v]);
+// (Tiny and huge literals, which are not, come in as factors and divisors: their rounding to
+// float32 changes a score by a relative 6e-8 at most.) -0 is a leaf too.
+const FLOAT_LITERALS = [0.0625, 0.125, 0.25, 0.5, 0.75, 1.5, 2.5, 1, 2, 3, -0].flatMap((v) => (v === 0 ? [v] : [v, -v]));
 
 /** A name bound by a const, usable as a leaf: an int, or a float with a bound on its value. */
 interface Extra {
@@ -95,8 +135,10 @@ class Grammar {
   bool(depth: number): fc.Arbitrary<string> {
     return this.cached(`bool:${depth}`, () => {
       const ints = this.int(Math.max(0, depth - 1));
-      const compare = fc.tuple(ints, fc.constantFrom('<', '<=', '>', '>=', '===', '!=='), ints)
-        .map(([x, op, y]) => `(${x} ${op} ${y})`);
+      const compare = fc.oneof(
+        { arbitrary: fc.tuple(ints, fc.constantFrom('<', '<=', '>', '>=', '===', '!=='), ints).map(([x, op, y]) => `(${x} ${op} ${y})`), weight: 6 },
+        fc.tuple(ints, fc.constantFrom('<', '<=', '>', '>=', '===', '!=='), edgeLiteral).map(([x, op, y]) => `(${x} ${op} ${y})`),
+      );
       if (depth === 0) return fc.oneof({ arbitrary: compare, weight: 8 }, fc.constantFrom('true', 'false'));
       const b = this.bool(depth - 1);
       return fc.oneof(
@@ -113,7 +155,7 @@ class Grammar {
   float(depth: number, budget: number): fc.Arbitrary<string> {
     return this.cached(`float:${depth}:${budget}`, () => {
       // Budgets shrink to about 0.11 at depth 0 (sqrt, then two quarters): 0.0625 always fits.
-      const leaves: fc.Arbitrary<string>[] = [fc.constantFrom(...FLOAT_LITERALS.filter((v) => Math.abs(v) <= budget).map(lit))];
+      const leaves: fc.Arbitrary<string>[] = [fc.constantFrom(...FLOAT_LITERALS.filter((v) => Math.abs(v) <= budget)).chain(spellFloat)];
       if (budget >= 10) leaves.push(fc.constant('s'));
       if (budget >= 1) leaves.push(fc.constantFrom('Math.tanh(s)', '((q - k) / 4096)'));
       if (budget >= 4) leaves.push(floatParam, fc.constantFrom('((q - k) / 1024)', '(h / 16)', '(b / 16)'));
@@ -125,10 +167,12 @@ class Grammar {
       const same = sub(budget);
       const options: fc.Arbitrary<string>[] = [
         fc.tuple(sub(budget / 2), fc.constantFrom('+', '-'), sub(budget / 2)).map(([x, op, y]) => `(${x} ${op} ${y})`),
-        fc.tuple(sub(budget / 2), fc.constantFrom(0.5, 1.5, 2, -0.75, -2).map(lit)).map(([x, c]) => `(${x} * ${c})`),
+        fc.tuple(sub(budget / 2), fc.constantFrom(0.5, 1.5, 2, -0.75, -2).chain(spellFloat)).map(([x, c]) => `(${x} * ${c})`),
+        fc.tuple(same, fc.constantFrom(...TINY_LITERALS)).map(([x, c]) => `(${x} * ${c})`),
+        fc.tuple(same, fc.constantFrom(...HUGE_LITERALS)).map(([x, c]) => `(${x} / ${c})`),
         fc.tuple(floatParam, sub(budget / 4)).map(([c, x]) => `(${c} * ${x})`),
         fc.tuple(sub(budget / 4), floatParam).map(([x, c]) => `(${x} / ${c})`),
-        fc.tuple(same, fc.constantFrom(2, 4, -8).map(lit)).map(([x, c]) => `(${x} / ${c})`),
+        fc.tuple(same, fc.constantFrom(2, 4, -8).chain(spellInt)).map(([x, c]) => `(${x} / ${c})`),
         fc.tuple(sub(Math.sqrt(budget)), sub(Math.sqrt(budget))).map(([x, y]) => `(${x} * ${y})`),
         fc.tuple(fc.constantFrom('min', 'max'), same, same).map(([f, x, y]) => `Math.${f}(${x}, ${y})`),
         same.map((x) => `Math.abs(${x})`),

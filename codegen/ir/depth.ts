@@ -1,0 +1,55 @@
+/**
+ * How deep an Expr nests, and the limit every pass can rely on.
+ *
+ * The passes, the printer, the interpreter and the interval analysis recurse over the IR: one
+ * JavaScript frame or two per level. Rather than make each of them iterative, the IR is kept
+ * shallow: the front end (frontend/depth.ts) and lowerSpec reject anything deeper than
+ * MAX_IR_DEPTH with KVF1012, and long `&&` / `||` chains are built balanced (logicChain), so
+ * `a && b && ... ` of 10^4 terms is 15 levels, not 10^4. Measuring is itself iterative.
+ */
+import { children, E, type Expr } from './expr.ts';
+
+/** The deepest IR any pass is given (a chain of one operator counts log2 of its length). */
+export const MAX_IR_DEPTH = 1024;
+
+/**
+ * Levels of `e` (a leaf is 1). Iterative, and linear in the number of distinct nodes: a const
+ * used twice is one object (the front end inlines consts by reference), measured once.
+ */
+export function irDepth(e: Expr, memo = new Map<Expr, number>()): number {
+  const stack: Array<{ node: Expr; expanded: boolean }> = [{ node: e, expanded: false }];
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    if (memo.has(top.node)) {
+      stack.pop();
+      continue;
+    }
+    const kids = children(top.node);
+    if (!top.expanded) {
+      top.expanded = true;
+      for (const c of kids) if (!memo.has(c)) stack.push({ node: c, expanded: false });
+      continue;
+    }
+    stack.pop();
+    memo.set(top.node, 1 + kids.reduce((m, c) => Math.max(m, memo.get(c)!), 0));
+  }
+  return memo.get(e)!;
+}
+
+/** Chains up to this many operands stay left-deep, as written (readable in `kvforge explain`). */
+const LEFT_DEEP_MAX = 32;
+
+/**
+ * `parts[0] op parts[1] op ...` for `and` / `or`. Both are associative and every operand is pure,
+ * so any grouping has the same value; a long chain is grouped as a balanced tree (depth log2 n).
+ */
+export function logicChain(fn: 'and' | 'or', parts: readonly Expr[]): Expr {
+  if (parts.length === 0) return E.bool(fn === 'and');
+  if (parts.length <= LEFT_DEEP_MAX) return parts.reduce((acc, p) => E.binary(fn, acc, p));
+  const build = (lo: number, hi: number): Expr => {
+    if (hi - lo === 1) return parts[lo]!;
+    const mid = (lo + hi) >>> 1;
+    return E.binary(fn, build(lo, mid), build(mid, hi));
+  };
+  return build(0, parts.length);
+}
