@@ -32,6 +32,7 @@ export const DIAGNOSTICS = {
   KVF3004: 'bad shape',
   KVF3005: 'too large to allocate',
   KVF3006: 'bad positions',
+  KVF3009: 'detached input',
   // build and environment
   KVF4001: 'build failed',
   KVF4002: 'kernel not found in the addon',

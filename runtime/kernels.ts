@@ -14,7 +14,7 @@ import { specScale, type AttentionSpec } from '../dsl/attention.ts';
 import { buildAddon, type BuildOptions } from './build.ts';
 import { defaultKeyPositions, defaultQueryPositions, type AttentionInputs } from './inputs.ts';
 import { loadAddon, type Backend, type NativeAddon, type NativeDeviceReport } from './native.ts';
-import { allocResult, checkInputs } from './validate.ts';
+import { checkInputs, checkResultSize } from './validate.ts';
 
 export interface AttentionResult {
   /** [B, Hq, Lq, Dv] */
@@ -105,20 +105,19 @@ export class CompiledAttention {
     const s = checkInputs(this.spec, x);
     const values = this.#paramValues(opts.params);
     const dims = `B*Hq*Lq = ${s.B}*${s.Hq}*${s.Lq}`;
-    const out = allocResult('out', s.B * s.Hq * s.Lq * s.Dv, `${dims}*Dv(${s.Dv})`);
-    const lse = allocResult('lse', s.B * s.Hq * s.Lq, dims);
-    if (out.length === 0 && lse.length === 0) return { out, lse };
+    checkResultSize('out', s.B * s.Hq * s.Lq * s.Dv, `${dims}*Dv(${s.Dv})`);
+    checkResultSize('lse', s.B * s.Hq * s.Lq, dims);
+    if (s.B * s.Hq * s.Lq === 0) return { out: new Float32Array(0), lse: new Float32Array(0) };
     const t = this.tileMap(x, values);
     const threads = opts.threads ?? os.availableParallelism();
     if (!Number.isInteger(threads) || threads < 1) throw new KvforgeError('KVF3004', `'threads' must be a positive integer, received ${String(threads)}`);
-    await this.#addon.forward(this.id, {
-      q: x.q, k: x.k, v: x.v, out, lse, ...s, scale: specScale(this.spec),
+    return await this.#addon.forward(this.id, {
+      q: x.q, k: x.k, v: x.v, ...s, scale: specScale(this.spec),
       qpos: x.qpos ?? null, kpos: x.kpos ?? null,
       tileMap: t.map, tileQ: this.unit.plan.tileQ, tileK: this.unit.plan.tileK, mapB: t.mapB, mapH: t.mapH,
       params: Float64Array.from(this.unit.runtimeParams.map((p) => values[p.name]!)),
       threads,
     }, this.backend);
-    return { out, lse };
   }
 }
 

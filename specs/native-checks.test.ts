@@ -20,7 +20,6 @@ function good(): NativeForwardArgs {
   const B = 1, Hq = 32, Hkv = 4, Lq = 3, Lk = 5, D = 64, Dv = 64;
   return {
     q: new Float32Array(B * Hq * Lq * D), k: new Float32Array(B * Hkv * Lk * D), v: new Float32Array(B * Hkv * Lk * Dv),
-    out: new Float32Array(B * Hq * Lq * Dv), lse: new Float32Array(B * Hq * Lq),
     B, Hq, Hkv, Lq, Lk, D, Dv, scale: 0.125, qpos: null, kpos: null,
     tileMap: new Uint8Array(1).fill(1), tileQ: 64, tileK: 128, mapB: 1, mapH: 1, params: new Float64Array(0), threads: 2,
   };
@@ -36,8 +35,14 @@ async function rejection(args: NativeForwardArgs, id?: string): Promise<Error> {
 }
 
 describe('native argument checks', () => {
-  it('accepts the well-formed call', async () => {
-    await expect(addon.forward(causal.id, good())).resolves.toBeUndefined();
+  it('accepts the well-formed call and returns new out and lse arrays', async () => {
+    const r = await addon.forward(causal.id, good());
+    expect(r.out).toBeInstanceOf(Float32Array);
+    expect(r.out.length).toBe(32 * 3 * 64);
+    expect(r.lse).toBeInstanceOf(Float32Array);
+    expect(r.lse.length).toBe(32 * 3);
+    // All-zero q and k: every admitted key scores 0, so lse = log(number of admitted keys).
+    expect(r.lse[0]).toBeCloseTo(Math.log(3), 5);
   });
 
   it('a Float64Array for k', async () => {
@@ -47,9 +52,9 @@ describe('native argument checks', () => {
     expect(e.message).toMatch(/Float64Array/);
   });
 
-  it('a wrong length for out', async () => {
-    const e = await rejection({ ...good(), out: new Float32Array(7) });
-    expect(e.message).toMatch(/'out'/);
+  it('a wrong length for q', async () => {
+    const e = await rejection({ ...good(), q: new Float32Array(7) });
+    expect(e.message).toMatch(/'q'/);
     expect(e.message).toMatch(/6144/);
     expect(e.message).toMatch(/\b7\b/);
   });
