@@ -30,6 +30,8 @@ export interface BuildOptions {
    * emulated form, which is all the CPU can run: much faster to build, as the test suite does.
    */
   readonly nvcc?: boolean;
+  /** AddressSanitizer + UBSan build (node must preload libasan). @defaultValue env KVFORGE_SANITIZE=1 */
+  readonly sanitize?: boolean;
 }
 
 export interface BuiltAddon {
@@ -55,7 +57,7 @@ function nativeInputs(): string[] {
 
 export function buildKey(kernels: ReadonlyMap<string, string>, opts: BuildOptions): string {
   const h = createHash('sha256');
-  h.update(`kvforge-addon v1 ${process.platform} ${process.arch} native=${opts.nativeArch ?? true} nvcc=${opts.nvcc ?? true}\n`);
+  h.update(`kvforge-addon v1 ${process.platform} ${process.arch} native=${opts.nativeArch ?? true} nvcc=${opts.nvcc ?? true} sanitize=${opts.sanitize ?? process.env.KVFORGE_SANITIZE === '1'}\n`);
   for (const f of nativeInputs()) h.update(`${path.relative(NATIVE_DIR, f)}\0`).update(readFileSync(f)).update('\0');
   for (const [name, text] of [...kernels].sort(([a], [b]) => a.localeCompare(b))) h.update(`kernel ${name}\0${text}\0`);
   return h.digest('hex').slice(0, 24);
@@ -87,6 +89,7 @@ export async function buildAddon(kernels: ReadonlyMap<string, string>, opts: Bui
       '--parallel', String(opts.jobs ?? os.availableParallelism()),
       `--CDKVFORGE_KERNEL_DIR=${kernelDir}`, `--CDKVFORGE_NATIVE_ARCH=${opts.nativeArch === false ? 'OFF' : 'ON'}`,
       `--CDKVFORGE_CUDA=${opts.nvcc === false ? 'OFF' : 'ON'}`,
+      `--CDKVFORGE_SANITIZE=${opts.sanitize ?? process.env.KVFORGE_SANITIZE === '1' ? 'ON' : 'OFF'}`,
     ];
     const log = await run(process.execPath, args, opts.verbose ?? false);
     writeFileSync(path.join(out, 'build.log'), log);

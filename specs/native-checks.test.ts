@@ -3,15 +3,19 @@
  * argument is a JS error naming the argument, the expected and the received value, and the process
  * survives.
  */
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadAddon, type NativeAddon, type NativeForwardArgs } from '../runtime/native.ts';
 import { loadShipped } from '../runtime/shipped.ts';
 import type { CompiledAttention } from '../runtime/kernels.ts';
+import { sanitized } from './support/sanitized.ts';
 
 let addon: NativeAddon;
+let addonPath: string;
 let causal: CompiledAttention;
 beforeAll(async () => {
   const s = await loadShipped();
+  addonPath = s.addon.path;
   addon = loadAddon(s.addon.path);
   causal = s.kernels.get('causalAttention')!;
 });
@@ -33,6 +37,17 @@ async function rejection(args: NativeForwardArgs, id?: string): Promise<Error> {
   }
   throw new Error('expected the addon to reject');
 }
+
+describe('the build flavour', () => {
+  // In `npm run test:asan` every native check below runs instrumented, or this fails.
+  it(sanitized ? 'the addon is built with ASan + UBSan and libasan is loaded' : 'the addon is not instrumented', () => {
+    const binary = readFileSync(addonPath).toString('latin1');
+    const maps = readFileSync('/proc/self/maps', 'utf8');
+    expect(binary.includes('__asan_report_load')).toBe(sanitized);
+    expect(binary.includes('__ubsan_handle_')).toBe(sanitized);
+    expect(/libasan\.so/.test(maps)).toBe(sanitized);
+  });
+});
 
 describe('native argument checks', () => {
   it('accepts the well-formed call and returns new out and lse arrays', async () => {
