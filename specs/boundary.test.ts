@@ -267,7 +267,8 @@ async function check(c: Case): Promise<void> {
 
 describe(`the addon boundary (seed ${SEED})`, () => {
   it('every call matches the reference or fails with a coded error naming the argument', async () => {
-    const n = runs(200);
+    // FUZZ_BOUNDARY_RUNS: the sanitized flavour runs more of these than FUZZ_RUNS gives the kernel campaigns.
+    const n = Number(process.env.FUZZ_BOUNDARY_RUNS ?? runs(200));
     const t0 = performance.now();
     await fc.assert(fc.asyncProperty(caseArb, check), { seed: SEED, numRuns: n });
     const calls = [...outcomes.values()].reduce((a, b) => a + b, 0);
