@@ -1,12 +1,13 @@
 /**
- * The native harnesses that live next to the C++ code, run here so `npm test` (and, sanitized,
- * `npm run test:asan`) runs them: each builds, runs, and must exit 0 with its summary line.
+ * The standalone C++ harnesses that live next to the native code, run here so `npm test` runs
+ * them: each builds, runs, and must exit 0 with its summary line. (Both also build sanitized,
+ * KVF_SANITIZE=1, by hand; `npm run test:asan` leaves them out: instrumented they take minutes,
+ * and the same core, emulator and templates run instrumented in its other suites.)
  * - runtime/native/test: check_kernel, the example kernels (test/kernels) against a float64
  *   reference on awkward shapes (D and Dv 1..256, GQA 1..8, NaN in masked keys, Lq or Lk = 0, ...).
- * - runtime/native/test/smoke.mjs: every export of the shipped addon from plain Node, one forward
- *   against a JS reference, typed argument errors, concurrent calls.
  * - runtime/native/cuda-test: the CUDA kernel templates on the emulator against a float64
  *   reference in two thread orders (its nvcc steps are left to a manual run: see the test).
+ * smoke.mjs runs in specs/smoke.test.ts.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,8 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NATIVE_DIR } from '../runtime/paths.ts';
-import { loadShipped } from '../runtime/shipped.ts';
-import { harnessEnv, sanitized } from './support/sanitized.ts';
+import { harnessEnv } from './support/sanitized.ts';
 
 const out = mkdtempSync(path.join(os.tmpdir(), 'kvforge-harness-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -28,7 +28,7 @@ function ran(r: SpawnSyncReturns<string>, what: string): string {
   return log;
 }
 
-describe(`native harnesses${sanitized ? ' (ASan + UBSan)' : ''}`, () => {
+describe('native harnesses', () => {
   it('check_kernel: the example kernels against the float64 reference', () => {
     const dir = path.join(out, 'check');
     const env = harnessEnv({ KVF_CHECK_ONLY: '1' });
@@ -36,19 +36,6 @@ describe(`native harnesses${sanitized ? ' (ASan + UBSan)' : ''}`, () => {
     const log = ran(spawnSync(path.join(dir, 'check_kernel'), [], { encoding: 'utf8', env, timeout: 200_000 }), 'check_kernel');
     expect(log).toMatch(/check_kernel: \d{3,} cases passed/);
     expect(log).toMatch(/allocation failure: '/); // a forward needing petabytes of scratch throws
-  });
-
-  it('smoke.mjs: every export of the shipped addon from plain Node', async () => {
-    const addon = (await loadShipped()).addon.path;
-    // The shipped addon is the sanitized one in the sanitized flavour: this node keeps the preload.
-    const r = spawnSync(process.execPath, ['--expose-gc', path.join(NATIVE_DIR, 'test/smoke.mjs'), addon], {
-      encoding: 'utf8', env: process.env, timeout: 200_000,
-    });
-    const log = ran(r, 'smoke.mjs');
-    expect(log).toMatch(/forward max abs error vs float64: /);
-    expect(log).toContain('concurrent and unreferenced calls: ok');
-    expect(log.match(/ rejected: (TypeError|RangeError) forward: argument '/g)?.length).toBe(11);
-    expect(log).toContain('smoke: ok');
   });
 
   it('cuda-test: the CUDA kernel templates on the emulator against the float64 reference, two thread orders', () => {
