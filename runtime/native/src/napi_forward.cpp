@@ -68,6 +68,16 @@ struct Call {
   // The outputs: created in parse(), unreachable from JS until OnOK hands them out.
   Napi::Reference<Napi::ArrayBuffer> out, lse;
   size_t outLength = 0, lseLength = 0;
+
+  // Give the input copies back as soon as the kernel is done (worker thread), so they are in the
+  // pool before JS runs the caller's next call: the worker itself is destroyed only after that.
+  void dropInputs() noexcept {
+    q = AlignedCopy(), k = AlignedCopy(), v = AlignedCopy();
+    qpos = AlignedCopy(), kpos = AlignedCopy(), tileMap = AlignedCopy();
+    args.q = args.k = args.v = nullptr;
+    args.qpos = args.kpos = nullptr;
+    args.tileMap = nullptr;
+  }
 };
 
 // A new ArrayBuffer of `length` floats for result `name`; a failed allocation names it.
@@ -257,6 +267,7 @@ class ForwardWorker : public Napi::AsyncWorker {
     } catch (...) {
       SetError("forward: kernel '" + id + "' failed with an unknown exception (this is a bug in kvforge)");
     }
+    call_->dropInputs();
   }
   // { out: Float32Array, lse: Float32Array } over the buffers the kernel wrote.
   void OnOK() override {
