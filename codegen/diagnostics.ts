@@ -35,6 +35,7 @@ export const DIAGNOSTICS = {
   KVF3005: 'too large to allocate',
   KVF3006: 'bad positions',
   KVF3007: 'integer arithmetic outside the exact range (+-2^53)',
+  KVF3009: 'detached input',
   // build and environment
   KVF4001: 'build failed',
   KVF4002: 'kernel not found in the addon',

@@ -15,7 +15,7 @@ import { specScale, type AttentionSpec } from '../dsl/attention.ts';
 import { loadBuiltAddon, type BuildOptions } from './build.ts';
 import { defaultKeyPositions, defaultQueryPositions, type AttentionInputs } from './inputs.ts';
 import type { Backend, NativeAddon, NativeDeviceReport } from './native.ts';
-import { allocResult, checkInputs } from './validate.ts';
+import { checkInputs, checkResultSize } from './validate.ts';
 import { publicParams, resolveRunParams, type PublicParam } from './runParams.ts';
 import { checkCompileEntries, checkRunOptions, MAX_THREADS } from './options.ts';
 
@@ -109,20 +109,19 @@ export class CompiledAttention {
     const o = checkRunOptions(opts);
     const values = this.#paramValues(o.params);
     const dims = `B*Hq*Lq = ${s.B}*${s.Hq}*${s.Lq}`;
-    const out = allocResult('out', s.B * s.Hq * s.Lq * s.Dv, `${dims}*Dv(${s.Dv})`);
-    const lse = allocResult('lse', s.B * s.Hq * s.Lq, dims);
-    if (out.length === 0 && lse.length === 0) return { out, lse };
+    checkResultSize('out', s.B * s.Hq * s.Lq * s.Dv, `${dims}*Dv(${s.Dv})`);
+    checkResultSize('lse', s.B * s.Hq * s.Lq, dims);
+    if (s.B * s.Hq * s.Lq === 0) return { out: new Float32Array(0), lse: new Float32Array(0) };
     checkCallIntegerRange(this.unit, { B: s.B, Hq: s.Hq, qpos: x.qpos ?? defaultQueryPositions(s.Lq, s.Lk), kpos: x.kpos ?? defaultKeyPositions(s.Lk), params: values });
     const t = this.tileMap(x, values);
     const threads = o.threads ?? Math.min(os.availableParallelism(), MAX_THREADS);
-    await this.#addon.forward(this.id, {
-      q: x.q, k: x.k, v: x.v, out, lse, ...s, scale: specScale(this.spec),
+    return await this.#addon.forward(this.id, {
+      q: x.q, k: x.k, v: x.v, ...s, scale: specScale(this.spec),
       qpos: x.qpos ?? null, kpos: x.kpos ?? null,
       tileMap: t.map, tileQ: this.unit.plan.tileQ, tileK: this.unit.plan.tileK, mapB: t.mapB, mapH: t.mapH,
       params: Float64Array.from(this.unit.runtimeParams.map((p) => values[p.name]!)),
       threads,
     }, this.backend);
-    return { out, lse };
   }
 }
 

@@ -2,8 +2,13 @@
 import { createRequire } from 'node:module';
 import { KvforgeError } from '../codegen/diagnostics.ts';
 
+/**
+ * One call's inputs. The addon copies every array before forward() returns (so the caller may
+ * transfer, detach or overwrite them at once) and accepts views of a SharedArrayBuffer; a detached
+ * array is a TypeError naming it.
+ */
 export interface NativeForwardArgs {
-  q: Float32Array; k: Float32Array; v: Float32Array; out: Float32Array; lse: Float32Array;
+  q: Float32Array; k: Float32Array; v: Float32Array;
   B: number; Hq: number; Hkv: number; Lq: number; Lk: number; D: number; Dv: number;
   scale: number;
   qpos: Int32Array | null; kpos: Int32Array | null;
@@ -23,7 +28,8 @@ export interface NativeDeviceReport {
 
 export interface NativeAddon {
   listKernels(backend?: Backend): string[];
-  forward(kernelId: string, args: NativeForwardArgs, backend?: Backend): Promise<void>;
+  /** `out` [B, Hq, Lq, Dv] and `lse` [B, Hq, Lq] are new arrays the addon allocated. */
+  forward(kernelId: string, args: NativeForwardArgs, backend?: Backend): Promise<{ out: Float32Array; lse: Float32Array }>;
   deviceReport(): NativeDeviceReport;
   probeFma(threads: number, seconds: number): Promise<number>;
   probeRead(threads: number, bytes: number, seconds: number): Promise<number>;

@@ -15,6 +15,33 @@ function typeName(x: unknown): string {
   return typeof x;
 }
 
+/**
+ * Whether a view's ArrayBuffer was detached (transferred with structuredClone or postMessage, or
+ * detached by ArrayBuffer.prototype.transfer where it exists). `ArrayBuffer.prototype.detached` is
+ * missing before Node 22; there a detached buffer is the one of length 0 that cannot be viewed.
+ * A SharedArrayBuffer is never detached.
+ */
+export function isDetached(x: ArrayBufferView): boolean {
+  const buf = x.buffer;
+  if (!(buf instanceof ArrayBuffer) || buf.byteLength !== 0) return false;
+  const known = (buf as { detached?: boolean }).detached;
+  if (typeof known === 'boolean') return known;
+  try {
+    new Uint8Array(buf);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+// A detached input would otherwise read as "length 0": say what happened instead.
+function checkNotDetached(name: string, x: ArrayBufferView): void {
+  if (isDetached(x)) {
+    throw new KvforgeError('KVF3009', `argument '${name}' is detached: its ArrayBuffer was transferred (structuredClone or postMessage with transfer) before the call, so it holds no data`,
+      { hint: `pass '${name}' before transferring its buffer, or a copy of it (e.g. ${name}.slice())` });
+  }
+}
+
 function checkCount(name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
     throw new KvforgeError('KVF3004', `'${name}' must be a non-negative integer, received ${String(v)}`);
@@ -29,6 +56,7 @@ function checkArray<T extends Float32Array | Int32Array>(
     throw new KvforgeError('KVF3001', `argument '${name}' must be a ${ctor.name}, received ${typeName(x)}`,
       { hint: ctor === (Float32Array as unknown) ? `convert with Float32Array.from(${name})` : undefined });
   }
+  checkNotDetached(name, x);
   if (x.length !== length) {
     throw new KvforgeError('KVF3002', `argument '${name}' has length ${x.length}, expected ${formula} = ${length}`);
   }
@@ -62,23 +90,20 @@ function checkPositions(name: string, p: unknown, length: number): void {
   if (!(p instanceof Int32Array)) {
     throw new KvforgeError('KVF3006', `argument '${name}' must be an Int32Array of token positions, received ${typeName(p)}`);
   }
+  checkNotDetached(name, p);
   if (p.length !== length) {
     throw new KvforgeError('KVF3006', `argument '${name}' has length ${p.length}, expected ${length} (one position per ${name === 'qpos' ? 'query row (Lq)' : 'key slot (Lk)'})`);
   }
 }
 
-/** Allocate a Float32Array for a result, turning an impossible size into a clear error. */
-export function allocResult(name: string, length: number, formula: string): Float32Array {
-  const bytes = length * 4;
-  const gib = (bytes / 2 ** 30).toFixed(1);
+/**
+ * A result of `length` floats must fit a typed array (the addon allocates it): an impossible size
+ * is a clear error here rather than a failed allocation in native code.
+ */
+export function checkResultSize(name: string, length: number, formula: string): void {
   if (length > constants.MAX_LENGTH / 4 || !Number.isSafeInteger(length)) {
+    const gib = ((length * 4) / 2 ** 30).toFixed(1);
     throw new KvforgeError('KVF3005', `'${name}' would need ${length} floats (${gib} GiB, ${formula}), more than a typed array can hold (${constants.MAX_LENGTH} bytes)`,
-      { hint: 'split the call into smaller batches or shorter query blocks' });
-  }
-  try {
-    return new Float32Array(length);
-  } catch (e) {
-    throw new KvforgeError('KVF3005', `could not allocate '${name}': ${length} floats (${gib} GiB, ${formula}): ${(e as Error).message}`,
       { hint: 'split the call into smaller batches or shorter query blocks' });
   }
 }

@@ -3,15 +3,19 @@
  * argument is a JS error naming the argument, the expected and the received value, and the process
  * survives.
  */
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadAddon, type NativeAddon, type NativeForwardArgs } from '../runtime/native.ts';
 import { loadShipped } from '../runtime/shipped.ts';
 import type { CompiledAttention } from '../runtime/kernels.ts';
+import { sanitized } from './support/sanitized.ts';
 
 let addon: NativeAddon;
+let addonPath: string;
 let causal: CompiledAttention;
 beforeAll(async () => {
   const s = await loadShipped();
+  addonPath = s.addon.path;
   addon = loadAddon(s.addon.path);
   causal = s.kernels.get('causalAttention')!;
 });
@@ -20,7 +24,6 @@ function good(): NativeForwardArgs {
   const B = 1, Hq = 32, Hkv = 4, Lq = 3, Lk = 5, D = 64, Dv = 64;
   return {
     q: new Float32Array(B * Hq * Lq * D), k: new Float32Array(B * Hkv * Lk * D), v: new Float32Array(B * Hkv * Lk * Dv),
-    out: new Float32Array(B * Hq * Lq * Dv), lse: new Float32Array(B * Hq * Lq),
     B, Hq, Hkv, Lq, Lk, D, Dv, scale: 0.125, qpos: null, kpos: null,
     tileMap: new Uint8Array(1).fill(1), tileQ: 64, tileK: 128, mapB: 1, mapH: 1, params: new Float64Array(0), threads: 2,
   };
@@ -35,9 +38,26 @@ async function rejection(args: NativeForwardArgs, id?: string): Promise<Error> {
   throw new Error('expected the addon to reject');
 }
 
+describe('the build flavour', () => {
+  // In `npm run test:asan` every native check below runs instrumented, or this fails.
+  it(sanitized ? 'the addon is built with ASan + UBSan and libasan is loaded' : 'the addon is not instrumented', () => {
+    const binary = readFileSync(addonPath).toString('latin1');
+    const maps = readFileSync('/proc/self/maps', 'utf8');
+    expect(binary.includes('__asan_report_load')).toBe(sanitized);
+    expect(binary.includes('__ubsan_handle_')).toBe(sanitized);
+    expect(/libasan\.so/.test(maps)).toBe(sanitized);
+  });
+});
+
 describe('native argument checks', () => {
-  it('accepts the well-formed call', async () => {
-    await expect(addon.forward(causal.id, good())).resolves.toBeUndefined();
+  it('accepts the well-formed call and returns new out and lse arrays', async () => {
+    const r = await addon.forward(causal.id, good());
+    expect(r.out).toBeInstanceOf(Float32Array);
+    expect(r.out.length).toBe(32 * 3 * 64);
+    expect(r.lse).toBeInstanceOf(Float32Array);
+    expect(r.lse.length).toBe(32 * 3);
+    // All-zero q and k: every admitted key scores 0, so lse = log(number of admitted keys).
+    expect(r.lse[0]).toBeCloseTo(Math.log(3), 5);
   });
 
   it('a Float64Array for k', async () => {
@@ -47,9 +67,9 @@ describe('native argument checks', () => {
     expect(e.message).toMatch(/Float64Array/);
   });
 
-  it('a wrong length for out', async () => {
-    const e = await rejection({ ...good(), out: new Float32Array(7) });
-    expect(e.message).toMatch(/'out'/);
+  it('a wrong length for q', async () => {
+    const e = await rejection({ ...good(), q: new Float32Array(7) });
+    expect(e.message).toMatch(/'q'/);
     expect(e.message).toMatch(/6144/);
     expect(e.message).toMatch(/\b7\b/);
   });

@@ -19,7 +19,10 @@ export interface BuildOptions {
    * is what the CPU runs, and which builds in seconds rather than minutes.
    */
   readonly nvcc?: boolean;
-  /** Build with AddressSanitizer + UndefinedBehaviorSanitizer (CMake KVFORGE_SANITIZE). */
+  /**
+   * Build with AddressSanitizer + UndefinedBehaviorSanitizer (CMake KVFORGE_SANITIZE); node must
+   * preload libasan to load it. @defaultValue env KVFORGE_SANITIZE=1
+   */
   readonly sanitize?: boolean;
   /** Build progress (which files, elapsed, cached or not). Unset: silent, unless KVFORGE_PROGRESS=1. */
   readonly onProgress?: (e: BuildEvent) => void;
@@ -58,6 +61,7 @@ export function resolveBuild(opts: BuildOptions, deviceAnswers: () => boolean = 
     KVFORGE_NATIVE_ARCH: nativeArch ? 'ON' : 'OFF',
     KVFORGE_CUDA: nvcc ? 'ON' : 'OFF',
   };
-  if (opts.sanitize) defines.KVFORGE_SANITIZE = 'ON';
+  // KVFORGE_SANITIZE=1 (set by `npm run test:asan`) sanitizes every build its processes start.
+  if (opts.sanitize ?? process.env.KVFORGE_SANITIZE === '1') defines.KVFORGE_SANITIZE = 'ON';
   return { nvcc, nativeArch, defines };
 }

@@ -4,6 +4,7 @@
 # Always: the tests at -O2 under the forward, reverse and shuffled schedules.
 #   --ucontext  also build and run them on the ucontext fallback instead of the assembly switch
 #   --asan      also build and run them with -fsanitize=address,undefined
+#   --asan-only only that (what `npm run test:asan` runs; `npm test` runs the default build)
 #   --nvcc      also compile every test .cu with nvcc (sm_80): the kernels are real CUDA
 #   --bench     build and run the micro-benchmark (bench.cu)
 #   --all       all of the above
@@ -15,10 +16,11 @@ out=${KVF_EMU_TEST_OUT:-/tmp/kvf-emu-test}
 cuda=${CUDA_HOME:-/usr/local/cuda}
 mkdir -p "$out"
 
-asan=0 ucontext=0 nvcc=0 bench=0
+asan=0 ucontext=0 nvcc=0 bench=0 default=1
 for arg in "$@"; do
   case "$arg" in
     --asan) asan=1 ;;
+    --asan-only) asan=1 default=0 ;;
     --ucontext) ucontext=1 ;;
     --nvcc) nvcc=1 ;;
     --bench) bench=1 ;;
@@ -56,10 +58,12 @@ run() {
   "$@"
 }
 
-build default -O2
-run "tests (schedule: forward)" env KVF_EMU_SCHEDULE=forward KVF_EMU_TEST_SHOW_MESSAGES=1 "$out/default/emu_tests"
-run "tests (schedule: reverse)" env KVF_EMU_SCHEDULE=reverse "$out/default/emu_tests"
-run "tests (schedule: shuffle:7)" env KVF_EMU_SCHEDULE=shuffle:7 "$out/default/emu_tests"
+if [ $default = 1 ]; then
+  build default -O2
+  run "tests (schedule: forward)" env KVF_EMU_SCHEDULE=forward KVF_EMU_TEST_SHOW_MESSAGES=1 "$out/default/emu_tests"
+  run "tests (schedule: reverse)" env KVF_EMU_SCHEDULE=reverse "$out/default/emu_tests"
+  run "tests (schedule: shuffle:7)" env KVF_EMU_SCHEDULE=shuffle:7 "$out/default/emu_tests"
+fi
 
 if [ $ucontext = 1 ]; then
   build ucontext -O2 -DKVF_EMU_FORCE_UCONTEXT
@@ -68,7 +72,11 @@ fi
 
 if [ $asan = 1 ]; then
   build asan -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-  run "tests (ASan + UBSan)" env ASAN_OPTIONS=detect_leaks=1 "$out/asan/emu_tests"
+  # The caller's options (e.g. a log_path) are kept; leaks are checked: this program is all ours.
+  run "tests (ASan + UBSan, schedule: forward)" env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1" \
+    KVF_EMU_SCHEDULE=forward KVF_EMU_TEST_SHOW_MESSAGES=1 "$out/asan/emu_tests"
+  run "tests (ASan + UBSan, schedule: shuffle:7)" env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1" \
+    KVF_EMU_SCHEDULE=shuffle:7 "$out/asan/emu_tests"
 fi
 
 if [ $nvcc = 1 ]; then

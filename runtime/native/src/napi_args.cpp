@@ -55,6 +55,7 @@ std::string describeValue(const Napi::Value& v) {
   if (v.IsFunction()) return "a function";
   if (v.IsTypedArray()) {
     const Napi::TypedArray a = v.As<Napi::TypedArray>();
+    if (isDetached(a)) return std::string("a detached ") + typedArrayName(a.TypedArrayType());
     return std::string(typedArrayName(a.TypedArrayType())) + " of length " + std::to_string(a.ElementLength());
   }
   if (v.IsArrayBuffer()) return "an ArrayBuffer";
@@ -81,8 +82,15 @@ double readFiniteNumber(const char* fn, const std::string& name, const Napi::Val
   return x;
 }
 
-Napi::TypedArray readTypedArray(const char* fn, const std::string& name, const Napi::Value& v,
-                                napi_typedarray_type type, int64_t expectedLength, const std::string& formula) {
+bool isDetached(const Napi::TypedArray& a) {
+  napi_value buffer = nullptr;
+  if (napi_get_typedarray_info(a.Env(), a, nullptr, nullptr, nullptr, &buffer, nullptr) != napi_ok) return false;
+  bool detached = false;
+  return napi_is_detached_arraybuffer(a.Env(), buffer, &detached) == napi_ok && detached;
+}
+
+TypedArrayBytes readTypedArray(const char* fn, const std::string& name, const Napi::Value& v,
+                               napi_typedarray_type type, int64_t expectedLength, const std::string& formula) {
   const char* kind = typedArrayName(type);
   std::string expected = std::string(kind[0] == 'I' ? "an " : "a ") + kind;
   if (expectedLength >= 0) {
@@ -91,10 +99,18 @@ Napi::TypedArray readTypedArray(const char* fn, const std::string& name, const N
   }
   const bool rightKind = v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == type;
   if (!rightKind) throw ArgError(ArgError::Type, argName(fn, name) + " must be " + expected + ", received " + describeValue(v));
-  Napi::TypedArray a = v.As<Napi::TypedArray>();
-  if (expectedLength >= 0 && static_cast<int64_t>(a.ElementLength()) != expectedLength)
+  const Napi::TypedArray a = v.As<Napi::TypedArray>();
+  if (isDetached(a))
+    throw ArgError(ArgError::Type, argName(fn, name) + " is a " + kind + " whose ArrayBuffer is detached (transferred or " +
+                                       "detached before the call); pass " + expected + " that is not detached");
+  napi_typedarray_type t;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(v.Env(), a, &t, &length, &data, nullptr, nullptr) != napi_ok)
+    throw ArgError(ArgError::Type, argName(fn, name) + " must be " + expected + ", received a typed array N-API cannot read");
+  if (expectedLength >= 0 && static_cast<int64_t>(length) != expectedLength)
     throw ArgError(ArgError::Range, argName(fn, name) + " must be " + expected + ", received " + describeValue(v));
-  return a;
+  return TypedArrayBytes{data, length, length * a.ElementSize()};
 }
 
 }  // namespace kvf::napi

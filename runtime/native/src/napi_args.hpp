@@ -8,6 +8,7 @@
 #pragma once
 #include <napi.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -37,16 +38,23 @@ int64_t readInteger(const char* fn, const std::string& name, const Napi::Value& 
 // A finite number (any sign).
 double readFiniteNumber(const char* fn, const std::string& name, const Napi::Value& v);
 
-// A typed array of exactly kind `type`; `expectedLength` < 0 skips the length check. `formula`
-// explains the length in messages, e.g. "B*Hkv*Lk*D = 1*2*256*64".
-Napi::TypedArray readTypedArray(const char* fn, const std::string& name, const Napi::Value& v,
-                                napi_typedarray_type type, int64_t expectedLength, const std::string& formula);
+// What a typed array argument refers to, read with napi_get_typedarray_info (which, unlike
+// napi_get_arraybuffer_info, also serves views of a SharedArrayBuffer). `data` points into memory
+// JS owns and may detach, transfer or (SharedArrayBuffer) write at any time once JS runs again:
+// callers copy what they need before returning to JS (napi_forward.cpp).
+struct TypedArrayBytes {
+  const void* data;
+  size_t length;  // elements
+  size_t bytes;
+};
 
-// Raw element pointer of a typed array (nullptr for length 0 is fine: kernels never read it).
-template <class T>
-T* typedArrayData(const Napi::TypedArray& a) {
-  Napi::ArrayBuffer buf = a.ArrayBuffer();
-  return reinterpret_cast<T*>(static_cast<uint8_t*>(buf.Data()) + a.ByteOffset());
-}
+// A typed array of exactly kind `type`, not detached; `expectedLength` < 0 skips the length check.
+// `formula` explains the length in messages, e.g. "B*Hkv*Lk*D = 1*2*256*64". A detached one is a
+// TypeError that says so (it would otherwise look like a wrong length 0).
+TypedArrayBytes readTypedArray(const char* fn, const std::string& name, const Napi::Value& v,
+                               napi_typedarray_type type, int64_t expectedLength, const std::string& formula);
+
+// Whether `a`'s buffer was detached (transferred). napi 7; false for a SharedArrayBuffer's views.
+bool isDetached(const Napi::TypedArray& a);
 
 }  // namespace kvf::napi

@@ -3,11 +3,18 @@
 //
 // Everything is checked before the work is queued, so a kernel only ever sees consistent shapes:
 // value kinds (typed-array kinds exactly), lengths against the shape products, Hq % Hkv, map
-// sizes, the kernel's compiled tiles. The worker holds references to every typed array until it
-// has finished, so the garbage collector cannot free memory a kernel is writing.
+// sizes, the kernel's compiled tiles.
+//
+// The call owns every byte the kernel touches (call_memory.hpp says why N-API leaves no other
+// safe way): each input is copied into aligned memory the moment it has been read and checked,
+// before any more JS can run (a later property getter may detach an earlier input; the copy is
+// already taken); the outputs are ArrayBuffers created here, reachable from JS only once the
+// promise resolves with { out, lse }. Detached inputs are rejected; views of a SharedArrayBuffer
+// are copied like any other.
 #include "napi_forward.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <string>
@@ -17,7 +24,7 @@
 #include "kvforge/forward_args.hpp"
 #include "kvforge/registry.hpp"
 #include "backends.hpp"
-#include <algorithm>
+#include "call_memory.hpp"
 #include "napi_args.hpp"
 
 namespace kvf::napi {
@@ -54,11 +61,35 @@ int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // Everything one call needs, kept alive together until the worker is destroyed (main thread).
 struct Call {
   CpuKernel kernel;  // a copy: CUDA backends' descriptors are converted into this shape
-  ForwardArgs args;
+  ForwardArgs args;  // every pointer points into memory below
+  AlignedCopy q, k, v, qpos, kpos, tileMap;
   std::vector<int32_t> defaultQpos, defaultKpos;
   std::vector<double> params;
-  std::vector<Napi::Reference<Napi::TypedArray>> keepAlive;
+  // The outputs: created in parse(), unreachable from JS until OnOK hands them out.
+  Napi::Reference<Napi::ArrayBuffer> out, lse;
+  size_t outLength = 0, lseLength = 0;
+
+  // Give the input copies back as soon as the kernel is done (worker thread), so they are in the
+  // pool before JS runs the caller's next call: the worker itself is destroyed only after that.
+  void dropInputs() noexcept {
+    q = AlignedCopy(), k = AlignedCopy(), v = AlignedCopy();
+    qpos = AlignedCopy(), kpos = AlignedCopy(), tileMap = AlignedCopy();
+    args.q = args.k = args.v = nullptr;
+    args.qpos = args.kpos = nullptr;
+    args.tileMap = nullptr;
+  }
 };
+
+// A new ArrayBuffer of `length` floats for result `name`; a failed allocation names it.
+Napi::ArrayBuffer newOutput(Napi::Env env, const char* name, int64_t length, const std::string& formula) {
+  const size_t bytes = size_t(length) * sizeof(float);
+  try {
+    return Napi::ArrayBuffer::New(env, bytes);
+  } catch (const Napi::Error&) {  // V8's RangeError "Array buffer allocation failed", now cleared
+    throw ArgError(ArgError::Range, std::string(kFn) + ": could not allocate the result '" + name + "': " +
+                                        std::to_string(length) + " floats (" + formula + ")");
+  }
+}
 
 Napi::Value prop(const Napi::Object& a, const char* name) { return a.Get(name); }
 
@@ -139,19 +170,19 @@ std::unique_ptr<Call> parse(const Napi::CallbackInfo& info) {
                                         std::to_string(cpu::kMaxThreads) + ", received number " + std::to_string(threads));
   f.threads = static_cast<int>(threads);
 
-  // Tensors.
-  auto tensor = [&](const char* name, napi_typedarray_type type, std::initializer_list<Factor> shape) {
+  // Input tensors: read, checked and copied in one step each.
+  auto copyOf = [](const TypedArrayBytes& t) { return AlignedCopy(t.data, t.bytes); };
+  auto tensor = [&](const char* name, std::initializer_list<Factor> shape) {
     std::string formula;
     const int64_t n = shapeProduct(shape, formula);
-    Napi::TypedArray t = readTypedArray(kFn, name, prop(a, name), type, n, formula);
-    call->keepAlive.push_back(Napi::Persistent(t));
-    return t;
+    return copyOf(readTypedArray(kFn, name, prop(a, name), napi_float32_array, n, formula));
   };
-  f.q = typedArrayData<const float>(tensor("q", napi_float32_array, {{"B", f.B}, {"Hq", f.Hq}, {"Lq", f.Lq}, {"D", f.D}}));
-  f.k = typedArrayData<const float>(tensor("k", napi_float32_array, {{"B", f.B}, {"Hkv", f.Hkv}, {"Lk", f.Lk}, {"D", f.D}}));
-  f.v = typedArrayData<const float>(tensor("v", napi_float32_array, {{"B", f.B}, {"Hkv", f.Hkv}, {"Lk", f.Lk}, {"Dv", f.Dv}}));
-  f.out = typedArrayData<float>(tensor("out", napi_float32_array, {{"B", f.B}, {"Hq", f.Hq}, {"Lq", f.Lq}, {"Dv", f.Dv}}));
-  f.lse = typedArrayData<float>(tensor("lse", napi_float32_array, {{"B", f.B}, {"Hq", f.Hq}, {"Lq", f.Lq}}));
+  call->q = tensor("q", {{"B", f.B}, {"Hq", f.Hq}, {"Lq", f.Lq}, {"D", f.D}});
+  call->k = tensor("k", {{"B", f.B}, {"Hkv", f.Hkv}, {"Lk", f.Lk}, {"D", f.D}});
+  call->v = tensor("v", {{"B", f.B}, {"Hkv", f.Hkv}, {"Lk", f.Lk}, {"Dv", f.Dv}});
+  f.q = call->q.as<float>();
+  f.k = call->k.as<float>();
+  f.v = call->v.as<float>();
 
   // Positions: null/undefined = the defaults of semantics.md 1 (bottom-right aligned queries).
   const Napi::Value qp = prop(a, "qpos"), kp = prop(a, "kpos");
@@ -160,18 +191,16 @@ std::unique_ptr<Call> parse(const Napi::CallbackInfo& info) {
     for (int64_t i = 0; i < f.Lq; ++i) call->defaultQpos[size_t(i)] = static_cast<int32_t>(f.Lk - f.Lq + i);
     f.qpos = call->defaultQpos.data();
   } else {
-    Napi::TypedArray t = readTypedArray(kFn, "qpos", qp, napi_int32_array, f.Lq, "Lq = " + std::to_string(f.Lq));
-    call->keepAlive.push_back(Napi::Persistent(t));
-    f.qpos = typedArrayData<const int32_t>(t);
+    call->qpos = copyOf(readTypedArray(kFn, "qpos", qp, napi_int32_array, f.Lq, "Lq = " + std::to_string(f.Lq)));
+    f.qpos = call->qpos.as<int32_t>();
   }
   if (kp.IsNull() || kp.IsUndefined()) {
     call->defaultKpos.resize(static_cast<size_t>(f.Lk));
     for (int64_t j = 0; j < f.Lk; ++j) call->defaultKpos[size_t(j)] = static_cast<int32_t>(j);
     f.kpos = call->defaultKpos.data();
   } else {
-    Napi::TypedArray t = readTypedArray(kFn, "kpos", kp, napi_int32_array, f.Lk, "Lk = " + std::to_string(f.Lk));
-    call->keepAlive.push_back(Napi::Persistent(t));
-    f.kpos = typedArrayData<const int32_t>(t);
+    call->kpos = copyOf(readTypedArray(kFn, "kpos", kp, napi_int32_array, f.Lk, "Lk = " + std::to_string(f.Lk)));
+    f.kpos = call->kpos.as<int32_t>();
   }
   if ((qp.IsNull() || qp.IsUndefined()) && (f.Lk > INT32_MAX || f.Lq > INT32_MAX))
     throw ArgError(ArgError::Range, argName(kFn, "qpos") + " is needed: default positions exceed the int32 range");
@@ -181,9 +210,8 @@ std::unique_ptr<Call> parse(const Napi::CallbackInfo& info) {
     const int64_t nQt = ceilDiv(f.Lq, f.tileQ), nKt = ceilDiv(f.Lk, f.tileK);
     std::string formula;
     const int64_t n = shapeProduct({{"mapB", f.mapB}, {"mapH", f.mapH}, {"ceil(Lq/tileQ)", nQt}, {"ceil(Lk/tileK)", nKt}}, formula);
-    Napi::TypedArray t = readTypedArray(kFn, "tileMap", prop(a, "tileMap"), napi_uint8_array, n, formula);
-    call->keepAlive.push_back(Napi::Persistent(t));
-    f.tileMap = typedArrayData<const uint8_t>(t);
+    call->tileMap = copyOf(readTypedArray(kFn, "tileMap", prop(a, "tileMap"), napi_uint8_array, n, formula));
+    f.tileMap = call->tileMap.as<uint8_t>();
     for (int64_t i = 0; i < n; ++i)
       if (f.tileMap[i] > 2)
         throw ArgError(ArgError::Range, argName(kFn, "tileMap") + " must hold only 0 (empty), 1 (partial) or 2 (full), received " +
@@ -192,15 +220,30 @@ std::unique_ptr<Call> parse(const Napi::CallbackInfo& info) {
 
   // Params: copied (zero-padded), so the variant's constructor reads a stable snapshot.
   {
-    Napi::TypedArray t = readTypedArray(kFn, "params", prop(a, "params"), napi_float64_array, -1, "");
-    const size_t n = t.ElementLength();
+    const Napi::Value pv = prop(a, "params");
+    const TypedArrayBytes t = readTypedArray(kFn, "params", pv, napi_float64_array, -1, "");
+    const size_t n = t.length;
     if (kern.numParams >= 0 && static_cast<int64_t>(n) != kern.numParams)
       throw ArgError(ArgError::Range, argName(kFn, "params") + " must be a Float64Array of length " +
                                           std::to_string(kern.numParams) + " (the parameters of kernel '" + id +
-                                          "'), received " + describeValue(t));
-    const double* p = typedArrayData<const double>(t);
+                                          "'), received " + describeValue(pv));
     call->params.assign(std::max(n, kMinParamSlots), 0.0);
-    for (size_t i = 0; i < n; ++i) call->params[i] = p[i];
+    if (n > 0) std::memcpy(call->params.data(), t.data, t.bytes);
+  }
+
+  // Outputs, last: every argument is valid, and no JS runs between here and the worker.
+  {
+    std::string outFormula, lseFormula;
+    const int64_t nOut = shapeProduct({{"B", f.B}, {"Hq", f.Hq}, {"Lq", f.Lq}, {"Dv", f.Dv}}, outFormula);
+    const int64_t nLse = shapeProduct({{"B", f.B}, {"Hq", f.Hq}, {"Lq", f.Lq}}, lseFormula);
+    Napi::ArrayBuffer out = newOutput(info.Env(), "out", nOut, outFormula);
+    Napi::ArrayBuffer lse = newOutput(info.Env(), "lse", nLse, lseFormula);
+    f.out = static_cast<float*>(out.Data());
+    f.lse = static_cast<float*>(lse.Data());
+    call->out = Napi::Persistent(out);
+    call->lse = Napi::Persistent(lse);
+    call->outLength = size_t(nOut);
+    call->lseLength = size_t(nLse);
   }
   return call;
 }
@@ -224,8 +267,16 @@ class ForwardWorker : public Napi::AsyncWorker {
     } catch (...) {
       SetError("forward: kernel '" + id + "' failed with an unknown exception (this is a bug in kvforge)");
     }
+    call_->dropInputs();
   }
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  // { out: Float32Array, lse: Float32Array } over the buffers the kernel wrote.
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("out", Napi::Float32Array::New(env, call_->outLength, call_->out.Value(), 0));
+    result.Set("lse", Napi::Float32Array::New(env, call_->lseLength, call_->lse.Value(), 0));
+    deferred_.Resolve(result);
+  }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:

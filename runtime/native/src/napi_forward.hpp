@@ -5,8 +5,10 @@
 
 namespace kvf::napi {
 
-// JS: forward(kernelId: string, a: ForwardArgs): Promise<void>. Never throws synchronously:
-// argument errors reject with TypeError/RangeError, run-time failures with Error.
+// JS: forward(kernelId: string, a: ForwardArgs, backend?): Promise<{ out: Float32Array; lse: Float32Array }>.
+// Never throws synchronously: argument errors (a detached input among them) reject with
+// TypeError/RangeError, run-time failures with Error. `out` and `lse` are new arrays the addon
+// allocated; the inputs are copied, so the caller may do anything with them once this returns.
 Napi::Value forward(const Napi::CallbackInfo& info);
 
 }  // namespace kvf::napi

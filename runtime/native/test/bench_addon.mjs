@@ -40,7 +40,7 @@ async function bench(name, kernel, Lq, Lk, admit, params, reps, caches) {
   const kvs = Array.from({ length: caches }, (_, i) => [
     fillRandom(new Float32Array(B * Hkv * Lk * D), 10 + i), fillRandom(new Float32Array(B * Hkv * Lk * Dv), 100 + i)]);
   const args = {
-    q, k: kvs[0][0], v: kvs[0][1], out: new Float32Array(B * Hq * Lq * Dv), lse: new Float32Array(B * Hq * Lq),
+    q, k: kvs[0][0], v: kvs[0][1],
     B, Hq, Hkv, Lq, Lk, D, Dv, scale: 1 / Math.sqrt(D), qpos: null, kpos: null,
     tileMap: tileMap(Lq, Lk, 64, 128, admit), tileQ: 64, tileK: 128, mapB: 1, mapH: 1,
     params: new Float64Array(params), threads,

@@ -1,0 +1,172 @@
+/**
+ * The addon owns the memory of every call (issue 6, defect 3): inputs are copied when the call is
+ * made, outputs are allocated by the addon. Before, the addon kept references to the typed arrays
+ * only: transferring an input's buffer while the kernel ran, then collecting garbage, gave SIGSEGV
+ * or wrong output, and views of a SharedArrayBuffer failed with a bare `Error: Invalid argument`.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { KvforgeError } from '../codegen/diagnostics.ts';
+import type { CompiledAttention } from '../runtime/kernels.ts';
+import type { AttentionInputs } from '../runtime/inputs.ts';
+import { loadAddon, type NativeAddon, type NativeForwardArgs } from '../runtime/native.ts';
+import { randomFloats } from '../runtime/random.ts';
+import { referenceAttention } from '../runtime/reference.ts';
+import { loadShipped } from '../runtime/shipped.ts';
+import { compareArrays, TOLERANCES } from '../runtime/tolerance.ts';
+import { collectGarbage, detach } from './support/gc.ts';
+
+let causal: CompiledAttention;
+let addon: NativeAddon;
+beforeAll(async () => {
+  const s = await loadShipped();
+  causal = s.kernels.get('causalAttention')!;
+  addon = loadAddon(s.addon.path);
+});
+
+// causalAttention: Hq = 32, Hkv = 4, D = Dv = 64. A prefill this long runs for tens of ms, long
+// enough for the main thread to detach and collect while the kernel still reads.
+function inputs(Lq: number, Lk: number, seed = 1): AttentionInputs {
+  return { B: 1, Lq, Lk, q: randomFloats(32 * Lq * 64, seed), k: randomFloats(4 * Lk * 64, seed + 1), v: randomFloats(4 * Lk * 64, seed + 2) };
+}
+const copy = (x: AttentionInputs): AttentionInputs => ({ ...x, q: x.q.slice(), k: x.k.slice(), v: x.v.slice(), qpos: x.qpos?.slice(), kpos: x.kpos?.slice() });
+
+function expectReference(got: { out: Float32Array; lse: Float32Array }, x: AttentionInputs): void {
+  const ref = referenceAttention(causal.spec, x);
+  const o = compareArrays(got.out, ref.out, TOLERANCES.f32.out);
+  const l = compareArrays(got.lse, ref.lse, TOLERANCES.f32.lse);
+  expect(o.first, 'out').toBeUndefined();
+  expect(l.first, 'lse').toBeUndefined();
+  expect(o.ok && l.ok).toBe(true);
+}
+
+/** Bitwise equality of two results (expect().toEqual is far too slow on arrays this long). */
+function expectSameBits(got: { out: Float32Array; lse: Float32Array }, want: { out: Float32Array; lse: Float32Array }): void {
+  const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  expect(got.out.length).toBe(want.out.length);
+  expect(bytes(got.out).equals(bytes(want.out)), 'out bitwise').toBe(true);
+  expect(bytes(got.lse).equals(bytes(want.lse)), 'lse bitwise').toBe(true);
+}
+
+async function rejected(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('inputs are copied when the call is made', () => {
+  it('detaching every input while the kernel runs, then collecting garbage, changes nothing', async () => {
+    const x = inputs(512, 1024);
+    const expected = await causal.run(copy(x), { threads: 2 });
+    const pending = causal.run(x, { threads: 2 });
+    detach(x.q), detach(x.k), detach(x.v);
+    // The transferred memory is freed now (large buffers: unmapped); refill the heap meanwhile.
+    for (let i = 0; i < 4; i++) {
+      collectGarbage();
+      new Float32Array(x.q.length + 1024 * i).fill(Number.NaN);
+    }
+    const got = await pending;
+    expect(x.q.length).toBe(0); // really detached
+    expectSameBits(got, expected);
+  });
+
+  it('writing the inputs right after the call does not reach the kernel', async () => {
+    const x = { ...inputs(64, 1024, 7), kpos: Int32Array.from({ length: 1024 }, (_, j) => j), qpos: Int32Array.from({ length: 64 }, (_, i) => 960 + i) };
+    const keep = copy(x);
+    const pending = causal.run(x, { threads: 2 });
+    x.q.fill(Number.NaN), x.k.fill(1e30), x.v.fill(Number.NaN), x.kpos.fill(0), x.qpos.fill(-5);
+    expectReference(await pending, keep);
+  });
+
+  it('a getter that detaches an input already read does not reach the kernel', async () => {
+    const x = inputs(64, 300, 11);
+    const keep = copy(x);
+    const args = {
+      ...argsFor(x),
+      get v() { detach(x.q); collectGarbage(); return x.v; }, // q was read (and copied) before v
+    };
+    const got = await addon.forward(causal.id, args as NativeForwardArgs);
+    expect(x.q.length).toBe(0);
+    expectReference(got, keep);
+  });
+
+  it('many concurrent calls on the same buffers, one detached mid-flight, all agree', async () => {
+    const x = inputs(128, 700, 21);
+    const keep = copy(x);
+    const expected = await causal.run(keep, { threads: 1 });
+    const calls = Array.from({ length: 8 }, (_, i) => causal.run(x, { threads: 1 + (i % 2) }));
+    detach(x.k);
+    collectGarbage();
+    for (const r of await Promise.all(calls)) {
+      expectSameBits(r, expected);
+    }
+  });
+});
+
+describe('views that are not plain arrays', () => {
+  it('SharedArrayBuffer views give the same result as plain arrays', async () => {
+    const x = { ...inputs(33, 190, 31), kpos: Int32Array.from({ length: 190 }, (_, j) => 2 * j), qpos: Int32Array.from({ length: 33 }, (_, i) => 300 + i) };
+    const shared = <T extends Float32Array | Int32Array>(a: T): T => {
+      const s = new (a.constructor as { new (b: SharedArrayBuffer): T })(new SharedArrayBuffer(a.byteLength));
+      s.set(a as never);
+      return s;
+    };
+    const sx = { ...x, q: shared(x.q), k: shared(x.k), v: shared(x.v), qpos: shared(x.qpos), kpos: shared(x.kpos) };
+    expect(sx.q.buffer).toBeInstanceOf(SharedArrayBuffer);
+    const plain = await causal.run(x, { threads: 2 });
+    const got = await causal.run(sx, { threads: 2 });
+    expectSameBits(got, plain);
+    expectReference(got, x);
+  });
+
+  it('subarray views with a byte offset read from their offset', async () => {
+    const x = inputs(17, 65, 41);
+    const at = <T extends Float32Array>(a: T, offset: number): T => {
+      const big = new Float32Array(a.length + offset + 5).fill(Number.NaN);
+      big.set(a, offset);
+      return big.subarray(offset, offset + a.length) as T;
+    };
+    const vx = { ...x, q: at(x.q, 3), k: at(x.k, 1), v: at(x.v, 16) };
+    expect(vx.q.byteOffset).toBe(12);
+    expectReference(await causal.run(vx, { threads: 2 }), x);
+  });
+});
+
+describe('detached inputs are errors that say so', () => {
+  it.each(['q', 'k', 'v'] as const)("run(): a detached '%s' is KVF3009", async (name) => {
+    const x = inputs(3, 5);
+    detach(x[name]);
+    const e = await rejected(causal.run(x));
+    expect(e).toBeInstanceOf(KvforgeError);
+    expect((e as KvforgeError).code).toBe('KVF3009');
+    expect(e.message).toContain(`argument '${name}' is detached`);
+  });
+
+  it("run(): a detached 'kpos' is KVF3009", async () => {
+    const x = { ...inputs(3, 5), kpos: new Int32Array([0, 1, 2, 3, 4]) };
+    detach(x.kpos);
+    const e = await rejected(causal.run(x));
+    expect((e as KvforgeError).code).toBe('KVF3009');
+    expect(e.message).toContain("argument 'kpos' is detached");
+  });
+
+  it.each(['q', 'k', 'v', 'qpos', 'kpos', 'tileMap', 'params'] as const)("forward(): a detached '%s' is a TypeError naming it", async (name) => {
+    const a = argsFor({ ...inputs(3, 5), qpos: new Int32Array([2, 3, 4]), kpos: new Int32Array([0, 1, 2, 3, 4]) });
+    detach(a[name]!);
+    const e = await rejected(addon.forward(causal.id, a));
+    expect(e).toBeInstanceOf(TypeError);
+    expect(e.message).toMatch(new RegExp(`^forward: argument '${name}' is a \\w+ whose ArrayBuffer is detached`));
+  });
+});
+
+/** The addon's own argument object for `x` on causalAttention (every tile evaluated: always right). */
+function argsFor(x: AttentionInputs): NativeForwardArgs {
+  const nQt = Math.ceil(x.Lq / 64), nKt = Math.ceil(x.Lk / 128);
+  return {
+    q: x.q, k: x.k, v: x.v, B: x.B, Hq: 32, Hkv: 4, Lq: x.Lq, Lk: x.Lk, D: 64, Dv: 64, scale: 0.125,
+    qpos: x.qpos ?? null, kpos: x.kpos ?? null, tileMap: new Uint8Array(x.B * nQt * nKt).fill(1),
+    tileQ: 64, tileK: 128, mapB: 1, mapH: 1, params: new Float64Array(0), threads: 2,
+  };
+}
