@@ -19,6 +19,7 @@ export const DIAGNOSTICS = {
   KVF1010: 'source not readable',
   KVF1011: 'unsupported literal',
   KVF1012: 'expression nested too deeply',
+  KVF1013: 'expression too large',
   // declarations
   KVF2001: 'bad parameter declaration',
   KVF2002: 'bad parameter value',

@@ -4,7 +4,7 @@
  * pure expression while letting users name intermediate values.
  */
 import { Node, VariableDeclarationKind, type Statement, type VariableStatement } from 'ts-morph';
-import { irDepth, MAX_IR_DEPTH } from '../ir/depth.ts';
+import { irDepth, irDistinct, irSize, MAX_IR_DEPTH, MAX_IR_REUSE, MAX_IR_SIZE } from '../ir/depth.ts';
 import type { Expr } from '../ir/expr.ts';
 import type { Context } from './context.ts';
 import { translateExpr } from './expressions.ts';
@@ -69,8 +69,17 @@ function shallow(e: Expr, node: Node, depths: Map<Expr, number>, ctx: Context): 
     ctx.report.fail('KVF1012', node, `this value nests ${depth} operations deep once the consts it reads are inlined (the limit is ${MAX_IR_DEPTH})`,
       'consts are inlined where they are read; split the computation into fewer dependent steps');
   }
+  const size = irSize(e, sizes);
+  const limit = size > MAX_IR_SIZE ? Math.max(MAX_IR_SIZE, MAX_IR_REUSE * irDistinct(e)) : MAX_IR_SIZE;
+  if (size > limit) {
+    ctx.report.fail('KVF1013', node, `this value stands for ${size > 1e15 ? size.toExponential(1) : size} operations once the consts it reads are inlined (the limit here is ${limit})`,
+      'a const is inlined wherever it is read, so each const that reads the previous one twice doubles the size; write the computation without repeated reuse');
+  }
   return e;
 }
+
+// Tree sizes of translated values, shared like the depths (a const is measured once).
+const sizes = new WeakMap<Expr, number>();
 
 function declareConsts(s: VariableStatement, ctx: Context, depths: Map<Expr, number>): void {
   if (s.getDeclarationKind() !== VariableDeclarationKind.Const) {

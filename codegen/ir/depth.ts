@@ -36,6 +36,46 @@ export function irDepth(e: Expr, memo = new Map<Expr, number>()): number {
   return memo.get(e)!;
 }
 
+/**
+ * How many nodes an Expr may stand for once every shared subtree is counted as often as it is
+ * used (which is what the printer writes and the kernel evaluates), beyond its own distinct
+ * nodes: at most MAX_IR_SIZE, or MAX_IR_REUSE times its distinct nodes when that is more. A
+ * const is inlined by reference, so `const a1 = a0 + a0; const a2 = a1 + a1; ...` is a DAG of
+ * 3n nodes but a tree of 2^n: 40 such lines would print a terabyte. A long chain written out
+ * (`a && b && ...` of 10^4 terms) shares nothing and is as large as its source, which is fine.
+ */
+export const MAX_IR_SIZE = 20_000;
+export const MAX_IR_REUSE = 8;
+
+/** Distinct nodes of `e` (iterative). */
+export function irDistinct(e: Expr): number {
+  const seen = new Set<Expr>([e]);
+  const stack = [e];
+  while (stack.length) for (const c of children(stack.pop()!)) if (!seen.has(c)) seen.add(c), stack.push(c);
+  return seen.size;
+}
+
+/** Nodes of `e` as a tree (shared subtrees counted per use); linear in distinct nodes, iterative. */
+export function irSize(e: Expr, memo: Pick<WeakMap<Expr, number>, 'has' | 'get' | 'set'> = new WeakMap()): number {
+  const stack: Array<{ node: Expr; expanded: boolean }> = [{ node: e, expanded: false }];
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    if (memo.has(top.node)) {
+      stack.pop();
+      continue;
+    }
+    const kids = children(top.node);
+    if (!top.expanded) {
+      top.expanded = true;
+      for (const c of kids) if (!memo.has(c)) stack.push({ node: c, expanded: false });
+      continue;
+    }
+    stack.pop();
+    memo.set(top.node, 1 + kids.reduce((n, c) => n + memo.get(c)!, 0));
+  }
+  return memo.get(e)!;
+}
+
 /** Chains up to this many operands stay left-deep, as written (readable in `kvforge explain`). */
 const LEFT_DEEP_MAX = 32;
 

@@ -29,13 +29,22 @@ export const DEEP_BODIES: Readonly<Record<string, string>> = {
   leaf: '(b, h, q, k) => k <= q + 1',
   consts1000: `(b, h, q, k) => {\n${Array.from({ length: 1000 }, (_, i) => `  const t${i + 1} = ${i ? `t${i}` : 'q'} - 1;`).join('\n')}\n  return k <= t1000 + 1000;\n}`,
   consts2000: `(b, h, q, k) => {\n${Array.from({ length: 2000 }, (_, i) => `  const t${i + 1} = ${i ? `t${i}` : 'q'} - 1;`).join('\n')}\n  return k <= t2000;\n}`,
+  // Each const reads the previous one twice: shallow, but 2^n nodes once inlined (the hostile
+  // trial's out-of-memory crash at n = 40); n = 10 is about 5000 nodes and fine.
+  doubling10: doubling(10),
+  doubling40: doubling(40),
 };
 
+function doubling(n: number): string {
+  const lines = Array.from({ length: n }, (_, i) => `  const a${i + 1} = a${i} % 7 + a${i} % 5;`);
+  return `(b, h, q, k) => {\n  const a0 = q - k;\n${lines.join('\n')}\n  return a${n} % 3 === 0 || k <= q;\n}`;
+}
+
 /** What each case must give. */
-export const EXPECTED: Readonly<Record<string, 'ok' | 'KVF1012'>> = {
+export const EXPECTED: Readonly<Record<string, 'ok' | 'KVF1012' | 'KVF1013'>> = {
   andChain10k: 'ok', orChain10k: 'ok', parens300: 'KVF1012', parens1500: 'KVF1012', ternary300: 'KVF1012',
   sum1000: 'KVF1012', nested100: 'ok', leaf: 'ok', consts1000: 'ok', consts2000: 'KVF1012',
-  combinedAnd10k: 'ok', nestedNot10k: 'KVF1012', nestedAnd300: 'KVF1012',
+  combinedAnd10k: 'ok', nestedNot10k: 'KVF1012', nestedAnd300: 'KVF1012', doubling10: 'ok', doubling40: 'KVF1013',
 };
 
 export interface DeepResult {
