@@ -83,9 +83,15 @@ export function writeGenerated(set: GeneratedSet, dir: string, o: WriteOptions =
   if (st && !st.isDirectory()) throw new KvforgeError('KVF4010', `${dir} is not a folder`, { hint: 'choose a folder for --out' });
   if (st) removeDeadTemps(root);
   const prior = st ? readPriorManifest(root) : { kind: 'none' as const };
+  // A manifest.json gen did not write is somebody's file (web apps and extensions have one):
+  // --force never overwrites it.
+  if (prior.kind === 'foreign') {
+    throw new KvforgeError('KVF4010', `${dir} holds a ${MANIFEST} that kvforge gen did not write (its ${prior.why}); gen would have to overwrite it, and never does, even with --force`, {
+      hint: 'choose another --out (a new or empty folder, or one gen wrote before)',
+    });
+  }
   if (st && prior.kind !== 'ours' && readdirSync(root).length > 0 && !o.force) {
-    const why = prior.kind === 'foreign' ? `its ${prior.why}` : `it holds no ${MANIFEST} of kvforge's`;
-    throw new KvforgeError('KVF4010', `${dir} is not empty and kvforge gen did not create it (${why}); gen writes only into a new or empty folder, or one it wrote before`, {
+    throw new KvforgeError('KVF4010', `${dir} is not empty and kvforge gen did not create it (it holds no ${MANIFEST} of kvforge's); gen writes only into a new or empty folder, or one it wrote before`, {
       hint: `pass --force to write into ${dir} anyway (gen then overwrites only the files it generates and deletes none of yours), or choose another --out`,
     });
   }

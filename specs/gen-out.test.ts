@@ -13,7 +13,7 @@ import { GENERATED_FILE } from '../codegen/backends/render.ts';
 import { KvforgeError } from '../codegen/diagnostics.ts';
 import { configFiles } from '../codegen/loadSpecs.ts';
 import { diffGenerated, generateFromFiles, writeGenerated, type GeneratedSet } from '../codegen/generate.ts';
-import { CONFIGS_DIR, PACKAGE_ROOT } from '../runtime/paths.ts';
+import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../runtime/paths.ts';
 import { kvforge } from './support/cli.ts';
 import { SEED } from './support/random-expr.ts';
 
@@ -137,15 +137,25 @@ describe('gen writes into a folder it did not create only with --force', () => {
     expect(tree(dir)).toEqual(kept);
   });
 
-  it('a foreign manifest.json (not kvforge\'s, or not JSON) is the same: refused without --force', () => {
+  it('a foreign manifest.json (not kvforge\'s, or not JSON) is the user\'s file: refused, with --force too', () => {
     for (const text of ['{ "name": "my-app", "files": ["cpp/x.cpp"] }\n', 'not json\n']) {
-      const dir = tmp();
-      writeFileSync(path.join(dir, 'manifest.json'), text);
-      const e = caught(() => writeGenerated(mine, dir));
-      expect(e.code).toBe('KVF4010');
-      expect(e.message).toMatch(/manifest\.json (was not written by kvforge gen|is not JSON)/);
-      expect(tree(dir)).toEqual({ 'manifest.json': text });
+      for (const force of [false, true]) {
+        const dir = tmp();
+        writeFileSync(path.join(dir, 'manifest.json'), text);
+        const e = caught(() => writeGenerated(mine, dir, { force }));
+        expect(e.code).toBe('KVF4010');
+        expect(e.message).toMatch(/manifest\.json (was not written by kvforge gen|is not JSON)/);
+        expect(tree(dir)).toEqual({ 'manifest.json': text });
+      }
     }
+  });
+
+  it("--out naming kvforge's own generated/ is refused: the shipped kernels stay", () => {
+    const before = readdirSync(path.join(GENERATED_DIR, 'cpp')).sort();
+    const r = kvforge('gen', FIXTURE, '--out', GENERATED_DIR);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/KVF4010.*kvforge's own generated\/ folder/);
+    expect(readdirSync(path.join(GENERATED_DIR, 'cpp')).sort()).toEqual(before);
   });
 
   it('--force writes into it, overwrites only the files gen generates, deletes none of the user\'s, and a re-gen then needs no --force', () => {
