@@ -20,6 +20,7 @@ import type { Expr } from './ir/expr.ts';
 import { lowerSpec, type ParamSlot } from './lower.ts';
 import { bindParams } from './passes/bindParams.ts';
 import { foldConstants } from './passes/foldConstants.ts';
+import { checkConstants } from './passes/checkConstants.ts';
 import { makePlan, type KernelPlan } from './planner/plan.ts';
 
 /** Everything a backend and the runtime need about one kernel. */
@@ -69,6 +70,8 @@ export function compileUnit(spec: AttentionSpec, planOverrides: Partial<KernelPl
   mask = mask && foldConstants(mask);
   score = score && foldConstants(score);
   dumps?.push({ stage: 'foldConstants', mask, score });
+  if (mask) checkConstants(mask, `mask of '${spec.name}'`, baked);
+  if (score) checkConstants(score, `score of '${spec.name}'`, baked);
   // A mask folded to `true` admits everything: drop it, so tiles are all FULL and no mask runs.
   if (mask?.op === 'const' && mask.value === true) mask = undefined;
   const specHash = stableHash({
