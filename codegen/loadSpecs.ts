@@ -6,7 +6,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AttentionSpec } from '../dsl/attention.ts';
-import type { KernelPlan } from './planner/plan.ts';
+import { makePlan, type KernelPlan } from './planner/plan.ts';
+import { types } from 'node:util';
 import { KvforgeError } from './diagnostics.ts';
 
 export interface NamedSpec {
@@ -38,12 +39,52 @@ export async function loadSpecs(file: string, root?: string): Promise<NamedSpec[
     });
   }
   const rel = root ? path.relative(root, abs).split(path.sep).join('/') : file;
-  const plans = (mod.kernelPlans ?? {}) as Record<string, Array<Partial<KernelPlan>>>;
-  const out = Object.keys(mod).filter((k) => isSpec(mod[k])).map((k) => ({
-    file: rel, exportName: k, spec: mod[k] as AttentionSpec, plans: plans[k] ?? [{}],
-  }));
-  if (out.length === 0) {
+  const names = Object.keys(mod).filter((k) => isSpec(mod[k]));
+  if (names.length === 0) {
     throw new KvforgeError('KVF4004', `${file} exports no attention variant`, { hint: 'export const myVariant = defineAttention({ ... })' });
+  }
+  const plans = readKernelPlans(file, mod.kernelPlans, names, mod);
+  return names.map((k) => ({ file: rel, exportName: k, spec: mod[k] as AttentionSpec, plans: plans.get(k) ?? [{}] }));
+}
+
+const isPlainObject = (x: unknown): x is object => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/**
+ * A module's `kernelPlans` export: `{ exportName: [plan, ...] }`, each plan a plain object of
+ * KernelPlan fields. Checked here, with the export and index in every error: a typo in an export
+ * name, a plan that is not an object or a getter would otherwise lose a user's kernels silently
+ * or surface as a TypeError inside kvforge. Plans are copied, so a later read sees the same data.
+ */
+function readKernelPlans(file: string, raw: unknown, names: readonly string[], mod: Record<string, unknown>): Map<string, Array<Partial<KernelPlan>>> {
+  const out = new Map<string, Array<Partial<KernelPlan>>>();
+  if (raw === undefined) return out;
+  const bad = (detail: string, hint?: string): never => {
+    throw new KvforgeError('KVF4004', `${file}: kernelPlans${detail}`, { hint: hint ?? "kernelPlans is { myVariant: [{}, { target: 'cuda', dtype: 'bf16' }] }" });
+  };
+  if (!isPlainObject(raw) || types.isProxy(raw)) bad(` must be an object of plan lists, got ${Array.isArray(raw) ? 'an array' : raw === null ? 'null' : typeof raw}`);
+  for (const [key, d] of Object.entries(Object.getOwnPropertyDescriptors(raw))) {
+    if (!('value' in d)) bad(`.${key} is a getter; write the plans as plain data`);
+    if (!names.includes(key)) {
+      bad(`.${key} names no exported attention variant${key in mod ? ` ('${key}' is exported but is not a defineAttention(...) result)` : ''}`, `exported variants: ${names.join(', ')}`);
+    }
+    const list = d.value as unknown;
+    if (!Array.isArray(list) || types.isProxy(list)) bad(`.${key} must be an array of plans, got ${list === null ? 'null' : typeof list}`);
+    if ((list as unknown[]).length === 0) bad(`.${key} lists no plan`, `leave ${key} out for one default C++ kernel, or list plans: [{}]`);
+    out.set(key, (list as unknown[]).map((p, i) => {
+      if (!isPlainObject(p) || types.isProxy(p)) bad(`.${key}[${i}] must be a plan object such as { target: 'cuda' }, got ${p === null ? 'null' : Array.isArray(p) ? 'an array' : typeof p}`);
+      const fields: Record<string, unknown> = {};
+      for (const [f, fd] of Object.entries(Object.getOwnPropertyDescriptors(p))) {
+        if (!('value' in fd)) bad(`.${key}[${i}].${f} is a getter; write the plan as plain data`);
+        fields[f] = fd.value;
+      }
+      try {
+        makePlan(fields as Partial<KernelPlan>, mod[key] as AttentionSpec);
+      } catch (e) {
+        if (e instanceof KvforgeError) bad(`.${key}[${i}]: ${e.detail}`, e.hint);
+        throw e;
+      }
+      return fields as Partial<KernelPlan>;
+    }));
   }
   return out;
 }
