@@ -6,7 +6,7 @@
  * real build checks that run-time values reach the kernel under their declared names.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { KvforgeError, type DiagnosticCode } from '../codegen/diagnostics.ts';
+import type { DiagnosticCode } from '../codegen/diagnostics.ts';
 import { compileUnit } from '../codegen/pipeline.ts';
 import {
   and, causal, defineAttention, defineMask, defineScore, sinks, slidingWindow, softcap,
@@ -16,26 +16,12 @@ import type { NativeAddon } from '../runtime/native.ts';
 import { randomFloats } from '../runtime/random.ts';
 import { referenceAttention } from '../runtime/reference.ts';
 import { compareArrays, TOLERANCES } from '../runtime/tolerance.ts';
+import { caught, caughtAsync } from './support/caught.ts';
 
-function code(f: () => unknown): DiagnosticCode {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof KvforgeError) return e.code;
-    throw new Error(`expected a KvforgeError, got ${(e as Error).stack}`);
-  }
-  throw new Error('expected a KvforgeError, nothing was thrown');
-}
+const code = (f: () => unknown): DiagnosticCode => caught(f).code;
+const rejection = caughtAsync;
 
-async function rejection(f: () => Promise<unknown>): Promise<KvforgeError> {
-  try {
-    await f();
-  } catch (e) {
-    if (e instanceof KvforgeError) return e;
-    throw new Error(`expected a KvforgeError, got ${(e as Error).stack}`);
-  }
-  throw new Error('expected a KvforgeError, nothing was thrown');
-}
+
 
 const shape = { heads: { q: 4, kv: 2 }, headDim: 16 } as const;
 const window = defineAttention({ ...shape, name: 'w', mask: and(sinks.with({ count: 2 }), slidingWindow.with({ window: 8 })) });

@@ -4,21 +4,12 @@
  * integers that folding of baked parameters pushes past +-(2^53 - 1).
  */
 import { describe, expect, it } from 'vitest';
-import { KvforgeError } from '../codegen/diagnostics.ts';
 import { compileUnit } from '../codegen/pipeline.ts';
 import { causal, defineAttention, defineMask, defineScore } from '../dsl/index.ts';
+import { caught } from './support/caught.ts';
 
 const shape = { heads: { q: 2, kv: 1 }, headDim: 32 } as const;
 
-function refusal(f: () => unknown): KvforgeError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof KvforgeError) return e;
-    throw e;
-  }
-  throw new Error('expected a KvforgeError');
-}
 
 describe('float constants the kernel (float32) cannot hold', () => {
   it.each([
@@ -26,7 +17,7 @@ describe('float constants the kernel (float32) cannot hold', () => {
     ['1e-30 * 1e-30, folded to 1e-60 (0 in float32)', defineScore((s) => s * (1e-30 * 1e-30) * 1e60, { name: 'unf' })],
     ['-3.5e38', defineScore((s) => Math.max(s, -3.5e38), { name: 'neg' })],
   ])('%s is KVF1011', (_what, score) => {
-    const e = refusal(() => compileUnit(defineAttention({ ...shape, mask: causal, score })));
+    const e = caught(() => compileUnit(defineAttention({ ...shape, mask: causal, score })));
     expect(e.code).toBe('KVF1011');
     expect(e.message).toMatch(/float32 cannot hold/);
   });
@@ -40,7 +31,7 @@ describe('float constants the kernel (float32) cannot hold', () => {
 describe('integers that baked parameters fold past 2^53', () => {
   const m = defineMask((b, h, q, k, p) => k <= q && q % (p.a * p.a * p.a * p.a) !== 1, { name: 'pow4', params: { a: 'int32' } });
   it('baked: KVF2002 naming the folded value', () => {
-    const e = refusal(() => compileUnit(defineAttention({ ...shape, mask: m.with({ a: 65536 }) })));
+    const e = caught(() => compileUnit(defineAttention({ ...shape, mask: m.with({ a: 65536 }) })));
     expect(e.code).toBe('KVF2002');
     expect(e.message).toMatch(/folds to the integer 18446744073709552000.*2\^53/);
   });

@@ -5,32 +5,14 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { KvforgeError } from '../codegen/diagnostics.ts';
 import { causal, defineAttention, defineMask, slidingWindow, softcap } from '../dsl/index.ts';
 import { CompiledAttention } from '../runtime/kernels.ts';
 import type { NativeAddon } from '../runtime/native.ts';
 import { loadShipped } from '../runtime/shipped.ts';
 import { compileUnit } from '../codegen/pipeline.ts';
+import { caught, caughtAsync } from './support/caught.ts';
 
-function caught(f: () => unknown): KvforgeError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof KvforgeError) return e;
-    throw new Error(`expected a KvforgeError, got ${(e as Error).stack}`);
-  }
-  throw new Error('expected a KvforgeError, nothing was thrown');
-}
 
-async function caughtAsync(f: () => Promise<unknown>): Promise<KvforgeError> {
-  try {
-    await f();
-  } catch (e) {
-    if (e instanceof KvforgeError) return e;
-    throw new Error(`expected a KvforgeError, got ${(e as Error).stack}`);
-  }
-  throw new Error('expected a KvforgeError, nothing was thrown');
-}
 
 /** The line of this file on which `needle` first appears (1-based). */
 function lineOf(needle: string): number {

@@ -10,12 +10,12 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GENERATED_FILE } from '../codegen/backends/render.ts';
-import { KvforgeError } from '../codegen/diagnostics.ts';
 import { configFiles } from '../codegen/loadSpecs.ts';
 import { diffGenerated, generateFromFiles, writeGenerated, type GeneratedSet } from '../codegen/generate.ts';
 import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../runtime/paths.ts';
 import { kvforge } from './support/cli.ts';
 import { SEED } from './support/random-expr.ts';
+import { caught } from './support/caught.ts';
 
 const FIXTURE = 'specs/fixtures/my-variants.ts';
 let mine: GeneratedSet; // my-variants.ts: two C++ kernels
@@ -31,15 +31,6 @@ afterEach(() => {
   for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function caught(f: () => unknown): KvforgeError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof KvforgeError) return e;
-    throw e;
-  }
-  throw new Error('expected a KvforgeError, nothing was thrown');
-}
 
 /** Every file under `dir`, relative, with its text: what a user would see is kept or lost. */
 function tree(dir: string): Record<string, string> {

@@ -7,8 +7,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KvforgeError } from '../codegen/diagnostics.ts';
 import { loadSpecs } from '../codegen/loadSpecs.ts';
+import { caughtAsync } from './support/caught.ts';
 
 const DIR = fileURLToPath(new URL('./.scratch/kernel-plans/', import.meta.url));
 mkdirSync(DIR, { recursive: true });
@@ -25,15 +25,6 @@ export const kernelPlans = ${plans};
   return file;
 }
 
-async function refusal(plans: string): Promise<KvforgeError> {
-  try {
-    await loadSpecs(moduleWith(plans));
-  } catch (e) {
-    if (e instanceof KvforgeError) return e;
-    throw e;
-  }
-  throw new Error('expected a KvforgeError');
-}
 
 describe('kernelPlans', () => {
   it.each([
@@ -50,7 +41,7 @@ describe('kernelPlans', () => {
     ['a misspelt plan field', "{ a: [{ tragte: 'cuda' }] }", /kernelPlans\.a\[0\]: kernel plan: unknown field/],
     ['a bad dtype', "{ a: [{ target: 'cuda', dtype: 'f8' }] }", /kernelPlans\.a\[0\]: kernel plan: dtype/],
   ])('%s is KVF4004 naming where', async (_what, plans, message) => {
-    const e = await refusal(plans);
+    const e = await caughtAsync(() => loadSpecs(moduleWith(plans)));
     expect(e.code).toBe('KVF4004');
     expect(e.message).toMatch(message);
   });

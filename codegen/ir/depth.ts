@@ -12,11 +12,14 @@ import { children, E, type Expr } from './expr.ts';
 /** The deepest IR any pass is given (a chain of one operator counts log2 of its length). */
 export const MAX_IR_DEPTH = 1024;
 
+type Memo = Pick<WeakMap<Expr, number>, 'has' | 'get' | 'set'>;
+
 /**
- * Levels of `e` (a leaf is 1). Iterative, and linear in the number of distinct nodes: a const
- * used twice is one object (the front end inlines consts by reference), measured once.
+ * A number per node, from its children's numbers (`combine`), in post-order. Iterative (no
+ * frame per level), and each distinct node is visited once: a const used twice is one object
+ * (the front end inlines consts by reference). Returns the number of `e`.
  */
-export function irDepth(e: Expr, memo = new Map<Expr, number>()): number {
+function postOrder(e: Expr, memo: Memo, combine: (kids: readonly number[]) => number): number {
   const stack: Array<{ node: Expr; expanded: boolean }> = [{ node: e, expanded: false }];
   while (stack.length) {
     const top = stack[stack.length - 1]!;
@@ -31,9 +34,14 @@ export function irDepth(e: Expr, memo = new Map<Expr, number>()): number {
       continue;
     }
     stack.pop();
-    memo.set(top.node, 1 + kids.reduce((m, c) => Math.max(m, memo.get(c)!), 0));
+    memo.set(top.node, combine(kids.map((c) => memo.get(c)!)));
   }
   return memo.get(e)!;
+}
+
+/** Levels of `e` (a leaf is 1). */
+export function irDepth(e: Expr, memo: Memo = new Map<Expr, number>()): number {
+  return postOrder(e, memo, (kids) => 1 + kids.reduce((m, d) => Math.max(m, d), 0));
 }
 
 /**
@@ -55,25 +63,9 @@ export function irDistinct(e: Expr): number {
   return seen.size;
 }
 
-/** Nodes of `e` as a tree (shared subtrees counted per use); linear in distinct nodes, iterative. */
-export function irSize(e: Expr, memo: Pick<WeakMap<Expr, number>, 'has' | 'get' | 'set'> = new WeakMap()): number {
-  const stack: Array<{ node: Expr; expanded: boolean }> = [{ node: e, expanded: false }];
-  while (stack.length) {
-    const top = stack[stack.length - 1]!;
-    if (memo.has(top.node)) {
-      stack.pop();
-      continue;
-    }
-    const kids = children(top.node);
-    if (!top.expanded) {
-      top.expanded = true;
-      for (const c of kids) if (!memo.has(c)) stack.push({ node: c, expanded: false });
-      continue;
-    }
-    stack.pop();
-    memo.set(top.node, 1 + kids.reduce((n, c) => n + memo.get(c)!, 0));
-  }
-  return memo.get(e)!;
+/** Nodes of `e` as a tree (shared subtrees counted per use). */
+export function irSize(e: Expr, memo: Memo = new WeakMap()): number {
+  return postOrder(e, memo, (kids) => kids.reduce((n, k) => n + k, 1));
 }
 
 /** Chains up to this many operands stay left-deep, as written (readable in `kvforge explain`). */
