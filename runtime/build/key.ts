@@ -12,7 +12,8 @@ import type { ToolchainFacts } from './facts.ts';
 /** Bump when the layout of an entry or the meaning of a key changes. */
 export const CACHE_FORMAT = 'kvforge-cache v2';
 
-function listFiles(dir: string): string[] {
+/** Every file under `dir`, recursively, sorted (none when it does not exist). */
+export function listFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = path.join(dir, e.name);

@@ -26,6 +26,7 @@ import path from 'node:path';
 import { KvforgeError } from '../../codegen/diagnostics.ts';
 import { cacheRoot, GENERATED_DIR, NATIVE_DIR } from '../paths.ts';
 import { classifyKernel, parsePtxasResources, type PtxasFunction } from './ptxas.ts';
+import { listFiles } from '../build/key.ts';
 
 export const REPORT_GENERATOR = 'kvforge-resources 1';
 export const ARCHS = ['sm_80', 'sm_90'] as const;
@@ -210,13 +211,6 @@ async function pool<T>(tasks: readonly (() => Promise<T>)[], jobs: number): Prom
 // ---------------------------------------------------------------------------------------------
 // Cache
 
-function listFiles(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = path.join(dir, e.name);
-    return e.isDirectory() ? listFiles(p) : [p];
-  }).sort();
-}
 
 /** Hash of the kvforge headers and tools every nvcc result depends on. */
 function nativeInputsHash(): string {
