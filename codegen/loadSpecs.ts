@@ -5,7 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { AttentionSpec } from '../dsl/attention.ts';
+import { isAttentionSpec as isSpec, type AttentionSpec } from '../dsl/attention.ts';
 import { makePlan, type KernelPlan } from './planner/plan.ts';
 import { types } from 'node:util';
 import { KvforgeError } from './diagnostics.ts';
@@ -20,10 +20,6 @@ export interface NamedSpec {
    * else one C++ kernel with the default plan.
    */
   readonly plans: ReadonlyArray<Partial<KernelPlan>>;
-}
-
-function isSpec(x: unknown): x is AttentionSpec {
-  return typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'attention';
 }
 
 export async function loadSpecs(file: string, root?: string): Promise<NamedSpec[]> {

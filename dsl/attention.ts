@@ -105,6 +105,19 @@ export function defineAttention(o: AttentionOptions): AttentionSpec {
   });
 }
 
+/**
+ * Whether `x` is what defineAttention returns, checked structurally, not by identity: a spec may
+ * come from another copy of kvforge (a user's file importing the installed package). Used
+ * wherever a spec comes in from outside: loading a user's module, and compile().
+ */
+export function isAttentionSpec(x: unknown): x is AttentionSpec {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(x) || x.kind !== 'attention') return false;
+  const heads = x.heads;
+  return isObject(heads) && isPosInt(heads.q) && isPosInt(heads.kv) && isPosInt(x.headDim) && isPosInt(x.valueDim)
+    && typeof x.name === 'string' && (x.mask === undefined || isObject(x.mask)) && (x.score === undefined || isObject(x.score));
+}
+
 /** The scale a spec uses. */
 export function specScale(spec: AttentionSpec): number {
   return spec.scale ?? 1 / Math.sqrt(spec.headDim);

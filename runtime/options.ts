@@ -5,7 +5,7 @@
  */
 import { KvforgeError } from '../codegen/diagnostics.ts';
 import type { KernelPlan } from '../codegen/planner/plan.ts';
-import type { AttentionSpec } from '../dsl/attention.ts';
+import { isAttentionSpec as isSpec, type AttentionSpec } from '../dsl/attention.ts';
 
 /** Most worker threads a call may ask for (the native thread pool's kMaxThreads). */
 export const MAX_THREADS = 256;
@@ -18,15 +18,6 @@ function kind(x: unknown): string {
 }
 
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-
-/** What defineAttention returns, checked structurally (a spec may come from another copy of kvforge). */
-function isSpec(x: unknown): x is AttentionSpec {
-  if (!isObject(x) || x.kind !== 'attention') return false;
-  const heads = x.heads as { q?: unknown; kv?: unknown } | undefined;
-  const posInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v > 0;
-  return isObject(heads) && posInt(heads.q) && posInt(heads.kv) && posInt(x.headDim) && posInt(x.valueDim)
-    && typeof x.name === 'string' && (x.mask === undefined || isObject(x.mask)) && (x.score === undefined || isObject(x.score));
-}
 
 export type CompileEntry = AttentionSpec | { readonly spec: AttentionSpec; readonly plan: Partial<KernelPlan> };
 
