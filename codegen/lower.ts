@@ -11,6 +11,7 @@ import { checkMaskNesting, type Mask } from '../dsl/mask.ts';
 import { irDepth, logicChain, MAX_IR_DEPTH } from './ir/depth.ts';
 import { children, E, type Expr } from './ir/expr.ts';
 import { interpret } from './ir/interpret.ts';
+import { printJs } from './ir/printJs.ts';
 import { KvforgeError } from './diagnostics.ts';
 import { translate } from './frontend/index.ts';
 import { renameParams } from './passes/renameParams.ts';
@@ -87,7 +88,10 @@ export function checkDivisors(l: LoweredSpec, values: Readonly<Record<string, nu
       const d = interpret(e.rhs, { b: 0, h: 0, q: 0, k: 0, s: 0, params: values });
       if (d === 0) {
         const origin = l.params.find((p) => containsParam(e.rhs, p.name))?.origin ?? 'a divisor';
-        throw new KvforgeError('KVF2002', `${origin} is used as a divisor and is 0`, { hint: 'bind a nonzero value' });
+        // Name the divisor as written: `p.a - 3` is 0 with a = 3, which "a is 0" would misstate.
+        const divisor = printJs(e.rhs, (n) => l.params.find((p) => p.name === n)?.origin ?? n);
+        const text = e.rhs.op === 'param' ? `${origin} is used as a divisor and is 0` : `the divisor \`${divisor}\` (from ${origin}) is 0`;
+        throw new KvforgeError('KVF2002', text, { hint: 'bind values that keep every divisor nonzero' });
       }
     }
     children(e).forEach(visit);

@@ -150,6 +150,12 @@ describe('run-time parameter values are checked like .with() and named as declar
     const d = standIn(defineAttention({ ...shape, mask: dilated.with({ stride: 3 }) }));
     expect((await rejection(() => d.run(inputs(), { params: { stride: 0 } }))).code).toBe('KVF2002');
   });
+  it('a computed divisor that is 0 is named as written, not as the parameter it reads', () => {
+    const off = defineMask((b, h, q, k2, p) => k2 <= q && (q - k2) % (p.a - 3) === 0, { name: 'off', params: { a: 'int32' } });
+    const e = caught(() => compileUnit(defineAttention({ ...shape, mask: off.with({ a: 3 }) })));
+    expect(e.code).toBe('KVF2002');
+    expect(e.message).toContain('the divisor `off.a - 3` (from off.a) is 0');
+  });
 });
 
 describe('run-time values reach the kernel under their declared names (one real build)', () => {
