@@ -5,13 +5,15 @@
 #include <string>
 #include <type_traits>
 #include <vector>
-#include "kvforge/forward_args.hpp"
+#include "kvforge/attn_args.hpp"
 
 namespace kvf {
 
-// Runs one forward: args as documented in forward_args.hpp, params = the variant's runtime
-// parameter values in declared order.
-using KernelFn = void (*)(const ForwardArgs&, const double* params);
+// Runs one attention call: args as documented in attn_args.hpp (every pointer in the backend's
+// memory), params = the variant's runtime parameter values in declared order. Throws
+// std::invalid_argument when the arguments do not fit the compiled kernel (version, head dims,
+// storage dtype), std::runtime_error on a failure of the backend.
+using KernelFn = void (*)(const AttnArgs&, const double* params);
 
 struct CpuKernel {
   std::string id;

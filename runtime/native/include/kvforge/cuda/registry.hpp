@@ -17,11 +17,11 @@ namespace kvf {
 struct CudaKernel {
   std::string id;
   std::string backend;       // "cuda" or "cuda-emu"
-  KernelFn fn = nullptr;     // same contract as a CPU kernel: host f32 arrays in ForwardArgs
-  int64_t tileQ = 0, tileK = 0;  // compiled tiles: the tile map must be built with them
+  KernelFn fn = nullptr;     // same contract as a CPU kernel (AttnArgs in the backend's memory)
+  int64_t tileQ = 0, tileK = 0;  // compiled tiles
   int numParams = -1;        // -1 = not declared
-  int headDim = 0;           // compiled head dim; ForwardArgs must have D == Dv == headDim
-  std::string storage;       // "f32", "f16" or "bf16": what q, k, v are rounded to on the device
+  int headDim = 0;           // compiled head dim; AttnArgs must have D == Dv == headDim
+  std::string storage;       // "f32", "f16" or "bf16": the K/V storage dtype it reads
 };
 
 using CudaKernelTable = std::map<std::string, CudaKernel>;  // by id

@@ -1,0 +1,76 @@
+// The KV cache's own kernels (append, keep-last-W truncation, reset, copy into a larger cache),
+// one implementation per backend behind CacheOps, the per-slot logic shared by all of them in
+// cache_slots.hpp (KVF_HOST_DEVICE functions: the CPU loops and the CUDA threads call the same
+// code).
+//
+// A cache of one layer is a CacheView: the SlotView the attention kernels read (slot_view.hpp)
+// with writable storage, laid out [B][Hkv][capacity] for K (D values per slot), V (Dv), positions;
+// lengths [B][Hkv]; summaries [B][Hkv][capacity / kSummaryTile] (capacity is a multiple of
+// kSummaryTile). All pointers are in the target's memory, including the arguments' arrays below
+// (the caller uploads them first).
+//
+// Invariants every op keeps (the TS model in runtime/cache checks the same): 0 <= len <= capacity;
+// summary entry t of (b, h) is [min, max] of pos over slots [16t, 16t + 16) ∩ [0, len) and is
+// (INT32_MAX, INT32_MIN) when that range is empty; slots at or past len are never read.
+#pragma once
+#include <cstdint>
+#include <string>
+#include "kvforge/slot_view.hpp"
+
+namespace kvf {
+
+struct CacheView {
+  void* k = nullptr;  // [B][Hkv][capacity][D] of dtype
+  void* v = nullptr;  // [B][Hkv][capacity][Dv] of dtype
+  int32_t* pos = nullptr;     // [B][Hkv][capacity]
+  int32_t* len = nullptr;     // [B][Hkv]
+  int32_t* sumMin = nullptr;  // [B][Hkv][capacity / kSummaryTile]
+  int32_t* sumMax = nullptr;
+  DType dtype = DType::F32;
+  int64_t B = 0, Hkv = 0, D = 0, Dv = 0, capacity = 0;
+
+  // What attention kernels read (maxLen: the caller's host mirror of the lengths knows it).
+  SlotView slots(int64_t maxLen) const;
+};
+
+// Append rows to sequences: sequence b takes count[b] new tokens (0: untouched), its rows at
+// src = start[b] .. start[b] + count[b] - 1 of
+//   k [src][Hkv][D], v [src][Hkv][Dv]  (f32; rounded to the cache dtype, nearest even),
+//   positions [src]  (the same position for every KV head).
+// Token r of b goes to slot len(b, h) + r of every head h; then len(b, h) += count[b]. The caller
+// has checked len(b, h) + count[b] <= capacity for every h.
+struct AppendArgs {
+  CacheView cache;
+  const float* k = nullptr;
+  const float* v = nullptr;
+  const int32_t* positions = nullptr;
+  const int32_t* start = nullptr;  // [B]
+  const int32_t* count = nullptr;  // [B]
+};
+
+// Keep the last keep[b] slots of every head of sequence b (keep[b] < 0: untouched; keep[b] >=
+// len(b, h): that head untouched): slots [len - keep, len) move to [0, keep) in order, with their
+// positions; len = keep; the summaries of (b, h) are recomputed. keep[b] = 0 resets sequence b.
+struct TruncateArgs {
+  CacheView cache;
+  const int32_t* keep = nullptr;  // [B]
+};
+
+// Copy every valid slot (K, V, position), the lengths and the summaries of `from` into `to`, a
+// cache of the same B, Hkv, D, Dv and dtype with capacity >= every length (growth).
+struct CopyCacheArgs {
+  CacheView from, to;
+};
+
+struct CacheOps {
+  const char* backend;
+  void (*append)(const AppendArgs&);
+  void (*truncate)(const TruncateArgs&);
+  void (*copyCache)(const CopyCacheArgs&);
+  void (*initEmpty)(const CacheView&);  // len = 0 and every summary entry empty (a new cache)
+};
+
+const CacheOps* findCacheOps(const std::string& backend);
+void registerCacheOps(const CacheOps* ops);
+
+}  // namespace kvf
