@@ -15,6 +15,7 @@
 
 #include "kvforge/probes.hpp"
 #include "kvforge/registry.hpp"
+#include "kvforge/v1_call.hpp"
 
 using namespace kvf;
 using Clock = std::chrono::steady_clock;
@@ -29,23 +30,6 @@ struct Case {
   int reps;
   int caches;  // distinct K/V buffers rotated through
 };
-
-template <class F>
-std::vector<uint8_t> tileMapOf(int64_t Lq, int64_t Lk, int64_t tileQ, int64_t tileK, F mask) {
-  const int64_t nQt = (Lq + tileQ - 1) / tileQ, nKt = (Lk + tileK - 1) / tileK;
-  std::vector<uint8_t> map(size_t(nQt * nKt));
-  for (int64_t qt = 0; qt < nQt; ++qt)
-    for (int64_t kt = 0; kt < nKt; ++kt) {
-      bool all = true, none = true;
-      for (int64_t i = qt * tileQ; i < std::min(Lq, (qt + 1) * tileQ); ++i)
-        for (int64_t j = kt * tileK; j < std::min(Lk, (kt + 1) * tileK); ++j) {
-          const bool ok = mask(Lk - Lq + i, j);
-          all &= ok, none &= !ok;
-        }
-      map[size_t(qt * nKt + kt)] = none ? 0 : all ? 2 : 1;
-    }
-  return map;
-}
 
 double runCase(const Case& c, int threads, int repMul) {
   const CpuKernel* kern = findCpuKernel(c.kernel);
@@ -70,21 +54,20 @@ double runCase(const Case& c, int threads, int repMul) {
   for (int64_t i = 0; i < c.Lq; ++i) qpos[size_t(i)] = int32_t(c.Lk - c.Lq + i);
   for (int64_t j = 0; j < c.Lk; ++j) kpos[size_t(j)] = int32_t(j);
   const double w = c.window;
-  std::vector<uint8_t> map;
-  if (w > 0) map = tileMapOf(c.Lq, c.Lk, kern->tileQ, kern->tileK, [w](int64_t qp, int64_t k) { return qp - w < k && k <= qp; });
-  else map = tileMapOf(c.Lq, c.Lk, kern->tileQ, kern->tileK, [](int64_t qp, int64_t k) { return k <= qp; });
-  ForwardArgs a;
-  a.q = q.data(), a.out = out.data(), a.lse = lse.data();
-  a.B = B, a.Hq = Hq, a.Hkv = Hkv, a.Lq = c.Lq, a.Lk = c.Lk, a.D = D, a.Dv = Dv;
-  a.scale = 1.0 / std::sqrt(double(D));
-  a.qpos = qpos.data(), a.kpos = kpos.data(), a.tileMap = map.data();
-  a.tileQ = kern->tileQ, a.tileK = kern->tileK, a.mapB = 1, a.mapH = 1, a.threads = threads;
+  V1Layout x;
+  x.q = q.data(), x.out = out.data(), x.lse = lse.data();
+  x.B = B, x.Hq = Hq, x.Hkv = Hkv, x.Lq = c.Lq, x.Lk = c.Lk, x.D = D, x.Dv = Dv;
+  x.scale = 1.0 / std::sqrt(double(D));
+  x.qpos = qpos.data(), x.kpos = kpos.data(), x.threads = threads;
+  x.k = ks[0].data(), x.v = vs[0].data();
+  const V1Call call(x);
+  AttnArgs a = call.args();
   const double params[1] = {w};
   std::vector<double> ms;
   const int reps = c.reps * repMul;
   for (int r = -3; r < reps; ++r) {
-    a.k = ks[size_t((r + 3) % c.caches)].data();
-    a.v = vs[size_t((r + 3) % c.caches)].data();
+    a.kv.k = ks[size_t((r + 3) % c.caches)].data();
+    a.kv.v = vs[size_t((r + 3) % c.caches)].data();
     const auto t0 = Clock::now();
     kern->fn(a, params);
     const double t = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -101,11 +84,11 @@ int main(int argc, char** argv) {
   const std::string filter = argc > 2 ? argv[2] : "";
   const int repMul = argc > 3 ? std::atoi(argv[3]) : 1;
   const Case cases[] = {
-      {"causal prefill L=1024", "causal_1a2b3c4d", 1024, 1024, 0, 15, 1},
-      {"window 256 L=4096", "slidingWindow_5e6f7a8b", 4096, 4096, 256, 9, 1},
-      {"decode 1x4096 (96 MiB of caches)", "causal_1a2b3c4d", 1, 4096, 0, 300, 12},
+      {"causal prefill L=1024", "causal_iv", 1024, 1024, 0, 15, 1},
+      {"window 256 L=4096", "slidingWindow_iv", 4096, 4096, 256, 9, 1},
+      {"decode 1x4096 (96 MiB of caches)", "causal_iv", 1, 4096, 0, 300, 12},
       // Not a target: one 8 MiB cache stays in L3, so this shows decode's compute-bound time.
-      {"decode 1x4096 (one cache, L3)", "causal_1a2b3c4d", 1, 4096, 0, 300, 1},
+      {"decode 1x4096 (one cache, L3)", "causal_iv", 1, 4096, 0, 300, 1},
   };
   if (filter == "probe" || filter.empty())
     std::printf("probes: FMA %.0f GFLOP/s, DRAM read %.1f GB/s (%d threads)\n", probeFmaGflops(threads, 0.3),

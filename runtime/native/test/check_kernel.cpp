@@ -1,7 +1,8 @@
 // Correctness check of every example kernel against the float64 reference (reference.hpp) on
 // awkward shapes: Lq = 1, Lq != Lk, odd lengths, D and Dv from 1 to 256, GQA ratios 1/2/4/8,
-// explicit position maps with gaps, shared and per-head tile maps, conservative (all PARTIAL)
-// maps, NaN in masked keys/values, Lk = 0, Lq = 0, 1 to 3 threads.
+// explicit position maps with gaps, each kernel without classify() (every tile PARTIAL), with an
+// exact one and with a loosened one (kernels/box_classify.hpp), NaN in masked keys/values,
+// Lk = 0, Lq = 0, 1 to 3 threads. Calls go through the version-1 adapter (kvforge/v1_call.hpp).
 // Exits non-zero on the first failure and prints how to reproduce it (the seed is fixed).
 //
 // Tolerance: |out - ref| <= kTol * (1 + |ref|) per element, same for lse; exact for empty rows
@@ -17,6 +18,7 @@
 
 #include "kvforge/cpu/exp2.hpp"
 #include "kvforge/registry.hpp"
+#include "kvforge/v1_call.hpp"
 #include "reference.hpp"
 
 using namespace kvf;
@@ -77,10 +79,9 @@ const std::vector<Shape> kShapes = {
 };
 
 enum class Pos { Default, Gaps };
-// Shared: one exact map; PerBatchHead: exact maps per (b, h); AllPartial: nothing proven (every
-// tile PARTIAL); Loosened: an exact per-(b, h) map where random EMPTY/FULL entries are weakened to
-// PARTIAL, as a conservative interval analysis would leave them.
-enum class MapKind { Shared, PerBatchHead, AllPartial, Loosened };
+// Which registration of an example runs (kernels/box_classify.hpp): its id as written (no
+// classify(): every tile PARTIAL), "_exact" or "_loose".
+const char* const kClassifyKinds[] = {"", "_exact", "_loose"};
 
 float randn(std::mt19937& rng) { return std::normal_distribution<float>(0.0f, 1.0f)(rng); }
 
@@ -112,18 +113,16 @@ struct Run {
   std::vector<float> out, lse;
 };
 
-Run runKernel(const CpuKernel& kern, const Problem& p, const std::vector<uint8_t>& map, int64_t mapB, int64_t mapH,
-              const std::vector<double>& params, int threads) {
+Run runKernel(const CpuKernel& kern, const Problem& p, const std::vector<double>& params, int threads) {
   Run r;
   r.out.assign(size_t(p.B * p.Hq * p.Lq * p.Dv), 12345.0f);  // poison: every element must be written
   r.lse.assign(size_t(p.B * p.Hq * p.Lq), 12345.0f);
-  ForwardArgs a;
-  a.q = p.q.data(), a.k = p.k.data(), a.v = p.v.data(), a.out = r.out.data(), a.lse = r.lse.data();
-  a.B = p.B, a.Hq = p.Hq, a.Hkv = p.Hkv, a.Lq = p.Lq, a.Lk = p.Lk, a.D = p.D, a.Dv = p.Dv;
-  a.scale = p.scale, a.qpos = p.qpos.data(), a.kpos = p.kpos.data();
-  a.tileMap = map.data(), a.tileQ = kern.tileQ, a.tileK = kern.tileK, a.mapB = mapB, a.mapH = mapH;
-  a.threads = threads;
-  kern.fn(a, params.data());
+  V1Layout x;
+  x.q = p.q.data(), x.k = p.k.data(), x.v = p.v.data(), x.out = r.out.data(), x.lse = r.lse.data();
+  x.B = p.B, x.Hq = p.Hq, x.Hkv = p.Hkv, x.Lq = p.Lq, x.Lk = p.Lk, x.D = p.D, x.Dv = p.Dv;
+  x.scale = p.scale, x.qpos = p.qpos.data(), x.kpos = p.kpos.data(), x.threads = threads;
+  const V1Call call(x);
+  kern.fn(call.args(), params.data());
   return r;
 }
 
@@ -170,8 +169,7 @@ void checkMaskedNaN(const Spec& s, const CpuKernel& kern, Problem p, const std::
       for (int64_t c = 0; c < p.Dv; ++c) p.v[size_t(((b * p.Hkv + hk) * p.Lk + slot) * p.Dv + c)] = NAN;
       p.k[size_t(((b * p.Hkv + hk) * p.Lk + slot) * p.D)] = NAN;
     }
-  const std::vector<uint8_t> map = exactTileMap(p, s.mask, kern.tileQ, kern.tileK, 1, 1);
-  Run r = runKernel(kern, p, map, 1, 1, s.params, threads);
+  Run r = runKernel(kern, p, s.params, threads);
   std::vector<double> out, lse;
   referenceForward(p, s.mask, s.score, out, lse);
   compare(what + " [NaN in slot Lk-1]", p, r, out, lse);
@@ -187,8 +185,7 @@ void checkAdmittedNaN(const Spec& s, const CpuKernel& kern, Problem p, const std
       p.v[size_t(((b * p.Hkv + hk) * p.Lk) * p.Dv)] = NAN;
       p.k[size_t(((b * p.Hkv + hk) * p.Lk + p.Lk / 2) * p.D)] = NAN;
     }
-  const std::vector<uint8_t> map = exactTileMap(p, s.mask, kern.tileQ, kern.tileK, 1, 1);
-  Run r = runKernel(kern, p, map, 1, 1, s.params, threads);
+  Run r = runKernel(kern, p, s.params, threads);
   std::vector<double> out, lse;
   referenceForward(p, s.mask, s.score, out, lse);
   compare(what + " [NaN in admitted slots]", p, r, out, lse);
@@ -245,13 +242,14 @@ void checkExp2() {
 // A shape whose scratch cannot exist must throw (the glue rejects the promise), not crash.
 // The pointers are never read: the failing allocation comes first.
 void checkAllocationFailure(const CpuKernel& kern) {
-  ForwardArgs a;
   static float dummy[1];
-  static int32_t pos[1];
-  static uint8_t map[1] = {2};
-  a.q = a.k = a.v = dummy, a.out = a.lse = dummy, a.qpos = a.kpos = pos, a.tileMap = map;
-  a.B = 1 << 20, a.Hq = 1 << 10, a.Hkv = 1 << 10, a.Lq = 100, a.Lk = 1 << 20, a.D = 256, a.Dv = 256;
-  a.tileQ = kern.tileQ, a.tileK = kern.tileK, a.scale = 1, a.threads = 2;
+  static int32_t zero[1] = {0}, rows[1] = {100}, len[1] = {1 << 20};
+  AttnArgs a;
+  a.q = dummy, a.out = a.lse = dummy, a.qpos = zero, a.rowStart = zero, a.rowCount = rows;
+  a.B = 1 << 20, a.Hq = 1 << 10, a.maxRows = 100, a.totalRows = a.B * 100;
+  a.kv.k = a.kv.v = dummy, a.kv.pos = zero, a.kv.len = len, a.kv.B = a.B, a.kv.Hkv = 1 << 10;
+  a.kv.D = a.kv.Dv = 256, a.kv.maxLen = a.kv.capacity = 1 << 20;
+  a.scale = 1, a.threads = 2;
   try {
     kern.fn(a, nullptr);
     std::printf("FAIL a forward needing petabytes of scratch returned normally\n");
@@ -271,34 +269,27 @@ int main(int argc, char** argv) {
   checkAllocationFailure(*findCpuKernel("dense_7e8f9a0b"));
   if (failures > 0) return 1;
   for (const Spec& s : specs()) {
-    const CpuKernel* kern = findCpuKernel(s.id);
-    if (!kern) {
-      std::printf("FAIL kernel %s is not registered\n", s.id.c_str());
-      return 1;
-    }
+    for (const char* kind : kClassifyKinds)
+      if (!findCpuKernel(s.id + kind)) {
+        std::printf("FAIL kernel %s%s is not registered\n", s.id.c_str(), kind);
+        return 1;
+      }
+    const CpuKernel* kern = findCpuKernel(s.id + "_exact");
     for (const Shape& sh : kShapes)
       for (Pos pos : {Pos::Default, Pos::Gaps}) {
         const Problem p = makeProblem(sh, pos, rng);
         std::vector<double> out, lse;
         referenceForward(p, s.mask, s.score, out, lse);
-        for (MapKind mk : {MapKind::Shared, MapKind::PerBatchHead, MapKind::AllPartial, MapKind::Loosened}) {
-          if ((mk == MapKind::AllPartial || mk == MapKind::Loosened) && !s.hasMask) continue;
+        for (const char* kind : kClassifyKinds) {
+          if (*kind && !s.hasMask) continue;
           const int threads = 1 + (combo++ % 3);
-          int64_t mapB = 1, mapH = 1;
-          if (mk == MapKind::PerBatchHead || mk == MapKind::Loosened) mapB = p.B, mapH = p.Hq;
-          std::vector<uint8_t> map = exactTileMap(p, s.mask, kern->tileQ, kern->tileK, mapB, mapH);
-          if (mk == MapKind::AllPartial)
-            for (uint8_t& c : map) c = 1;
-          if (mk == MapKind::Loosened)
-            for (uint8_t& c : map)
-              if (rng() % 3 == 0) c = 1;
           char what[256];
           std::snprintf(what, sizeof what,
-                        "%s B=%lld Hq=%lld Hkv=%lld Lq=%lld Lk=%lld D=%lld Dv=%lld pos=%s map=%d threads=%d seed=%u",
-                        s.name.c_str(), (long long)sh.B, (long long)sh.Hq, (long long)sh.Hkv, (long long)sh.Lq,
+                        "%s%s B=%lld Hq=%lld Hkv=%lld Lq=%lld Lk=%lld D=%lld Dv=%lld pos=%s threads=%d seed=%u",
+                        s.id.c_str(), kind, (long long)sh.B, (long long)sh.Hq, (long long)sh.Hkv, (long long)sh.Lq,
                         (long long)sh.Lk, (long long)sh.D, (long long)sh.Dv, pos == Pos::Default ? "default" : "gaps",
-                        int(mk), threads, seed);
-          const Run r = runKernel(*kern, p, map, mapB, mapH, s.params, threads);
+                        threads, seed);
+          const Run r = runKernel(*findCpuKernel(s.id + kind), p, s.params, threads);
           compare(what, p, r, out, lse);
           ++cases;
         }

@@ -2,6 +2,7 @@
 // causal ALiBi, s - p_slope * (h + 1) * (q - k).
 #include "kvforge/cpu/forward.hpp"
 #include "kvforge/registry.hpp"
+#include "box_classify.hpp"
 
 namespace {
 struct Variant_alibiCausal {
@@ -23,4 +24,4 @@ struct Variant_alibiCausal {
 };
 }  // namespace
 
-KVF_REGISTER_CPU_KERNEL("alibiCausal_4b5a6978", Variant_alibiCausal);
+KVF_REGISTER_TEST_KERNELS("alibiCausal_4b5a6978", Variant_alibiCausal);

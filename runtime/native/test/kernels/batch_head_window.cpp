@@ -3,6 +3,7 @@
 // per batch. Odd tiles on purpose (tileQ not a multiple of 6, tileK not of 16).
 #include "kvforge/cpu/forward.hpp"
 #include "kvforge/registry.hpp"
+#include "box_classify.hpp"
 
 namespace {
 struct Variant_batchHeadWindow {
@@ -23,4 +24,4 @@ struct Variant_batchHeadWindow {
 };
 }  // namespace
 
-KVF_REGISTER_CPU_KERNEL("batchHeadWindow_0f1e2d3c", Variant_batchHeadWindow);
+KVF_REGISTER_TEST_KERNELS("batchHeadWindow_0f1e2d3c", Variant_batchHeadWindow);

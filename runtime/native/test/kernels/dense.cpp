@@ -1,6 +1,7 @@
 // Hand-written example of a generated kernel file: no mask, no score (plain attention).
 #include "kvforge/cpu/forward.hpp"
 #include "kvforge/registry.hpp"
+#include "box_classify.hpp"
 
 namespace {
 struct Variant_dense {
@@ -20,4 +21,4 @@ struct Variant_dense {
 };
 }  // namespace
 
-KVF_REGISTER_CPU_KERNEL("dense_7e8f9a0b", Variant_dense);
+KVF_REGISTER_TEST_KERNELS("dense_7e8f9a0b", Variant_dense);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include "kvforge/cpu/forward.hpp"
 #include "kvforge/registry.hpp"
+#include "box_classify.hpp"
 
 namespace {
 struct Variant_evenKeysMinusInf {
@@ -23,4 +24,4 @@ struct Variant_evenKeysMinusInf {
 };
 }  // namespace
 
-KVF_REGISTER_CPU_KERNEL("evenKeysMinusInf_8c7b6a59", Variant_evenKeysMinusInf);
+KVF_REGISTER_TEST_KERNELS("evenKeysMinusInf_8c7b6a59", Variant_evenKeysMinusInf);

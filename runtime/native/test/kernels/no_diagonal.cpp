@@ -2,6 +2,7 @@
 // admissible key and outputs 0).
 #include "kvforge/cpu/forward.hpp"
 #include "kvforge/registry.hpp"
+#include "box_classify.hpp"
 
 namespace {
 struct Variant_noDiagonal {
@@ -21,4 +22,4 @@ struct Variant_noDiagonal {
 };
 }  // namespace
 
-KVF_REGISTER_CPU_KERNEL("noDiagonal_3a4b5c6d", Variant_noDiagonal);
+KVF_REGISTER_TEST_KERNELS("noDiagonal_3a4b5c6d", Variant_noDiagonal);

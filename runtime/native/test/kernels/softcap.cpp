@@ -3,6 +3,7 @@
 #include <cmath>
 #include "kvforge/cpu/forward.hpp"
 #include "kvforge/registry.hpp"
+#include "box_classify.hpp"
 
 namespace {
 struct Variant_softcap {
@@ -24,4 +25,4 @@ struct Variant_softcap {
 };
 }  // namespace
 
-KVF_REGISTER_CPU_KERNEL("softcap_9c0d1e2f", Variant_softcap);
+KVF_REGISTER_TEST_KERNELS("softcap_9c0d1e2f", Variant_softcap);

@@ -2,6 +2,7 @@
 // every panel and key block straddles tile boundaries.
 #include "kvforge/cpu/forward.hpp"
 #include "kvforge/registry.hpp"
+#include "box_classify.hpp"
 
 namespace {
 struct Variant_tinyTiles {
@@ -21,4 +22,4 @@ struct Variant_tinyTiles {
 };
 }  // namespace
 
-KVF_REGISTER_CPU_KERNEL("tinyTilesCausal_6d5c4b3a", Variant_tinyTiles);
+KVF_REGISTER_TEST_KERNELS("tinyTilesCausal_6d5c4b3a", Variant_tinyTiles);

@@ -1,10 +1,14 @@
-// Decode forward (few query rows, Lq <= kDecodeMaxLq): bound by reading K and V once.
+// Decode forward (few query rows per sequence, at most kDecodeMaxLq): bound by reading K and V
+// once, in place, from the cache's slots (attn_args.hpp, slot_view.hpp).
 //
 // Schedule, and why:
-// - No packing: each key serves only G * Lq rows, and a packing pass would double the DRAM
-//   traffic. K and V rows are streamed from the caller's buffers.
+// - No packing: each key serves only G * rows rows, and a packing pass would double the DRAM
+//   traffic. K and V rows are streamed from the slots (f16/bf16 rows are widened per step into an
+//   L1-resident f32 tile, storage_rows.hpp).
 // - Work unit = (b, kv head, key chunk) with ALL G * Lq rows of that kv head, so every K/V row
 //   read from memory is used by all the query heads that share it.
+// - Tile classes come from the Variant's classify() (classify.hpp): once per key tile for the box
+//   of all rows of the unit, and per row only when that box is PARTIAL.
 // - When B * Hkv is too small to keep every thread busy (< 2 x threads), the key axis is split
 //   into chunks along key-tile boundaries; each chunk leaves an unnormalised (O, m, l) per row and
 //   a merge pass combines them exactly (log-sum-exp merge).
@@ -17,7 +21,9 @@
 #include <cstdint>
 #include <memory>
 #include <vector>
-#include "kvforge/forward_args.hpp"
+#include "kvforge/attn_args.hpp"
+#include "kvforge/cpu/classify.hpp"
+#include "kvforge/cpu/storage_rows.hpp"
 #include "kvforge/cpu/dispatch_rows.hpp"
 #include "kvforge/cpu/online_softmax.hpp"
 #include "kvforge/cpu/pv.hpp"
@@ -33,32 +39,36 @@ namespace kvf::cpu {
 // beats packing K up to Lq = 8 and loses from Lq = 16.
 constexpr int64_t kDecodeMaxLq = 8;
 constexpr int kDecodeStep = 64;      // keys per Q*K^T -> softmax -> P*V step
+// Key chunks per (b, kv head) at most: the split aims at 4 units per thread, so this bounds
+// threads * 4 (kMaxThreads = 256 -> 1024).
+constexpr int64_t kMaxDecodeChunks = 1024;
 
-// The rows of one kv head: row r is query row r % Lq of query head hk * G + r / Lq.
+// The rows of one (sequence, kv head): row r is query row r % n of query head hk * G + r / n,
+// n = rowCount[b] (at most maxRows).
 struct DecodeShape {
-  int64_t G, R, Rpad, Dpad, ldO, nKt, nChunks, tilesPerChunk;
+  int64_t G, Rmax, Rpad, Dpad, ldO, nKt, nChunks, tilesPerChunk;
 
-  static DecodeShape of(const ForwardArgs& a, int threads) {
+  static DecodeShape of(const AttnArgs& a, int64_t tileK, int threads) {
     DecodeShape s;
-    s.G = a.Hq / a.Hkv;
-    s.R = s.G * a.Lq;
-    s.Rpad = roundUp(s.R, kDotRows);  // padding rows of Q are zero, their scores ignored
-    s.Dpad = roundUp(a.D, 8);
-    s.ldO = roundUp(a.Dv, 16);
-    s.nKt = ceilDiv(a.Lk, a.tileK);
-    const int64_t BH = a.B * a.Hkv;
+    s.G = a.Hq / a.kv.Hkv;
+    s.Rmax = s.G * a.maxRows;
+    s.Rpad = roundUp(s.Rmax, kDotRows);  // padding rows of Q are zero, their scores ignored
+    s.Dpad = roundUp(a.kv.D, 8);
+    s.ldO = roundUp(a.kv.Dv, 16);
+    s.nKt = ceilDiv(a.kv.maxLen, tileK);
+    const int64_t BH = a.B * a.kv.Hkv;
     // Split the keys only when there are too few (b, kv head) pairs to feed the threads; aim
     // for about 4 units per thread so the last one to finish does not hold up the others.
     const int64_t want = BH < 2 * threads ? ceilDiv(4 * threads, BH) : 1;
-    s.nChunks = std::clamp<int64_t>(want, 1, s.nKt);
-    s.tilesPerChunk = ceilDiv(s.nKt, s.nChunks);
-    s.nChunks = ceilDiv(s.nKt, s.tilesPerChunk);
+    s.nChunks = std::clamp<int64_t>(want, 1, std::max<int64_t>(s.nKt, 1));
+    s.tilesPerChunk = std::max<int64_t>(ceilDiv(s.nKt, s.nChunks), 1);
+    s.nChunks = std::max<int64_t>(ceilDiv(s.nKt, s.tilesPerChunk), 1);
     return s;
   }
 };
 
 struct DecodeScratch {
-  Scratch<float> q, s, o;
+  Scratch<float> q, s, o, kf, vf;
   Scratch<float> m, l, alpha;
   Scratch<uint32_t> zb;
   Scratch<TileClass> cls;
@@ -66,33 +76,58 @@ struct DecodeScratch {
   Scratch<BlockMode> modes;
   Scratch<uint8_t> admit;  // R x kDecodeStep mask results of PARTIAL rows
 
-  explicit DecodeScratch(const DecodeShape& sh)
+  DecodeScratch(const DecodeShape& sh, int64_t Dv, bool widen)
       : q(sh.Rpad * sh.Dpad, "query rows"),
         s(sh.Rpad * kDecodeStep, "scores"),
-        o(sh.R * sh.ldO, "output accumulators"),
-        m(sh.R, "softmax state"),
-        l(sh.R, "softmax state"),
-        alpha(sh.R, "softmax state"),
+        o(sh.Rmax * sh.ldO, "output accumulators"),
+        kf(widen ? kDecodeStep * sh.Dpad : 0, "widened keys"),
+        vf(widen ? kDecodeStep * sh.ldO : 0, "widened values"),
+        m(sh.Rmax, "softmax state"),
+        l(sh.Rmax, "softmax state"),
+        alpha(sh.Rmax, "softmax state"),
         zb(sh.Rpad * (kDecodeStep / kKeyBlock), "probability bits"),
-        cls(sh.R, "tile classes"),
-        rows(sh.R, "row descriptors"),
+        cls(sh.Rmax, "tile classes"),
+        rows(sh.Rmax, "row descriptors"),
         modes(kDecodeStep / kKeyBlock, "block modes"),
-        admit(sh.R * kDecodeStep, "mask results") {}
+        admit(sh.Rmax * kDecodeStep, "mask results") {}
 };
 
-// One unit: rows of (b, hk) against key tiles [kt0, kt1). Leaves O (unnormalised), m, l.
+// Classes of the R rows of (b, hk) for key slots [s0, s1): one classify() of the box of all rows,
+// then one per row only when that box is PARTIAL. Returns whether any row is non-EMPTY.
 template <class V>
-void decodeUnit(const V& var, const ForwardArgs& a, const DecodeShape& sh, int64_t b, int64_t hk, int64_t kt0,
-                int64_t kt1, const float* zeroRow, DecodeScratch& ws) {
-  const int64_t D = a.D, Dv = a.Dv, R = sh.R, ldQ = sh.Dpad, ldS = kDecodeStep;
+bool decodeClasses(const V& var, const SlotView& kv, int64_t b, int64_t hk, int64_t s0, int64_t s1, const RowInfo* rows,
+                   int64_t R, Interval hBox, Interval qBox, TileClass* cls) {
+  const Interval bI = point(b), kI = keyRange(kv, b, hk, s0, s1);
+  const TileClass all = classifyBox(var, bI, hBox, qBox, kI);
+  if (all != kTilePartial || !V::kHasMask) {
+    for (int64_t r = 0; r < R; ++r) cls[r] = all;
+    return all != kTileEmpty;
+  }
+  bool any = false;
+  for (int64_t r = 0; r < R; ++r) {
+    cls[r] = classifyBox(var, bI, point(rows[r].h), point(rows[r].qpos), kI);
+    any |= cls[r] != kTileEmpty;
+  }
+  return any;
+}
+
+// One unit: the R rows of (b, hk) against key tiles [kt0, kt1). Leaves O (unnormalised), m, l.
+template <class V, DType T>
+void decodeUnit(const V& var, const AttnArgs& a, int64_t tileK, const DecodeShape& sh, int64_t b, int64_t hk,
+                int64_t kt0, int64_t kt1, const float* zeroRow, DecodeScratch& ws) {
+  const SlotView& kv = a.kv;
+  const int64_t D = kv.D, Dv = kv.Dv, n = a.rowCount[b], R = sh.G * n, ldQ = sh.Dpad, ldS = kDecodeStep;
   const float qScale = V::kHasScore ? 1.0f : static_cast<float>(a.scale) * kLog2e;
   const float sScale = static_cast<float>(a.scale);
   RowInfo* rows = ws.rows.data();
   float* Q = ws.q.data();
-  std::fill(Q, Q + sh.Rpad * ldQ, 0.0f);
+  const int64_t Rpad = roundUp(R, kDotRows);
+  std::fill(Q, Q + Rpad * ldQ, 0.0f);
+  const int32_t* qp = queryPositions(a, b);
   for (int64_t r = 0; r < R; ++r) {
-    rows[r] = makeRow(a, b, hk * sh.G + r / a.Lq, r % a.Lq);
-    const float* src = a.q + ((b * a.Hq + rows[r].h) * a.Lq + rows[r].i) * D;
+    const int64_t g = r / n, i = r % n;
+    rows[r] = RowInfo{hk * sh.G + g, i, qp[i], g};
+    const float* src = queryRow(a, b, rows[r].h, i);
     for (int64_t d = 0; d < D; ++d) Q[r * ldQ + d] = src[d] * qScale;
   }
   float* O = ws.o.data();
@@ -100,39 +135,48 @@ void decodeUnit(const V& var, const ForwardArgs& a, const DecodeShape& sh, int64
   std::fill(ws.m.data(), ws.m.data() + R, -INFINITY);
   std::fill(ws.l.data(), ws.l.data() + R, 0.0f);
 
-  const int64_t bh = b * a.Hkv + hk;
+  const int64_t len = slotLen(kv, b, hk);
+  kt1 = std::min(kt1, ceilDiv(len, tileK));
+  if (kt0 >= kt1) return;
+  const Interval hBox{double(hk * sh.G), double(hk * sh.G + sh.G - 1)};
+  const Interval qBox = queryRange(a, b, 0, n);
+  const int32_t* kpos = slotPos(kv, b, hk);
   const Mask8 dTail = laneMask(static_cast<int>(D & 7));
+  const int nR = static_cast<int>(R);
   for (int64_t kt = kt0; kt < kt1; ++kt) {
-    bool any = false;
-    for (int64_t r = 0; r < R; ++r) {
-      ws.cls[r] = effectiveClass<V>(rows[r].map[kt]);
-      any |= ws.cls[r] != kTileEmpty;
-    }
-    if (!any) continue;
-    const int64_t tileStart = kt * a.tileK, tileEnd = std::min(a.Lk, tileStart + a.tileK);
+    const int64_t tileStart = kt * tileK, tileEnd = std::min(len, tileStart + tileK);
+    if (!decodeClasses(var, kv, b, hk, tileStart, tileEnd, rows, R, hBox, qBox, ws.cls.data())) continue;
     for (int64_t s0 = tileStart; s0 < tileEnd; s0 += kDecodeStep) {
       const int nStep = static_cast<int>(std::min<int64_t>(kDecodeStep, tileEnd - s0));
-      const int nR = static_cast<int>(R);
-      const KeyRange kr = admissibleRange(var, b, rows, ws.cls.data(), nR, a.kpos + s0, nStep, ws.admit.data(), kDecodeStep);
+      const KeyRange kr = admissibleRange(var, b, rows, ws.cls.data(), nR, kpos + s0, nStep, ws.admit.data(), kDecodeStep);
       if (kr.empty()) continue;
       const int64_t k0 = s0 + kr.lo;  // keys [k0, k0 + nk) are all this step computes
       const int nk = kr.hi - kr.lo;
       const int nBlk = static_cast<int>(ceilDiv(nk, kKeyBlock));
       const int nkPad = nBlk * kKeyBlock;
-      const float* K = a.k + (bh * a.Lk + k0) * D;
+      const float* K;
+      const float* Vs;
+      int64_t ldK, ldV;
+      if constexpr (T == DType::F32) {
+        K = slotK<float>(kv, b, hk, k0), ldK = kv.kStrideS;
+        Vs = slotV<float>(kv, b, hk, k0), ldV = kv.vStrideS;
+      } else {
+        widenRows<T>(slotK<typename Storage<T>::Raw>(kv, b, hk, k0), kv.kStrideS, nk, D, ws.kf.data(), sh.Dpad);
+        widenRows<T>(slotV<typename Storage<T>::Raw>(kv, b, hk, k0), kv.vStrideS, nk, Dv, ws.vf.data(), sh.ldO);
+        K = ws.kf.data(), ldK = sh.Dpad, Vs = ws.vf.data(), ldV = sh.ldO;
+      }
       float* S = ws.s.data();
-      if (D % 8 != 0) qkDotAll<true>(Q, ldQ, sh.Rpad, K, D, nk, zeroRow, dTail, S, ldS);
-      else qkDotAll<false>(Q, ldQ, sh.Rpad, K, D, nk, zeroRow, dTail, S, ldS);
-      applyScoreMask(var, b, rows, ws.cls.data(), nR, a.kpos + k0, ws.admit.data() + kr.lo, kDecodeStep, nk, nkPad,
+      if (D % 8 != 0) qkDotAll<true>(Q, ldQ, Rpad, K, ldK, D, nk, zeroRow, dTail, S, ldS);
+      else qkDotAll<false>(Q, ldQ, Rpad, K, ldK, D, nk, zeroRow, dTail, S, ldS);
+      applyScoreMask(var, b, rows, ws.cls.data(), nR, kpos + k0, ws.admit.data() + kr.lo, kDecodeStep, nk, nkPad,
                      sScale, S, ldS);
       softmaxUpdate(S, ldS, nR, nkPad, ws.m.data(), ws.l.data(), ws.alpha.data(), ws.zb.data());
-      const float* Vs = a.v + (bh * a.Lk + k0) * Dv;
       for (int r0 = 0; r0 < nR; r0 += kPanelRows) {
         const int rg = std::min(kPanelRows, nR - r0);
         blockModes(ws.zb.data(), nBlk, r0, r0 + rg, nk, ws.modes.data());
-        relaxSafeBlocks(ws.modes.data(), nk, Vs, Dv);
+        relaxSafeBlocks(ws.modes.data(), nk, Vs, ldV, Dv);
         withRows(rg, [&](auto rc) {
-          pvRows<decltype(rc)::value>(S + r0 * ldS, ldS, ws.modes.data(), nk, Vs, Dv, ws.alpha.data() + r0,
+          pvRows<decltype(rc)::value>(S + r0 * ldS, ldS, ws.modes.data(), nk, Vs, ldV, Dv, ws.alpha.data() + r0,
                                       O + r0 * sh.ldO, sh.ldO);
         });
       }
@@ -168,56 +212,56 @@ inline void mergeRow(const float* Oparts, const float* ms, const float* ls, int6
   *lse = (M + std::log2(L)) * kLn2;
 }
 
-template <class V>
-void decodeForward(const V& var, const ForwardArgs& a) {
+template <class V, DType T>
+void decodeForward(const V& var, const AttnArgs& a) {
   const int threads = std::clamp(a.threads, 1, kMaxThreads);
-  const DecodeShape sh = DecodeShape::of(a, threads);
-  const int64_t BH = a.B * a.Hkv, units = BH * sh.nChunks;
+  const DecodeShape sh = DecodeShape::of(a, V::kTileK, threads);
+  const int64_t Hkv = a.kv.Hkv, Dv = a.kv.Dv, BH = a.B * Hkv, units = BH * sh.nChunks;
   const bool split = sh.nChunks > 1;
-  // Partial results of split units: O [unit][R][Dv] unnormalised, m and l [unit][R].
-  Scratch<float> partO(split ? units * sh.R * a.Dv : 0, "partial outputs of key chunks");
-  Scratch<float> partM(split ? units * sh.R : 0, "partial outputs of key chunks");
-  Scratch<float> partL(split ? units * sh.R : 0, "partial outputs of key chunks");
+  // Partial results of split units: O [unit][Rmax][Dv] unnormalised, m and l [unit][Rmax].
+  Scratch<float> partO(split ? units * sh.Rmax * Dv : 0, "partial outputs of key chunks");
+  Scratch<float> partM(split ? units * sh.Rmax : 0, "partial outputs of key chunks");
+  Scratch<float> partL(split ? units * sh.Rmax : 0, "partial outputs of key chunks");
   Scratch<float> zeroRow(sh.Dpad, "a zero key");
   std::fill(zeroRow.data(), zeroRow.data() + sh.Dpad, 0.0f);
 
   std::vector<std::unique_ptr<DecodeScratch>> scratch(static_cast<size_t>(threads));
   parallelFor(threads, units, [&](int64_t u, int w) {
-    auto& ws = scratch[static_cast<size_t>(w)];
-    if (!ws) ws = std::make_unique<DecodeScratch>(sh);
     const int64_t bh = u / sh.nChunks, c = u % sh.nChunks;
-    const int64_t b = bh / a.Hkv, hk = bh % a.Hkv;
+    const int64_t b = bh / Hkv, hk = bh % Hkv;
+    const int64_t n = a.rowCount[b], R = sh.G * n;
+    if (n == 0) return;
+    auto& ws = scratch[static_cast<size_t>(w)];
+    if (!ws) ws = std::make_unique<DecodeScratch>(sh, Dv, T != DType::F32);
     const int64_t kt0 = c * sh.tilesPerChunk, kt1 = std::min(sh.nKt, kt0 + sh.tilesPerChunk);
-    decodeUnit(var, a, sh, b, hk, kt0, kt1, zeroRow.data(), *ws);
-    for (int64_t r = 0; r < sh.R; ++r) {
+    decodeUnit<V, T>(var, a, V::kTileK, sh, b, hk, kt0, kt1, zeroRow.data(), *ws);
+    for (int64_t r = 0; r < R; ++r) {
       const float* Or = ws->o.data() + r * sh.ldO;
       if (split) {
-        const int64_t idx = u * sh.R + r;
-        std::copy(Or, Or + a.Dv, partO.data() + idx * a.Dv);
+        const int64_t idx = u * sh.Rmax + r;
+        std::copy(Or, Or + Dv, partO.data() + idx * Dv);
         partM[idx] = ws->m[r];
         partL[idx] = ws->l[r];
       } else {
         const RowInfo& row = ws->rows[r];
-        const int64_t o = (b * a.Hq + row.h) * a.Lq + row.i;
-        finalizeRow(Or, ws->m[r], ws->l[r], a.Dv, a.out + o * a.Dv, a.lse + o);
+        finalizeRow(Or, ws->m[r], ws->l[r], Dv, outRow(a, b, row.h, row.i), lseAt(a, b, row.h, row.i));
       }
     }
   });
   if (!split) return;
 
   parallelFor(threads, BH, [&](int64_t bh, int) {
-    const int64_t b = bh / a.Hkv, hk = bh % a.Hkv;
-    std::vector<float> ms(static_cast<size_t>(sh.nChunks)), ls(static_cast<size_t>(sh.nChunks));
-    for (int64_t r = 0; r < sh.R; ++r) {
+    const int64_t b = bh / Hkv, hk = bh % Hkv, n = a.rowCount[b];
+    float ms[kMaxDecodeChunks], ls[kMaxDecodeChunks];
+    for (int64_t r = 0; r < sh.G * n; ++r) {
       for (int64_t c = 0; c < sh.nChunks; ++c) {
-        const int64_t idx = (bh * sh.nChunks + c) * sh.R + r;
-        ms[static_cast<size_t>(c)] = partM[idx];
-        ls[static_cast<size_t>(c)] = partL[idx];
+        const int64_t idx = (bh * sh.nChunks + c) * sh.Rmax + r;
+        ms[c] = partM[idx];
+        ls[c] = partL[idx];
       }
-      const int64_t h = hk * sh.G + r / a.Lq, i = r % a.Lq;
-      const int64_t o = (b * a.Hq + h) * a.Lq + i;
-      mergeRow(partO.data() + (bh * sh.nChunks * sh.R + r) * a.Dv, ms.data(), ls.data(), sh.nChunks, sh.R * a.Dv,
-               a.Dv, a.out + o * a.Dv, a.lse + o);
+      const int64_t h = hk * sh.G + r / n, i = r % n;
+      mergeRow(partO.data() + (bh * sh.nChunks * sh.Rmax + r) * Dv, ms, ls, sh.nChunks, sh.Rmax * Dv, Dv,
+               outRow(a, b, h, i), lseAt(a, b, h, i));
     }
   });
 }

@@ -1,11 +1,13 @@
-// Prefill forward (many query rows): the flash-attention loop on the CPU.
+// Prefill forward (many query rows per sequence): the flash-attention loop on the CPU, over the
+// slots of a cache read in place (attn_args.hpp).
 //
 // Schedule, and why:
 // 1. Pack K^T once per call into 16-key panels (parallel over (b, kv head, key tile)); a per-tile
 //    transpose would be repeated for every query panel.
-// 2. Work unit = (b, kv head, query tile) with the rows of all G = Hq / Hkv query heads that
-//    share the kv head, so each K/V tile is brought into cache once for all of them. Units run
-//    most-expensive-first (cost = rows x non-empty tiles) on the persistent pool.
+// 2. Work unit = (b, kv head, query tile of sequence b) with the rows of all G = Hq / Hkv query
+//    heads that share the kv head, so each K/V tile is brought into cache once for all of them.
+//    Each unit's classes (per head and key tile) come from the Variant's classify() first, in
+//    parallel; then units run most-expensive-first (cost = rows x non-empty tiles).
 // 3. Inside a unit, rows are taken 6 at a time (a panel, possibly spanning two heads); for each
 //    non-empty key tile: mask -> Q*K^T -> score -> online softmax -> P*V, so the 6 x tileK
 //    scores never leave L1. Each row follows its own head's tile-map entry: EMPTY tiles are
@@ -18,7 +20,8 @@
 #include <cstdint>
 #include <memory>
 #include <vector>
-#include "kvforge/forward_args.hpp"
+#include "kvforge/attn_args.hpp"
+#include "kvforge/cpu/classify.hpp"
 #include "kvforge/cpu/dispatch_rows.hpp"
 #include "kvforge/cpu/online_softmax.hpp"
 #include "kvforge/cpu/pack_keys.hpp"
@@ -50,36 +53,40 @@ struct PanelScratch {
         admit(kPanelRows * ldS, "mask results") {}
 };
 
-// One panel of R rows against every key tile of (b, kv head hk).
-template <class V, int R>
-void prefillPanel(const V& var, const ForwardArgs& a, const KeyPanels& kp, const float* packed, int64_t b,
-                  int64_t hk, const RowInfo* rows, PanelScratch& ws, int64_t ldS, int64_t ldO) {
-  const int64_t D = a.D, Dv = a.Dv;
+// One panel of R rows against every key tile of (b, kv head hk). cls[g * nKt + kt] is the class
+// of head g of the group for key tile kt (the unit's table).
+template <class V, int R, DType T>
+void prefillPanel(const V& var, const AttnArgs& a, const KeyPanels& kp, const float* packed, const float* vf,
+                  int64_t ldVf, int64_t b, int64_t hk, const RowInfo* rows, const TileClass* unitCls, PanelScratch& ws,
+                  int64_t ldS, int64_t ldO) {
+  const SlotView& kv = a.kv;
+  const int64_t D = kv.D, Dv = kv.Dv, tileK = kp.tileK;
   // Without a score function scale * log2(e) is folded into Q (one multiply per element of Q
   // instead of one per score); with one, s must be computed exactly first.
   const float qScale = V::kHasScore ? 1.0f : static_cast<float>(a.scale) * kLog2e;
   const float sScale = static_cast<float>(a.scale);
   float* Q = ws.q.data();
   for (int r = 0; r < R; ++r) {
-    const float* src = a.q + ((b * a.Hq + rows[r].h) * a.Lq + rows[r].i) * D;
+    const float* src = queryRow(a, b, rows[r].h, rows[r].i);
     for (int64_t d = 0; d < D; ++d) Q[r * D + d] = src[d] * qScale;
   }
   float* O = ws.o.data();
   std::fill(O, O + R * ldO, 0.0f);
   for (int r = 0; r < R; ++r) ws.m[r] = -INFINITY, ws.l[r] = 0.0f;
 
-  const int64_t bh = b * a.Hkv + hk;
-  for (int64_t kt = 0; kt < kp.nKt; ++kt) {
+  const int64_t len = slotLen(kv, b, hk), nKt = ceilDiv(len, tileK);
+  const int32_t* kpos = slotPos(kv, b, hk);
+  for (int64_t kt = 0; kt < nKt; ++kt) {
     TileClass cls[R];
     bool any = false;
     for (int r = 0; r < R; ++r) {
-      cls[r] = effectiveClass<V>(rows[r].map[kt]);
+      cls[r] = unitCls[rows[r].g * kp.nKt + kt];
       any |= cls[r] != kTileEmpty;
     }
     if (!any) continue;
-    const int64_t k0 = kt * a.tileK;
-    const int nkTile = static_cast<int>(std::min<int64_t>(a.tileK, a.Lk - k0));
-    const KeyRange kr = admissibleRange(var, b, rows, cls, R, a.kpos + k0, nkTile, ws.admit.data(), ldS);
+    const int64_t k0 = kt * tileK;
+    const int nkTile = static_cast<int>(std::min<int64_t>(tileK, len - k0));
+    const KeyRange kr = admissibleRange(var, b, rows, cls, R, kpos + k0, nkTile, ws.admit.data(), ldS);
     if (kr.empty()) continue;
     // From here on only keys [k0 + kr.lo, k0 + kr.hi) exist for this panel.
     const int nk = kr.hi - kr.lo;
@@ -88,80 +95,129 @@ void prefillPanel(const V& var, const ForwardArgs& a, const KeyPanels& kp, const
     const float* panels = packed + kt * kp.tileFloats + int64_t(kr.lo) * D;  // panel kr.lo / 16
     float* S = ws.s.data();
     qkBlocks<R>(Q, D, panels, D, nBlk, S, ldS);
-    applyScoreMask(var, b, rows, cls, R, a.kpos + k0 + kr.lo, ws.admit.data() + kr.lo, ldS, nk, nkPad, sScale, S, ldS);
+    applyScoreMask(var, b, rows, cls, R, kpos + k0 + kr.lo, ws.admit.data() + kr.lo, ldS, nk, nkPad, sScale, S, ldS);
     softmaxUpdate(S, ldS, R, nkPad, ws.m, ws.l, ws.alpha, ws.zb.data());
-    const float* Vt = a.v + (bh * a.Lk + k0 + kr.lo) * Dv;
+    const float* Vt;
+    int64_t ldV;
+    if constexpr (T == DType::F32) {
+      (void)vf, (void)ldVf;
+      Vt = slotV<float>(kv, b, hk, k0 + kr.lo), ldV = kv.vStrideS;
+    } else {
+      Vt = vf + (k0 + kr.lo) * ldVf, ldV = ldVf;
+    }
     blockModes(ws.zb.data(), nBlk, 0, R, nk, ws.modes.data());
-    relaxSafeBlocks(ws.modes.data(), nk, Vt, Dv);
-    pvRows<R>(S, ldS, ws.modes.data(), nk, Vt, Dv, ws.alpha, O, ldO);
+    relaxSafeBlocks(ws.modes.data(), nk, Vt, ldV, Dv);
+    pvRows<R>(S, ldS, ws.modes.data(), nk, Vt, ldV, Dv, ws.alpha, O, ldO);
   }
-  for (int r = 0; r < R; ++r) {
-    const int64_t row = (b * a.Hq + rows[r].h) * a.Lq + rows[r].i;
-    finalizeRow(O + r * ldO, ws.m[r], ws.l[r], Dv, a.out + row * Dv, a.lse + row);
+  for (int r = 0; r < R; ++r)
+    finalizeRow(O + r * ldO, ws.m[r], ws.l[r], Dv, outRow(a, b, rows[r].h, rows[r].i), lseAt(a, b, rows[r].h, rows[r].i));
+}
+
+// The classes of one unit: cls[g * nKt + kt] for the G heads of (b, hk) and key tiles kt of the
+// head's length (the rest of the table is EMPTY). One classify() per key tile for the box of all
+// G heads; per head only when that is PARTIAL and the mask reads h.
+template <class V>
+void unitClasses(const V& var, const AttnArgs& a, const KeyPanels& kp, int64_t G, int64_t b, int64_t hk, Interval qI,
+                 TileClass* cls) {
+  const int64_t len = slotLen(a.kv, b, hk), nKt = ceilDiv(len, kp.tileK);
+  std::fill(cls, cls + G * kp.nKt, kTileEmpty);
+  const Interval bI = point(b), hBox{double(hk * G), double(hk * G + G - 1)};
+  for (int64_t kt = 0; kt < nKt; ++kt) {
+    const Interval kI = keyRange(a.kv, b, hk, kt * kp.tileK, std::min(len, (kt + 1) * kp.tileK));
+    TileClass c = classifyBox(var, bI, hBox, qI, kI);
+    for (int64_t g = 0; g < G; ++g) {
+      if (c == kTilePartial && classesPerHead<V>()) cls[g * kp.nKt + kt] = classifyBox(var, bI, point(hk * G + g), qI, kI);
+      else cls[g * kp.nKt + kt] = c;
+    }
   }
 }
 
-template <class V>
-void prefillForward(const V& var, const ForwardArgs& a) {
-  const KeyPanels kp = KeyPanels::of(a);
-  const int64_t BH = a.B * a.Hkv, G = a.Hq / a.Hkv;
+template <class V, DType T>
+void prefillForward(const V& var, const AttnArgs& a) {
+  const SlotView& kv = a.kv;
+  const KeyPanels kp = KeyPanels::of(kv, V::kTileK);
+  const int64_t Hkv = kv.Hkv, BH = a.B * Hkv, G = a.Hq / Hkv, tileQ = V::kTileQ;
   const int threads = std::clamp(a.threads, 1, kMaxThreads);
 
-  // 1. Pack keys.
+  // 1. Pack keys (and widen 16-bit values).
   if (kp.headFloats > 0 && BH > INT64_MAX / kp.headFloats) throwAllocFailure(double(BH) * kp.headFloats * 4, "packed keys");
   Scratch<float> packed(static_cast<size_t>(BH * kp.headFloats), "packed keys");
-  parallelFor(threads, BH * kp.nKt, [&](int64_t i, int) {
-    const int64_t bh = i / kp.nKt, kt = i % kp.nKt;
-    packKeyTile(a, kp, bh, kt, packed.data() + bh * kp.headFloats + kt * kp.tileFloats);
+  const int64_t ldVf = kv.Dv, headV = T == DType::F32 ? 0 : kv.maxLen * ldVf;
+  Scratch<float> vf(static_cast<size_t>(BH * headV), "widened values");
+  std::vector<std::unique_ptr<Scratch<float>>> rowScratch(static_cast<size_t>(threads));
+  parallelFor(threads, BH * kp.nKt, [&](int64_t i, int w) {
+    const int64_t bh = i / kp.nKt, kt = i % kp.nKt, b = bh / Hkv, hk = bh % Hkv;
+    float* row = nullptr;
+    if constexpr (T != DType::F32) {
+      auto& rs = rowScratch[static_cast<size_t>(w)];
+      if (!rs) rs = std::make_unique<Scratch<float>>(static_cast<size_t>(kp.tileK * kv.D), "widened keys");
+      row = rs->data();
+      const int64_t len = slotLen(kv, b, hk), k0 = kt * kp.tileK, n = std::min(len - k0, kp.tileK);
+      if (n > 0)
+        widenRows<T>(slotV<typename Storage<T>::Raw>(kv, b, hk, k0), kv.vStrideS, n, kv.Dv, vf.data() + bh * headV + k0 * ldVf, ldVf);
+    }
+    packKeyTile<T>(kv, kp, b, hk, kt, packed.data() + bh * kp.headFloats + kt * kp.tileFloats, row);
   });
 
-  // 2. Work units, most expensive first.
+  // 2. Work units and their tile classes, most expensive first.
   struct Unit {
     int64_t b, hk, qt, cost;
   };
-  const int64_t nQt = ceilDiv(a.Lq, a.tileQ);
+  const int64_t nQtMax = ceilDiv(a.maxRows, tileQ);
   std::vector<Unit> units;
-  units.reserve(static_cast<size_t>(BH * nQt));
+  units.reserve(static_cast<size_t>(BH * nQtMax));
   for (int64_t b = 0; b < a.B; ++b)
-    for (int64_t hk = 0; hk < a.Hkv; ++hk)
-      for (int64_t qt = 0; qt < nQt; ++qt) {
-        const int64_t rowsInTile = std::min(a.tileQ, a.Lq - qt * a.tileQ);
-        int64_t cost = 1;  // every unit runs: it writes its rows even when all tiles are empty
-        for (int64_t g = 0; g < G; ++g) {
-          const uint8_t* map = tileRow(a, b, hk * G + g, qt);
-          for (int64_t kt = 0; kt < kp.nKt; ++kt) cost += (map[kt] != kTileEmpty) * rowsInTile;
-        }
-        units.push_back({b, hk, qt, cost});
-      }
-  std::stable_sort(units.begin(), units.end(), [](const Unit& x, const Unit& y) { return x.cost > y.cost; });
+    for (int64_t hk = 0; hk < Hkv; ++hk)
+      for (int64_t qt = 0; qt < ceilDiv(a.rowCount[b], tileQ); ++qt) units.push_back({b, hk, qt, 0});
+  const int64_t clsPerUnit = G * kp.nKt;
+  Scratch<TileClass> classes(static_cast<size_t>(units.size()) * static_cast<size_t>(clsPerUnit), "tile classes");
+  parallelFor(threads, static_cast<int64_t>(units.size()), [&](int64_t ui, int) {
+    Unit& u = units[static_cast<size_t>(ui)];
+    const int64_t q0 = u.qt * tileQ, q1 = std::min<int64_t>(a.rowCount[u.b], q0 + tileQ);
+    TileClass* cls = classes.data() + ui * clsPerUnit;
+    unitClasses(var, a, kp, G, u.b, u.hk, queryRange(a, u.b, q0, q1), cls);
+    int64_t cost = 1;  // every unit runs: it writes its rows even when all tiles are empty
+    for (int64_t j = 0; j < clsPerUnit; ++j) cost += (cls[j] != kTileEmpty) * (q1 - q0);
+    u.cost = cost;
+  });
+  std::vector<int64_t> order(units.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = int64_t(i);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return units[size_t(x)].cost > units[size_t(y)].cost; });
 
   // 3. Run them.
-  const int64_t ldS = roundUp(a.tileK, kKeyBlock);
-  const int64_t ldO = roundUp(a.Dv, 16);
+  const int64_t ldS = roundUp(kp.tileK, kKeyBlock);
+  const int64_t ldO = roundUp(kv.Dv, 16);
   std::vector<std::unique_ptr<PanelScratch>> scratch(static_cast<size_t>(threads));
-  parallelFor(threads, static_cast<int64_t>(units.size()), [&](int64_t ui, int w) {
+  parallelFor(threads, static_cast<int64_t>(order.size()), [&](int64_t oi, int w) {
     auto& ws = scratch[static_cast<size_t>(w)];
-    if (!ws) ws = std::make_unique<PanelScratch>(a.D, ldS, ldO);
+    if (!ws) ws = std::make_unique<PanelScratch>(kv.D, ldS, ldO);
+    const int64_t ui = order[static_cast<size_t>(oi)];
     const Unit u = units[static_cast<size_t>(ui)];
-    const int64_t q0 = u.qt * a.tileQ;
-    const int64_t rowsInTile = std::min(a.tileQ, a.Lq - q0);
+    const TileClass* cls = classes.data() + ui * clsPerUnit;
+    const int64_t q0 = u.qt * tileQ;
+    const int64_t rowsInTile = std::min<int64_t>(tileQ, a.rowCount[u.b] - q0);
     const int64_t total = G * rowsInTile;
-    const float* packedHead = packed.data() + (u.b * a.Hkv + u.hk) * kp.headFloats;
+    const int64_t bh = u.b * Hkv + u.hk;
+    const float* packedHead = packed.data() + bh * kp.headFloats;
+    const float* vHead = vf.data() + bh * headV;
+    const int32_t* qp = queryPositions(a, u.b);
     for (int64_t p0 = 0; p0 < total; p0 += kPanelRows) {
       const int R = static_cast<int>(std::min<int64_t>(kPanelRows, total - p0));
       RowInfo rows[kPanelRows];
       for (int r = 0; r < R; ++r) {
-        const int64_t idx = p0 + r, g = idx / rowsInTile;
-        rows[r] = makeRow(a, u.b, u.hk * G + g, q0 + idx % rowsInTile);
+        const int64_t idx = p0 + r, g = idx / rowsInTile, i = q0 + idx % rowsInTile;
+        rows[r] = RowInfo{u.hk * G + g, i, qp[i], g};
       }
       // Start fetching the next panel's query rows: Q is read once, so without this each panel
       // begins with cache misses (measured ~5% of the window case).
       for (int64_t r = p0 + kPanelRows; r < std::min(total, p0 + 2 * kPanelRows); ++r) {
         const int64_t h = u.hk * G + r / rowsInTile, i = q0 + r % rowsInTile;
-        const char* src = reinterpret_cast<const char*>(a.q + ((u.b * a.Hq + h) * a.Lq + i) * a.D);
-        for (int64_t off = 0; off < a.D * int64_t(sizeof(float)); off += 64) __builtin_prefetch(src + off);
+        const char* src = reinterpret_cast<const char*>(queryRow(a, u.b, h, i));
+        for (int64_t off = 0; off < kv.D * int64_t(sizeof(float)); off += 64) __builtin_prefetch(src + off);
       }
-      withRows(R, [&](auto rc) { prefillPanel<V, decltype(rc)::value>(var, a, kp, packedHead, u.b, u.hk, rows, *ws, ldS, ldO); });
+      withRows(R, [&](auto rc) {
+        prefillPanel<V, decltype(rc)::value, T>(var, a, kp, packedHead, vHead, ldVf, u.b, u.hk, rows, cls, *ws, ldS, ldO);
+      });
     }
   });
 }

@@ -147,22 +147,23 @@ inline bool allFinite(const float* V, int64_t ldV, int n, int64_t cols) {
 // A SAFE block whose values are all finite can use plain FMAs: then p == 0 contributes exactly
 // 0 anyway. Checking costs about 1/6 of the block's P*V work, selection about 2x of it; masks
 // with a diagonal or a window edge put one or two such blocks in every row panel.
-inline void relaxSafeBlocks(BlockMode* modes, int nk, const float* V, int64_t Dv) {
+inline void relaxSafeBlocks(BlockMode* modes, int nk, const float* V, int64_t ldV, int64_t Dv) {
   const int nBlk = (nk + kKeyBlock - 1) / kKeyBlock;
   for (int blk = 0; blk < nBlk; ++blk) {
     if (modes[blk] != kBlockSafe) continue;
     const int j0 = blk * kKeyBlock, n = nk - j0 < kKeyBlock ? nk - j0 : kKeyBlock;
-    if (allFinite(V + j0 * Dv, Dv, n, Dv)) modes[blk] = kBlockFma;
+    if (allFinite(V + j0 * ldV, ldV, n, Dv)) modes[blk] = kBlockFma;
   }
 }
 
-// All value columns for R rows: chunks of 16, the last one possibly narrower.
+// All value columns [0, Dv) for R rows: chunks of 16, the last one possibly narrower. Value row j
+// starts at V + j * ldV.
 template <int R>
-inline void pvRows(const float* P, int64_t ldP, const BlockMode* modes, int nk, const float* V, int64_t Dv,
+inline void pvRows(const float* P, int64_t ldP, const BlockMode* modes, int nk, const float* V, int64_t ldV, int64_t Dv,
                    const float* alpha, float* O, int64_t ldO) {
 #if KVF_CPU_AVX512
   int64_t c0 = 0;
-  for (; c0 + 64 <= Dv; c0 += 64) pvPanel16<R, 4, false>(P, ldP, modes, nk, V + c0, Dv, 0, alpha, O + c0, ldO);
+  for (; c0 + 64 <= Dv; c0 += 64) pvPanel16<R, 4, false>(P, ldP, modes, nk, V + c0, ldV, 0, alpha, O + c0, ldO);
   const int rest = static_cast<int>(Dv - c0);
   if (rest == 0) return;
   const int nv = (rest + 15) / 16;
@@ -171,29 +172,29 @@ inline void pvRows(const float* P, int64_t ldP, const BlockMode* modes, int nk, 
   float* Oc = O + c0;
   if (rest % 16 == 0) {
     switch (nv) {
-      case 1: pvPanel16<R, 1, false>(P, ldP, modes, nk, Vc, Dv, mt, alpha, Oc, ldO); break;
-      case 2: pvPanel16<R, 2, false>(P, ldP, modes, nk, Vc, Dv, mt, alpha, Oc, ldO); break;
-      default: pvPanel16<R, 3, false>(P, ldP, modes, nk, Vc, Dv, mt, alpha, Oc, ldO); break;
+      case 1: pvPanel16<R, 1, false>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO); break;
+      case 2: pvPanel16<R, 2, false>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO); break;
+      default: pvPanel16<R, 3, false>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO); break;
     }
   } else {
     switch (nv) {
-      case 1: pvPanel16<R, 1, true>(P, ldP, modes, nk, Vc, Dv, mt, alpha, Oc, ldO); break;
-      case 2: pvPanel16<R, 2, true>(P, ldP, modes, nk, Vc, Dv, mt, alpha, Oc, ldO); break;
-      case 3: pvPanel16<R, 3, true>(P, ldP, modes, nk, Vc, Dv, mt, alpha, Oc, ldO); break;
-      default: pvPanel16<R, 4, true>(P, ldP, modes, nk, Vc, Dv, mt, alpha, Oc, ldO); break;
+      case 1: pvPanel16<R, 1, true>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO); break;
+      case 2: pvPanel16<R, 2, true>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO); break;
+      case 3: pvPanel16<R, 3, true>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO); break;
+      default: pvPanel16<R, 4, true>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO); break;
     }
   }
 #else
   int64_t c0 = 0;
   for (; c0 + 16 <= Dv; c0 += 16)
-    pvPanel<R, 2, false>(P, ldP, modes, nk, V + c0, Dv, Mask8{}, Mask8{}, alpha, O + c0, ldO);
+    pvPanel<R, 2, false>(P, ldP, modes, nk, V + c0, ldV, Mask8{}, Mask8{}, alpha, O + c0, ldO);
   const int rest = static_cast<int>(Dv - c0);
   if (rest == 8) {
-    pvPanel<R, 1, false>(P, ldP, modes, nk, V + c0, Dv, Mask8{}, Mask8{}, alpha, O + c0, ldO);
+    pvPanel<R, 1, false>(P, ldP, modes, nk, V + c0, ldV, Mask8{}, Mask8{}, alpha, O + c0, ldO);
   } else if (rest > 8) {
-    pvPanel<R, 2, true>(P, ldP, modes, nk, V + c0, Dv, laneMask(8), laneMask(rest - 8), alpha, O + c0, ldO);
+    pvPanel<R, 2, true>(P, ldP, modes, nk, V + c0, ldV, laneMask(8), laneMask(rest - 8), alpha, O + c0, ldO);
   } else if (rest > 0) {
-    pvPanel<R, 1, true>(P, ldP, modes, nk, V + c0, Dv, laneMask(rest), Mask8{}, alpha, O + c0, ldO);
+    pvPanel<R, 1, true>(P, ldP, modes, nk, V + c0, ldV, laneMask(rest), Mask8{}, alpha, O + c0, ldO);
   }
 #endif
 }

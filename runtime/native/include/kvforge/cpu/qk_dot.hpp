@@ -42,14 +42,14 @@ KVF_MICROKERNEL void qkDot3x4(const float* Q, int64_t ldQ, const float* k0, cons
   hsum4(a20, a21, a22, a23, S + 2 * ldS);
 }
 
-// All keys [0, nk) of a step for rows [0, rowsPadded) (a multiple of 3). Keys of the last,
+// All keys [0, nk) of a step (key j at K + j * ldK, D values) for rows [0, rowsPadded) (a multiple of 3). Keys of the last,
 // incomplete group are read from zeroRow; S needs roundUp(nk, 4) columns.
 template <bool Tail>
-inline void qkDotAll(const float* Q, int64_t ldQ, int64_t rowsPadded, const float* K, int64_t D, int nk,
+inline void qkDotAll(const float* Q, int64_t ldQ, int64_t rowsPadded, const float* K, int64_t ldK, int64_t D, int nk,
                      const float* zeroRow, Mask8 tail, float* S, int64_t ldS) {
   for (int j = 0; j < nk; j += kDotKeys) {
     const float* k[kDotKeys];
-    for (int t = 0; t < kDotKeys; ++t) k[t] = j + t < nk ? K + (j + t) * D : zeroRow;
+    for (int t = 0; t < kDotKeys; ++t) k[t] = j + t < nk ? K + (j + t) * ldK : zeroRow;
     for (int64_t r = 0; r < rowsPadded; r += kDotRows)
       qkDot3x4<Tail>(Q + r * ldQ, ldQ, k[0], k[1], k[2], k[3], D, tail, S + r * ldS + j, ldS);
   }
