@@ -1,6 +1,7 @@
 /**
- * Storage dtypes: what a kernel rounds q, k and v to before computing (in float32). The reference
- * is given the same rounded inputs, so the tolerance table measures the kernel, not the rounding.
+ * Storage dtypes: what K and V are stored in (queries, accumulation and outputs are float32). The
+ * reference is given the same rounded K and V, so the tolerance table measures the kernel, not the
+ * rounding.
  */
 import type { StorageDType } from '../codegen/planner/plan.ts';
 import type { AttentionInputs } from './inputs.ts';
@@ -38,5 +39,5 @@ const ROUND: Readonly<Record<StorageDType, ((x: number) => number) | null>> = { 
 export function roundInputs(x: AttentionInputs, dtype: StorageDType): AttentionInputs {
   const r = ROUND[dtype];
   if (!r) return x;
-  return { ...x, q: x.q.map(r), k: x.k.map(r), v: x.v.map(r) };
+  return { ...x, k: x.k.map(r), v: x.v.map(r) };
 }

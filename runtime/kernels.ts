@@ -80,7 +80,10 @@ export class CompiledAttention {
     return publicParams(this.unit.params);
   }
 
-  /** The tile map a call with these inputs uses (also what the benchmark reports). */
+  /**
+   * The tile classes of a call with these inputs, as codegen/passes/classifyTiles.ts computes them
+   * (for reports: the kernel computes the same classes itself, from its generated classify()).
+   */
   tileMap(x: Pick<AttentionInputs, 'B' | 'Lq' | 'Lk' | 'qpos' | 'kpos'>, values = this.#paramValues()): TileMap {
     const defaults = !x.qpos && !x.kpos;
     const key = `${x.B} ${x.Lq} ${x.Lk} ${JSON.stringify(values)}`;
@@ -113,12 +116,10 @@ export class CompiledAttention {
     checkResultSize('lse', s.B * s.Hq * s.Lq, dims);
     if (s.B * s.Hq * s.Lq === 0) return { out: new Float32Array(0), lse: new Float32Array(0) };
     checkCallIntegerRange(this.unit, { B: s.B, Hq: s.Hq, qpos: x.qpos ?? defaultQueryPositions(s.Lq, s.Lk), kpos: x.kpos ?? defaultKeyPositions(s.Lk), params: values });
-    const t = this.tileMap(x, values);
     const threads = o.threads ?? Math.min(os.availableParallelism(), MAX_THREADS);
     return await this.#addon.forward(this.id, {
       q: x.q, k: x.k, v: x.v, ...s, scale: specScale(this.spec),
       qpos: x.qpos ?? null, kpos: x.kpos ?? null,
-      tileMap: t.map, tileQ: this.unit.plan.tileQ, tileK: this.unit.plan.tileK, mapB: t.mapB, mapH: t.mapH,
       params: Float64Array.from(this.unit.runtimeParams.map((p) => values[p.name]!)),
       threads,
     }, this.backend);

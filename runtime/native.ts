@@ -12,7 +12,6 @@ export interface NativeForwardArgs {
   B: number; Hq: number; Hkv: number; Lq: number; Lk: number; D: number; Dv: number;
   scale: number;
   qpos: Int32Array | null; kpos: Int32Array | null;
-  tileMap: Uint8Array; tileQ: number; tileK: number; mapB: number; mapH: number;
   params: Float64Array;
   threads: number;
 }

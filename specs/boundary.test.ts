@@ -43,8 +43,7 @@ type Wrong =
   | { readonly kind: 'type'; readonly as: string }       // another kind of value, same length where it has one
   | { readonly kind: 'length'; readonly by: -1 | 1 | 'zero' }
   | { readonly kind: 'detached' }
-  | { readonly kind: 'number'; readonly value: unknown }  // a scalar argument that is not acceptable
-  | { readonly kind: 'tileValue' };                       // a tile map entry other than 0, 1, 2
+  | { readonly kind: 'number'; readonly value: unknown }; // a scalar argument that is not acceptable
 
 const OTHER_KINDS = ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array',
   'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array', 'Array', 'DataView', 'null', 'number', 'string', 'undefined'] as const;
@@ -90,11 +89,6 @@ function wrongArray(name: string, right: ArrayBufferView & { length: number }, w
       detach(t);
       return t;
     }
-    case 'tileValue': {
-      const t = (right as Uint8Array).slice();
-      t[t.length - 1] = 3;
-      return t.length ? t : new Uint8Array([3]);
-    }
     default: throw new Error(`no array form for ${w.kind}`);
   }
 }
@@ -105,9 +99,9 @@ const KERNELS = ['causalAttention', 'noDiagonalAttention', 'window256', 'sinksWi
   'alibiCausal', 'dense', 'causal128', 'window256d256', 'causalAttention@cuda-bf16', 'causalAttention@cuda-f32',
   'window256@cuda-f16', 'softcapCausal@cuda-bf16', 'causal128@cuda-bf16', 'window256d256@cuda-f16'];
 const RUN_ARRAYS = ['q', 'k', 'v', 'qpos', 'kpos'] as const;
-const SCALARS = ['B', 'Hq', 'Hkv', 'Lq', 'Lk', 'D', 'Dv', 'scale', 'tileQ', 'tileK', 'mapB', 'mapH', 'threads'] as const;
+const SCALARS = ['B', 'Hq', 'Hkv', 'Lq', 'Lk', 'D', 'Dv', 'scale', 'threads'] as const;
 /** The order the addon checks its arguments in (napi_forward.cpp parse()): the first wrong one is named. */
-const FORWARD_ORDER = ['kernelId', 'backend', 'a', ...SCALARS, 'q', 'k', 'v', 'qpos', 'kpos', 'tileMap', 'params'] as const;
+const FORWARD_ORDER = ['kernelId', 'backend', 'a', ...SCALARS, 'q', 'k', 'v', 'qpos', 'kpos', 'params'] as const;
 type ForwardArg = (typeof FORWARD_ORDER)[number];
 
 interface Case {
@@ -136,14 +130,13 @@ const intWrong = fc.constantFrom<unknown>(-1, 1.5, Number.NaN, 2 ** 60, '3', nul
 const scaleWrong = fc.constantFrom<unknown>(Number.NaN, Number.POSITIVE_INFINITY, 'x', null).map((value): Wrong => ({ kind: 'number', value }));
 
 function wrongArb(path: 'run' | 'forward'): fc.Arbitrary<{ arg: ForwardArg; how: Wrong }> {
-  const arrays = path === 'run' ? RUN_ARRAYS : (['q', 'k', 'v', 'qpos', 'kpos', 'tileMap', 'params'] as const);
+  const arrays = path === 'run' ? RUN_ARRAYS : (['q', 'k', 'v', 'qpos', 'kpos', 'params'] as const);
   const onArray = fc.tuple(fc.constantFrom(...arrays), arrayWrong).map(([arg, how]) => ({ arg, how }));
   if (path === 'run') return onArray;
   return fc.oneof(
     { weight: 4, arbitrary: onArray },
     { weight: 2, arbitrary: fc.constantFrom(...SCALARS.filter((s) => s !== 'scale')).chain((arg) => intWrong.map((how) => ({ arg, how }))) },
     { weight: 1, arbitrary: scaleWrong.map((how) => ({ arg: 'scale' as ForwardArg, how })) },
-    { weight: 1, arbitrary: fc.constant({ arg: 'tileMap' as ForwardArg, how: { kind: 'tileValue' } as Wrong }) },
     { weight: 1, arbitrary: fc.constantFrom<ForwardArg>('kernelId', 'backend', 'a').map((arg) => ({ arg, how: { kind: 'number', value: arg === 'a' ? null : 7 } as Wrong })) },
   );
 }
@@ -186,7 +179,7 @@ function runCode(arg: string, w: Wrong): string {
 /** TypeError for a value of the wrong kind (or a detached array), RangeError for a wrong value. */
 function forwardError(arg: ForwardArg, w: Wrong): typeof TypeError | typeof RangeError {
   if (arg === 'kernelId' || arg === 'backend' || arg === 'a') return TypeError; // 7 for a string, null for the object
-  if (w.kind === 'length' || w.kind === 'tileValue') return RangeError;
+  if (w.kind === 'length') return RangeError;
   if (w.kind === 'number') return typeof w.value === 'number' ? RangeError : TypeError;
   return TypeError;
 }
@@ -213,11 +206,9 @@ async function check(c: Case): Promise<void> {
     call = () => kernel.run(inputs, { threads: c.threads });
   } else {
     const { heads, headDim, valueDim } = kernel.spec;
-    const t = kernel.tileMap(x);
     const a: Record<string, unknown> = {
       ...given, qpos: given.qpos ?? null, kpos: given.kpos ?? null,
       B: c.B, Hq: heads.q, Hkv: heads.kv, Lq: c.Lq, Lk: c.Lk, D: headDim, Dv: valueDim, scale: specScale(kernel.spec),
-      tileMap: t.map, tileQ: kernel.unit.plan.tileQ, tileK: kernel.unit.plan.tileK, mapB: t.mapB, mapH: t.mapH,
       params: Float64Array.from(kernel.unit.runtimeParams.map((p) => p.value)), threads: c.threads,
     };
     let id: unknown = kernel.id, backend: unknown = kernel.backend, args: unknown = a;

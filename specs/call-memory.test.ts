@@ -152,7 +152,7 @@ describe('detached inputs are errors that say so', () => {
     expect(e.message).toContain("argument 'kpos' is detached");
   });
 
-  it.each(['q', 'k', 'v', 'qpos', 'kpos', 'tileMap', 'params'] as const)("forward(): a detached '%s' is a TypeError naming it", async (name) => {
+  it.each(['q', 'k', 'v', 'qpos', 'kpos', 'params'] as const)("forward(): a detached '%s' is a TypeError naming it", async (name) => {
     const a = argsFor({ ...inputs(3, 5), qpos: new Int32Array([2, 3, 4]), kpos: new Int32Array([0, 1, 2, 3, 4]) });
     detach(a[name]!);
     const e = await rejected(addon.forward(causal.id, a));
@@ -161,12 +161,10 @@ describe('detached inputs are errors that say so', () => {
   });
 });
 
-/** The addon's own argument object for `x` on causalAttention (every tile evaluated: always right). */
+/** The addon's own argument object for `x` on causalAttention. */
 function argsFor(x: AttentionInputs): NativeForwardArgs {
-  const nQt = Math.ceil(x.Lq / 64), nKt = Math.ceil(x.Lk / 128);
   return {
     q: x.q, k: x.k, v: x.v, B: x.B, Hq: 32, Hkv: 4, Lq: x.Lq, Lk: x.Lk, D: 64, Dv: 64, scale: 0.125,
-    qpos: x.qpos ?? null, kpos: x.kpos ?? null, tileMap: new Uint8Array(x.B * nQt * nKt).fill(1),
-    tileQ: 64, tileK: 128, mapB: 1, mapH: 1, params: new Float64Array(0), threads: 2,
+    qpos: x.qpos ?? null, kpos: x.kpos ?? null, params: new Float64Array(0), threads: 2,
   };
 }

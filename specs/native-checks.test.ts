@@ -25,7 +25,7 @@ function good(): NativeForwardArgs {
   return {
     q: new Float32Array(B * Hq * Lq * D), k: new Float32Array(B * Hkv * Lk * D), v: new Float32Array(B * Hkv * Lk * Dv),
     B, Hq, Hkv, Lq, Lk, D, Dv, scale: 0.125, qpos: null, kpos: null,
-    tileMap: new Uint8Array(1).fill(1), tileQ: 64, tileK: 128, mapB: 1, mapH: 1, params: new Float64Array(0), threads: 2,
+    params: new Float64Array(0), threads: 2,
   };
 }
 
@@ -79,9 +79,8 @@ describe('native argument checks', () => {
     expect(e.message).toMatch(/Hkv|Hq/);
   });
 
-  it('a tile map of the wrong length, and tiles other than the compiled ones', async () => {
-    expect((await rejection({ ...good(), tileMap: new Uint8Array(3) })).message).toMatch(/'tileMap'/);
-    expect((await rejection({ ...good(), tileQ: 32 })).message).toMatch(/tileQ/);
+  it('a params array of the wrong length', async () => {
+    expect((await rejection({ ...good(), params: new Float64Array(3) })).message).toMatch(/'params'/);
   });
 
   it('an unknown kernel id', async () => {

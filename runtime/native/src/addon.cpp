@@ -15,6 +15,8 @@
 #include "kvforge/cpu/simd.hpp"
 #include "backends.hpp"
 #include "cuda_device.hpp"
+#include "napi_attend.hpp"
+#include "napi_cache.hpp"
 #include "napi_forward.hpp"
 #include "napi_probes.hpp"
 
@@ -58,6 +60,8 @@ Napi::Value deviceReport(const Napi::CallbackInfo& info) {
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("listKernels", Napi::Function::New(env, listKernels, "listKernels"));
   exports.Set("forward", Napi::Function::New(env, kvf::napi::forward, "forward"));
+  exports.Set("attend", Napi::Function::New(env, kvf::napi::attend, "attend"));
+  exports.Set("NativeCache", kvf::napi::NativeCache::define(env));
   exports.Set("deviceReport", Napi::Function::New(env, deviceReport, "deviceReport"));
   exports.Set("probeFma", Napi::Function::New(env, kvf::napi::probeFma, "probeFma"));
   exports.Set("probeRead", Napi::Function::New(env, kvf::napi::probeRead, "probeRead"));

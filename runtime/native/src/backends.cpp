@@ -19,10 +19,11 @@ std::vector<std::string> compiledBackends() {
   return b;
 }
 
-bool findKernel(const std::string& backend, const std::string& id, CpuKernel& out) {
+bool findKernel(const std::string& backend, const std::string& id, CpuKernel& out, std::string* storage) {
   if (backend == "cpu") {
     const CpuKernel* k = findCpuKernel(id);
     if (k) out = *k;
+    if (storage) *storage = "f32";
     return k != nullptr;
   }
 #if KVFORGE_HAVE_CUDA || KVFORGE_HAVE_CUDA_EMU
@@ -31,6 +32,7 @@ bool findKernel(const std::string& backend, const std::string& id, CpuKernel& ou
   const CudaKernel* k = findCudaKernel(backend.c_str(), id);
   if (!k) return false;
   out = CpuKernel{k->id, k->fn, k->tileQ, k->tileK, k->numParams};
+  if (storage) *storage = k->storage;
   return true;
 #else
   return false;

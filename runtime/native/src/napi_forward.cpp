@@ -1,9 +1,10 @@
-// forward(): turns the JS argument object into kvf::ForwardArgs and runs the kernel off the
-// main thread.
+// forward(): the typed-array call (interface version 1: contiguous [B, H, L, D] arrays, one
+// position map) turned into kernel interface v2 through kvforge/v1_call.hpp, run off the main
+// thread.
 //
 // Everything is checked before the work is queued, so a kernel only ever sees consistent shapes:
-// value kinds (typed-array kinds exactly), lengths against the shape products, Hq % Hkv, map
-// sizes, the kernel's compiled tiles.
+// value kinds (typed-array kinds exactly), lengths against the shape products, Hq % Hkv. Tile
+// classes are the kernel's own business now (its generated classify()).
 //
 // The call owns every byte the kernel touches (call_memory.hpp says why N-API leaves no other
 // safe way): each input is copied into aligned memory the moment it has been read and checked,
@@ -21,7 +22,8 @@
 #include <vector>
 
 #include "kvforge/cpu/thread_pool.hpp"
-#include "kvforge/forward_args.hpp"
+#include "kvforge/convert.hpp"
+#include "kvforge/v1_call.hpp"
 #include "kvforge/registry.hpp"
 #include "backends.hpp"
 #include "call_memory.hpp"
@@ -56,13 +58,27 @@ int64_t shapeProduct(std::initializer_list<Factor> fs, std::string& formula) {
   return p;
 }
 
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+DType dtypeOf(const std::string& storage) { return storage == "f16" ? DType::F16 : storage == "bf16" ? DType::BF16 : DType::F32; }
+
+// A copy of f32 values in the kernel's storage dtype (16-bit ones rounded to nearest even, as
+// runtime/dtype.ts rounds for the reference); f32 is the copy itself.
+AlignedCopy storedAs(const std::string& storage, AlignedCopy f32) {
+  const DType t = dtypeOf(storage);
+  if (t == DType::F32) return f32;
+  const size_t n = f32.bytes() / sizeof(float);
+  std::vector<uint16_t> tmp(n);
+  const float* src = f32.as<float>();
+  for (size_t i = 0; i < n; ++i) tmp[i] = t == DType::F16 ? floatToF16(src[i]) : floatToBf16(src[i]);
+  return AlignedCopy(tmp.data(), n * sizeof(uint16_t));
+}
 
 // Everything one call needs, kept alive together until the worker is destroyed (main thread).
 struct Call {
   CpuKernel kernel;  // a copy: CUDA backends' descriptors are converted into this shape
-  ForwardArgs args;  // every pointer points into memory below
-  AlignedCopy q, k, v, qpos, kpos, tileMap;
+  std::string storage = "f32";  // the K/V dtype the kernel reads (CUDA kernels: their plan's)
+  V1Layout args;     // every pointer points into memory below
+  std::unique_ptr<V1Call> v2;  // built once the layout is complete
+  AlignedCopy q, k, v, qpos, kpos;
   std::vector<int32_t> defaultQpos, defaultKpos;
   std::vector<double> params;
   // The outputs: created in parse(), unreachable from JS until OnOK hands them out.
@@ -72,11 +88,11 @@ struct Call {
   // Give the input copies back as soon as the kernel is done (worker thread), so they are in the
   // pool before JS runs the caller's next call: the worker itself is destroyed only after that.
   void dropInputs() noexcept {
+    v2.reset();
     q = AlignedCopy(), k = AlignedCopy(), v = AlignedCopy();
-    qpos = AlignedCopy(), kpos = AlignedCopy(), tileMap = AlignedCopy();
+    qpos = AlignedCopy(), kpos = AlignedCopy();
     args.q = args.k = args.v = nullptr;
     args.qpos = args.kpos = nullptr;
-    args.tileMap = nullptr;
   }
 };
 
@@ -114,7 +130,7 @@ std::unique_ptr<Call> parse(const Napi::CallbackInfo& info) {
                                           "), received '" + backend + "'");
     }
   }
-  if (!findKernel(backend, id, call->kernel)) {
+  if (!findKernel(backend, id, call->kernel, &call->storage)) {
     std::string known;
     const std::vector<std::string> ids = listKernels(backend);
     for (size_t i = 0; i < ids.size() && i < 12; ++i) known += (i ? ", " : "") + ids[i];
@@ -130,7 +146,7 @@ std::unique_ptr<Call> parse(const Napi::CallbackInfo& info) {
   if (!av.IsObject() || av.IsArray() || av.IsTypedArray() || av.IsFunction())
     throw ArgError(ArgError::Type, argName(kFn, "a") + " must be an object of arguments, received " + describeValue(av));
   const Napi::Object a = av.As<Napi::Object>();
-  ForwardArgs& f = call->args;
+  V1Layout& f = call->args;
 
   // Shapes.
   auto positive = [&](const char* n) { return readInteger(kFn, n, prop(a, n), 1, "a positive integer"); };
@@ -147,23 +163,6 @@ std::unique_ptr<Call> parse(const Napi::CallbackInfo& info) {
                                         ") so query heads share kv heads evenly, received number " + std::to_string(f.Hkv));
   f.scale = readFiniteNumber(kFn, "scale", prop(a, "scale"));
 
-  // Tiles and map shape.
-  f.tileQ = positive("tileQ");
-  f.tileK = positive("tileK");
-  if (kern.tileQ > 0 && f.tileQ != kern.tileQ)
-    throw ArgError(ArgError::Range, argName(kFn, "tileQ") + " must be " + std::to_string(kern.tileQ) + ", the tileQ kernel '" +
-                                        id + "' was compiled for, received number " + std::to_string(f.tileQ));
-  if (kern.tileK > 0 && f.tileK != kern.tileK)
-    throw ArgError(ArgError::Range, argName(kFn, "tileK") + " must be " + std::to_string(kern.tileK) + ", the tileK kernel '" +
-                                        id + "' was compiled for, received number " + std::to_string(f.tileK));
-  f.mapB = positive("mapB");
-  if (f.mapB != 1 && f.mapB != f.B)
-    throw ArgError(ArgError::Range, argName(kFn, "mapB") + " must be 1 (one map for all batches) or B (= " +
-                                        std::to_string(f.B) + "), received number " + std::to_string(f.mapB));
-  f.mapH = positive("mapH");
-  if (f.mapH != 1 && f.mapH != f.Hq)
-    throw ArgError(ArgError::Range, argName(kFn, "mapH") + " must be 1 (one map for all heads) or Hq (= " +
-                                        std::to_string(f.Hq) + "), received number " + std::to_string(f.mapH));
   const int64_t threads = positive("threads");
   if (threads > cpu::kMaxThreads)
     throw ArgError(ArgError::Range, argName(kFn, "threads") + " must be an integer from 1 to " +
@@ -178,8 +177,8 @@ std::unique_ptr<Call> parse(const Napi::CallbackInfo& info) {
     return copyOf(readTypedArray(kFn, name, prop(a, name), napi_float32_array, n, formula));
   };
   call->q = tensor("q", {{"B", f.B}, {"Hq", f.Hq}, {"Lq", f.Lq}, {"D", f.D}});
-  call->k = tensor("k", {{"B", f.B}, {"Hkv", f.Hkv}, {"Lk", f.Lk}, {"D", f.D}});
-  call->v = tensor("v", {{"B", f.B}, {"Hkv", f.Hkv}, {"Lk", f.Lk}, {"Dv", f.Dv}});
+  call->k = storedAs(call->storage, tensor("k", {{"B", f.B}, {"Hkv", f.Hkv}, {"Lk", f.Lk}, {"D", f.D}}));
+  call->v = storedAs(call->storage, tensor("v", {{"B", f.B}, {"Hkv", f.Hkv}, {"Lk", f.Lk}, {"Dv", f.Dv}}));
   f.q = call->q.as<float>();
   f.k = call->k.as<float>();
   f.v = call->v.as<float>();
@@ -204,19 +203,6 @@ std::unique_ptr<Call> parse(const Napi::CallbackInfo& info) {
   }
   if ((qp.IsNull() || qp.IsUndefined()) && (f.Lk > INT32_MAX || f.Lq > INT32_MAX))
     throw ArgError(ArgError::Range, argName(kFn, "qpos") + " is needed: default positions exceed the int32 range");
-
-  // Tile map.
-  {
-    const int64_t nQt = ceilDiv(f.Lq, f.tileQ), nKt = ceilDiv(f.Lk, f.tileK);
-    std::string formula;
-    const int64_t n = shapeProduct({{"mapB", f.mapB}, {"mapH", f.mapH}, {"ceil(Lq/tileQ)", nQt}, {"ceil(Lk/tileK)", nKt}}, formula);
-    call->tileMap = copyOf(readTypedArray(kFn, "tileMap", prop(a, "tileMap"), napi_uint8_array, n, formula));
-    f.tileMap = call->tileMap.as<uint8_t>();
-    for (int64_t i = 0; i < n; ++i)
-      if (f.tileMap[i] > 2)
-        throw ArgError(ArgError::Range, argName(kFn, "tileMap") + " must hold only 0 (empty), 1 (partial) or 2 (full), received " +
-                                            std::to_string(f.tileMap[i]) + " at index " + std::to_string(i));
-  }
 
   // Params: copied (zero-padded), so the variant's constructor reads a stable snapshot.
   {
@@ -245,6 +231,8 @@ std::unique_ptr<Call> parse(const Napi::CallbackInfo& info) {
     call->outLength = size_t(nOut);
     call->lseLength = size_t(nLse);
   }
+  call->v2 = std::make_unique<V1Call>(f);
+  call->v2->setStorage(dtypeOf(call->storage));
   return call;
 }
 
@@ -259,7 +247,7 @@ class ForwardWorker : public Napi::AsyncWorker {
   void Execute() override {
     const std::string& id = call_->kernel.id;
     try {
-      call_->kernel.fn(call_->args, call_->params.data());
+      call_->kernel.fn(call_->v2->args(), call_->params.data());
     } catch (const std::bad_alloc&) {
       SetError("forward: kernel '" + id + "' ran out of memory");
     } catch (const std::exception& e) {

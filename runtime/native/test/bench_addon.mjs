@@ -18,23 +18,6 @@ function fillRandom(a, seed) {
   return a;
 }
 
-// Exact tile classes of `admit(qpos, kpos)` for monotone masks (checked at the tile corners
-// and along the band is overkill here: evaluate every element, once per case).
-function tileMap(Lq, Lk, tileQ, tileK, admit) {
-  const nQt = Math.ceil(Lq / tileQ), nKt = Math.ceil(Lk / tileK);
-  const map = new Uint8Array(nQt * nKt);
-  for (let qt = 0; qt < nQt; qt++) for (let kt = 0; kt < nKt; kt++) {
-    let all = true, none = true;
-    for (let i = qt * tileQ; i < Math.min(Lq, (qt + 1) * tileQ); i++)
-      for (let j = kt * tileK; j < Math.min(Lk, (kt + 1) * tileK); j++) {
-        const ok = admit(Lk - Lq + i, j);
-        all &&= ok; none &&= !ok;
-      }
-    map[qt * nKt + kt] = none ? 0 : all ? 2 : 1;
-  }
-  return map;
-}
-
 async function bench(name, kernel, Lq, Lk, admit, params, reps, caches) {
   const q = fillRandom(new Float32Array(B * Hq * Lq * D), 1);
   const kvs = Array.from({ length: caches }, (_, i) => [
@@ -42,7 +25,6 @@ async function bench(name, kernel, Lq, Lk, admit, params, reps, caches) {
   const args = {
     q, k: kvs[0][0], v: kvs[0][1],
     B, Hq, Hkv, Lq, Lk, D, Dv, scale: 1 / Math.sqrt(D), qpos: null, kpos: null,
-    tileMap: tileMap(Lq, Lk, 64, 128, admit), tileQ: 64, tileK: 128, mapB: 1, mapH: 1,
     params: new Float64Array(params), threads,
   };
   const times = [];

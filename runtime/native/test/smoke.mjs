@@ -47,12 +47,10 @@ function reference({ q, k, v, B, Hq, Hkv, Lq, Lk, D, Dv, scale }) {
   return { out, lse };
 }
 
-const B = 1, Hq = 4, Hkv = 2, Lq = 70, Lk = 90, D = 24, Dv = 20, tileQ = 64, tileK = 128;
-const nQt = Math.ceil(Lq / tileQ), nKt = Math.ceil(Lk / tileK);
+const B = 1, Hq = 4, Hkv = 2, Lq = 70, Lk = 90, D = 24, Dv = 20;
 const args = {
   q: randn(B * Hq * Lq * D, 1), k: randn(B * Hkv * Lk * D, 2), v: randn(B * Hkv * Lk * Dv, 3),
   B, Hq, Hkv, Lq, Lk, D, Dv, scale: 1 / Math.sqrt(D), qpos: null, kpos: null,
-  tileMap: new Uint8Array(nQt * nKt).fill(1), tileQ, tileK, mapB: 1, mapH: 1,
   params: new Float64Array(0), threads: 2,
 };
 const kernel = kv.listKernels().find((id) => id.startsWith('causal'));
@@ -81,10 +79,7 @@ await rejects({ q: new Float32Array(3) }, RangeError, /argument 'q' must be a Fl
 await rejects({ Hkv: 3 }, RangeError, /argument 'Hkv' must divide Hq/);
 await rejects({ B: 0 }, RangeError, /argument 'B' must be a positive integer, received number 0/);
 await rejects({ D: '24' }, TypeError, /argument 'D' must be a positive integer, received string '24'/);
-await rejects({ tileQ: 32 }, RangeError, /argument 'tileQ' must be 64/);
-await rejects({ tileMap: new Uint8Array(5) }, RangeError, /argument 'tileMap' must be a Uint8Array of length 2 /);
 await rejects({ qpos: new Float32Array(Lq) }, TypeError, /argument 'qpos' must be an Int32Array/);
-await rejects({ mapH: 2 }, RangeError, /argument 'mapH' must be 1/);
 await rejects({ threads: 0 }, RangeError, /argument 'threads'/);
 await rejects({ params: undefined }, TypeError, /argument 'params' must be a Float64Array, received undefined/);
 await assert.rejects(kv.forward('nope', args), (e) => e instanceof RangeError && /kernelId/.test(e.message));
@@ -112,10 +107,10 @@ await assert.rejects(kv.probeRead(1, 2 ** 50, 0.1), (e) => /could not allocate/.
 
 // Degenerate shapes through the glue: Lq = 0 writes nothing, Lk = 0 gives zeros and -inf.
 {
-  const a0 = { ...args, Lq: 0, q: new Float32Array(0), tileMap: new Uint8Array(0) };
+  const a0 = { ...args, Lq: 0, q: new Float32Array(0) };
   const r0 = await kv.forward(kernel, a0);
   assert.ok(r0.out.length === 0 && r0.lse.length === 0);
-  const a1 = { ...args, Lk: 0, k: new Float32Array(0), v: new Float32Array(0), tileMap: new Uint8Array(0) };
+  const a1 = { ...args, Lk: 0, k: new Float32Array(0), v: new Float32Array(0) };
   const r1 = await kv.forward(kernel, a1);
   assert.ok(r1.out.length === args.q.length / D * Dv && r1.out.every((x) => x === 0) && r1.lse.every((x) => x === -Infinity));
   console.log('Lq = 0 and Lk = 0: ok');

@@ -63,6 +63,8 @@ class V1Call {
   V1Call& operator=(const V1Call&) = delete;
 
   const AttnArgs& args() const { return args_; }
+  // k and v hold `t` values (rounded by the caller) instead of f32.
+  void setStorage(DType t) { args_.kv.dtype = t; }
 
  private:
   std::vector<int32_t> rowStart_, rowCount_, sumMin_, sumMax_;

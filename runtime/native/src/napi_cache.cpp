@@ -1,0 +1,305 @@
+#include "napi_cache.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <stdexcept>
+
+#include "kvforge/convert.hpp"
+#include "napi_args.hpp"
+
+namespace kvf::napi {
+namespace {
+
+constexpr int64_t kMaxSafe = (int64_t(1) << 53) - 1;
+
+// Host memory is the target's memory on the CPU and under the emulator: no staging copies there.
+bool hostAddressable(const std::string& backend) { return backend != "cuda"; }
+
+int64_t checkedProduct(std::initializer_list<int64_t> xs, const char* fn, const char* what) {
+  int64_t p = 1;
+  for (int64_t x : xs)
+    if (__builtin_mul_overflow(p, x, &p) || p > kMaxSafe) throw ArgError(ArgError::Range, std::string(fn) + ": " + what + " is too large");
+  return p;
+}
+
+[[noreturn]] void rethrowAsJs(Napi::Env env, const std::exception& e) {
+  if (const auto* a = dynamic_cast<const ArgError*>(&e)) throw toJsError(env, *a);
+  throw Napi::Error::New(env, e.what());
+}
+
+template <class F>
+Napi::Value guarded(const Napi::CallbackInfo& info, F&& f) {
+  try {
+    return f();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    rethrowAsJs(info.Env(), e);
+  }
+}
+
+}  // namespace
+
+Napi::Function NativeCache::define(Napi::Env env) {
+  return DefineClass(env, "NativeCache",
+                     {InstanceMethod("append", &NativeCache::append), InstanceMethod("truncate", &NativeCache::truncate),
+                      InstanceMethod("grow", &NativeCache::grow), InstanceMethod("lengths", &NativeCache::lengths),
+                      InstanceMethod("read", &NativeCache::read), InstanceMethod("summary", &NativeCache::summary),
+                      InstanceMethod("release", &NativeCache::release),
+                      InstanceAccessor("released", &NativeCache::getReleased, nullptr),
+                      InstanceAccessor("capacity", &NativeCache::getCapacity, nullptr)});
+}
+
+NativeCache::NativeCache(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCache>(info) {
+  constexpr const char* fn = "NativeCache";
+  try {
+    if (info.Length() < 7 || !info[0].IsString())
+      throw ArgError(ArgError::Type, std::string(fn) + ": expected (backend, B, Hkv, D, Dv, dtype, capacity)");
+    backend_ = info[0].As<Napi::String>().Utf8Value();
+    mem_ = findMemoryOps(backend_);
+    ops_ = findCacheOps(backend_);
+    if (!mem_ || !ops_)
+      throw ArgError(ArgError::Range, argName(fn, "backend") + " must be a backend compiled into this addon, received '" + backend_ + "'");
+    view_.B = readInteger(fn, "B", info[1], 1, "a positive integer");
+    view_.Hkv = readInteger(fn, "Hkv", info[2], 1, "a positive integer");
+    view_.D = readInteger(fn, "D", info[3], 1, "a positive integer");
+    view_.Dv = readInteger(fn, "Dv", info[4], 1, "a positive integer");
+    const int64_t dt = readInteger(fn, "dtype", info[5], 0, "a dtype number (0 f32, 1 f16, 2 bf16)");
+    if (!validDType(int32_t(dt))) throw ArgError(ArgError::Range, argName(fn, "dtype") + " must be 0 (f32), 1 (f16) or 2 (bf16), received " + std::to_string(dt));
+    view_.dtype = DType(dt);
+    const int64_t capacity = readInteger(fn, "capacity", info[6], 0, "a non-negative integer");
+    if (capacity > INT32_MAX) throw ArgError(ArgError::Range, argName(fn, "capacity") + " must be at most 2^31 - 1 slots");
+    lenHost_.assign(size_t(checkedProduct({view_.B, view_.Hkv}, fn, "B * Hkv")), 0);
+    allocate(view_, capacity);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    freeView(view_);
+    rethrowAsJs(info.Env(), e);
+  }
+}
+
+NativeCache::~NativeCache() {
+  freeView(view_);
+  for (Staging& s : staging_)
+    if (s.p) mem_->release(s.p);
+}
+
+void NativeCache::allocate(CacheView& v, int64_t capacity) {
+  v.capacity = (capacity + kSummaryTile - 1) / kSummaryTile * kSummaryTile;
+  const int64_t heads = v.B * v.Hkv, es = dtypeBytes(v.dtype);
+  const size_t kBytes = size_t(checkedProduct({heads, v.capacity, v.D, es}, "NativeCache", "the key storage"));
+  const size_t vBytes = size_t(checkedProduct({heads, v.capacity, v.Dv, es}, "NativeCache", "the value storage"));
+  const size_t pBytes = size_t(heads * v.capacity) * 4, sBytes = size_t(heads * (v.capacity / kSummaryTile)) * 4;
+  try {
+    v.k = mem_->alloc(kBytes);
+    v.v = mem_->alloc(vBytes);
+    v.pos = static_cast<int32_t*>(mem_->alloc(pBytes));
+    v.len = static_cast<int32_t*>(mem_->alloc(size_t(heads) * 4));
+    v.sumMin = static_cast<int32_t*>(mem_->alloc(sBytes));
+    v.sumMax = static_cast<int32_t*>(mem_->alloc(sBytes));
+    ops_->initEmpty(v);
+  } catch (...) {
+    freeView(v);
+    throw;
+  }
+}
+
+void NativeCache::freeView(CacheView& v) noexcept {
+  if (!mem_) return;
+  for (void* p : {v.k, v.v, static_cast<void*>(v.pos), static_cast<void*>(v.len), static_cast<void*>(v.sumMin),
+                  static_cast<void*>(v.sumMax)})
+    if (p) mem_->release(p);
+  v.k = v.v = nullptr;
+  v.pos = v.len = v.sumMin = v.sumMax = nullptr;
+}
+
+void NativeCache::requireUsable(const char* fn) const {
+  if (released()) throw ArgError(ArgError::Range, std::string(fn) + ": the cache was released");
+  if (inUse_.load() != 0)
+    throw ArgError(ArgError::Range, std::string(fn) + ": the cache is read by " + std::to_string(inUse_.load()) +
+                                        " attention call(s) still in flight; await them first");
+}
+
+void* NativeCache::stage(size_t slot, const void* host, size_t bytes) {
+  if (hostAddressable(backend_)) return const_cast<void*>(host);
+  Staging& s = staging_[slot];
+  if (s.bytes < bytes || !s.p) {
+    if (s.p) mem_->release(s.p);
+    s.p = nullptr, s.bytes = 0;
+    s.p = mem_->alloc(std::max<size_t>(bytes, 256));
+    s.bytes = std::max<size_t>(bytes, 256);
+  }
+  if (bytes) mem_->upload(s.p, host, bytes);
+  return s.p;
+}
+
+SlotView NativeCache::slots() const {
+  if (released()) throw ArgError(ArgError::Range, "attend: the cache was released");
+  int64_t maxLen = 0;
+  for (int32_t l : lenHost_) maxLen = std::max<int64_t>(maxLen, l);
+  return view_.slots(maxLen);
+}
+
+Napi::Value NativeCache::append(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    constexpr const char* fn = "NativeCache.append";
+    requireUsable(fn);
+    const int64_t B = view_.B, H = view_.Hkv;
+    const TypedArrayBytes start = readTypedArray(fn, "start", info[3], napi_int32_array, B, "B = " + std::to_string(B));
+    const TypedArrayBytes count = readTypedArray(fn, "count", info[4], napi_int32_array, B, "B = " + std::to_string(B));
+    const int32_t* st = static_cast<const int32_t*>(start.data);
+    const int32_t* ct = static_cast<const int32_t*>(count.data);
+    int64_t rows = 0;
+    for (int64_t b = 0; b < B; ++b) {
+      if (ct[b] < 0 || st[b] < 0)
+        throw ArgError(ArgError::Range, argName(fn, "count") + " and 'start' must be non-negative (sequence " + std::to_string(b) + ")");
+      rows = std::max<int64_t>(rows, int64_t(st[b]) + ct[b]);
+      for (int64_t h = 0; h < H; ++h)
+        if (int64_t(lenHost_[size_t(b * H + h)]) + ct[b] > view_.capacity)
+          throw ArgError(ArgError::Range, std::string(fn) + ": sequence " + std::to_string(b) + " would hold " +
+                                              std::to_string(int64_t(lenHost_[size_t(b * H + h)]) + ct[b]) +
+                                              " slots, more than the capacity " + std::to_string(view_.capacity) + " (grow first)");
+    }
+    const std::string rowsFormula = "rows = " + std::to_string(rows) + " (max of start + count)";
+    const TypedArrayBytes k = readTypedArray(fn, "k", info[0], napi_float32_array, -1, "");
+    const TypedArrayBytes v = readTypedArray(fn, "v", info[1], napi_float32_array, -1, "");
+    const TypedArrayBytes pos = readTypedArray(fn, "positions", info[2], napi_int32_array, -1, "");
+    if (int64_t(k.length) < rows * H * view_.D)
+      throw ArgError(ArgError::Range, argName(fn, "k") + " must hold rows*Hkv*D = " + std::to_string(rows * H * view_.D) + " floats (" + rowsFormula + "), received " + describeValue(info[0]));
+    if (int64_t(v.length) < rows * H * view_.Dv)
+      throw ArgError(ArgError::Range, argName(fn, "v") + " must hold rows*Hkv*Dv = " + std::to_string(rows * H * view_.Dv) + " floats (" + rowsFormula + "), received " + describeValue(info[1]));
+    if (int64_t(pos.length) < rows)
+      throw ArgError(ArgError::Range, argName(fn, "positions") + " must hold " + std::to_string(rows) + " positions (" + rowsFormula + "), received " + describeValue(info[2]));
+    AppendArgs a;
+    a.cache = view_;
+    a.k = static_cast<const float*>(stage(0, k.data, size_t(rows * H * view_.D) * 4));
+    a.v = static_cast<const float*>(stage(1, v.data, size_t(rows * H * view_.Dv) * 4));
+    a.positions = static_cast<const int32_t*>(stage(2, pos.data, size_t(rows) * 4));
+    a.start = static_cast<const int32_t*>(stage(3, st, size_t(B) * 4));
+    a.count = static_cast<const int32_t*>(stage(4, ct, size_t(B) * 4));
+    ops_->append(a);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < H; ++h) lenHost_[size_t(b * H + h)] += ct[b];
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value NativeCache::truncate(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    constexpr const char* fn = "NativeCache.truncate";
+    requireUsable(fn);
+    const int64_t B = view_.B, H = view_.Hkv;
+    const TypedArrayBytes keep = readTypedArray(fn, "keep", info[0], napi_int32_array, B, "B = " + std::to_string(B));
+    const int32_t* kp = static_cast<const int32_t*>(keep.data);
+    TruncateArgs a;
+    a.cache = view_;
+    a.keep = static_cast<const int32_t*>(stage(3, kp, size_t(B) * 4));
+    ops_->truncate(a);
+    for (int64_t b = 0; b < B; ++b)
+      if (kp[b] >= 0)
+        for (int64_t h = 0; h < H; ++h) lenHost_[size_t(b * H + h)] = std::min(lenHost_[size_t(b * H + h)], kp[b]);
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value NativeCache::grow(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    constexpr const char* fn = "NativeCache.grow";
+    requireUsable(fn);
+    const int64_t capacity = readInteger(fn, "capacity", info[0], 0, "a non-negative integer");
+    if (capacity > INT32_MAX) throw ArgError(ArgError::Range, argName(fn, "capacity") + " must be at most 2^31 - 1 slots");
+    if (capacity <= view_.capacity) return info.Env().Undefined();
+    CacheView bigger = view_;
+    bigger.k = bigger.v = nullptr;
+    bigger.pos = bigger.len = bigger.sumMin = bigger.sumMax = nullptr;
+    allocate(bigger, capacity);  // throws before anything of the old cache changes
+    try {
+      ops_->copyCache(CopyCacheArgs{view_, bigger});
+    } catch (...) {
+      freeView(bigger);
+      throw;
+    }
+    freeView(view_);
+    view_ = bigger;
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value NativeCache::lengths(const Napi::CallbackInfo& info) {
+  Napi::Int32Array out = Napi::Int32Array::New(info.Env(), lenHost_.size());
+  std::copy(lenHost_.begin(), lenHost_.end(), out.Data());
+  return out;
+}
+
+Napi::Value NativeCache::read(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    constexpr const char* fn = "NativeCache.read";
+    if (released()) throw ArgError(ArgError::Range, std::string(fn) + ": the cache was released");
+    const int64_t b = readInteger(fn, "b", info[0], 0, "a sequence index"), h = readInteger(fn, "h", info[1], 0, "a KV head index");
+    if (b >= view_.B || h >= view_.Hkv) throw ArgError(ArgError::Range, std::string(fn) + ": (b, h) out of range");
+    const int64_t n = lenHost_[size_t(b * view_.Hkv + h)], es = dtypeBytes(view_.dtype);
+    const int64_t head = b * view_.Hkv + h;
+    std::vector<uint8_t> kRaw(size_t(n * view_.D * es)), vRaw(size_t(n * view_.Dv * es));
+    Napi::Env env = info.Env();
+    Napi::Int32Array pos = Napi::Int32Array::New(env, size_t(n));
+    if (n > 0) {
+      mem_->download(kRaw.data(), static_cast<uint8_t*>(view_.k) + size_t(head * view_.capacity * view_.D * es), kRaw.size());
+      mem_->download(vRaw.data(), static_cast<uint8_t*>(view_.v) + size_t(head * view_.capacity * view_.Dv * es), vRaw.size());
+      mem_->download(pos.Data(), view_.pos + head * view_.capacity, size_t(n) * 4);
+    }
+    const auto widen = [&](const std::vector<uint8_t>& raw, size_t count) {
+      Napi::Float32Array f = Napi::Float32Array::New(env, count);
+      for (size_t i = 0; i < count; ++i) {
+        if (view_.dtype == DType::F32) std::memcpy(f.Data() + i, raw.data() + 4 * i, 4);
+        else {
+          uint16_t x;
+          std::memcpy(&x, raw.data() + 2 * i, 2);
+          f[i] = view_.dtype == DType::F16 ? f16ToFloat(x) : bf16ToFloat(x);
+        }
+      }
+      return f;
+    };
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("k", widen(kRaw, size_t(n * view_.D)));
+    out.Set("v", widen(vRaw, size_t(n * view_.Dv)));
+    out.Set("pos", pos);
+    return out;
+  });
+}
+
+Napi::Value NativeCache::summary(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    constexpr const char* fn = "NativeCache.summary";
+    if (released()) throw ArgError(ArgError::Range, std::string(fn) + ": the cache was released");
+    const int64_t b = readInteger(fn, "b", info[0], 0, "a sequence index"), h = readInteger(fn, "h", info[1], 0, "a KV head index");
+    if (b >= view_.B || h >= view_.Hkv) throw ArgError(ArgError::Range, std::string(fn) + ": (b, h) out of range");
+    const int64_t nSum = view_.capacity / kSummaryTile, head = b * view_.Hkv + h;
+    Napi::Env env = info.Env();
+    Napi::Int32Array mn = Napi::Int32Array::New(env, size_t(nSum)), mx = Napi::Int32Array::New(env, size_t(nSum));
+    if (nSum > 0) {
+      mem_->download(mn.Data(), view_.sumMin + head * nSum, size_t(nSum) * 4);
+      mem_->download(mx.Data(), view_.sumMax + head * nSum, size_t(nSum) * 4);
+    }
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("min", mn);
+    out.Set("max", mx);
+    return out;
+  });
+}
+
+Napi::Value NativeCache::release(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    if (inUse_.load() != 0)
+      throw ArgError(ArgError::Range, "NativeCache.release: the cache is read by attention calls still in flight; await them first");
+    freeView(view_);
+    std::fill(lenHost_.begin(), lenHost_.end(), 0);
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value NativeCache::getReleased(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), released()); }
+Napi::Value NativeCache::getCapacity(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(view_.capacity)); }
+
+}  // namespace kvf::napi

@@ -1,0 +1,78 @@
+// The KV cache of one layer as a JS object (runtime/cache/ wraps it): memory of one backend
+// (kvforge/memory.hpp) laid out as kvforge/cache_ops.hpp describes, written only by the cache
+// kernels (CacheOps) and read in place by attention calls (napi_attend.cpp).
+//
+//   new NativeCache(backend, B, Hkv, D, Dv, dtype, capacity)
+//   append(k, v, positions, start, count)   f32 rows [n][Hkv][D|Dv], Int32 positions [n], start/count [B]
+//   truncate(keep)                          Int32 [B]: keep the last keep[b] slots (-1: untouched)
+//   grow(capacity)                          a larger allocation, every slot kept
+//   lengths()                               Int32Array [B * Hkv] (the host mirror)
+//   read(b, h)                              { k, v: Float32Array (widened), pos: Int32Array } of slots [0, len)
+//   summary(b, h)                           { min, max: Int32Array } of the position summary
+//   release()                               frees the memory now (a finaliser does it otherwise)
+// Every method is synchronous and checks its arguments (TypeError / RangeError naming them); the
+// TS layer checks the contract (positions increasing, released sequences) with coded errors
+// first. A cache with attention calls in flight refuses every change (RangeError), so a kernel
+// never reads slots that move under it.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kvforge/cache_ops.hpp"
+#include "kvforge/memory.hpp"
+
+namespace kvf::napi {
+
+class NativeCache : public Napi::ObjectWrap<NativeCache> {
+ public:
+  static Napi::Function define(Napi::Env env);
+  explicit NativeCache(const Napi::CallbackInfo& info);
+  ~NativeCache() override;
+
+  // For attention calls: the slots as kernels read them; throws ArgError when released.
+  SlotView slots() const;
+  const std::string& backend() const { return backend_; }
+  const MemoryOps* memory() const { return mem_; }
+  int64_t B() const { return view_.B; }
+  int64_t Hkv() const { return view_.Hkv; }
+  DType dtype() const { return view_.dtype; }
+  bool released() const { return view_.k == nullptr; }
+  // Calls in flight (async attention): changes wait for none.
+  void beginUse() { inUse_.fetch_add(1); }
+  void endUse() { inUse_.fetch_sub(1); }
+
+ private:
+  Napi::Value append(const Napi::CallbackInfo& info);
+  Napi::Value truncate(const Napi::CallbackInfo& info);
+  Napi::Value grow(const Napi::CallbackInfo& info);
+  Napi::Value lengths(const Napi::CallbackInfo& info);
+  Napi::Value read(const Napi::CallbackInfo& info);
+  Napi::Value summary(const Napi::CallbackInfo& info);
+  Napi::Value release(const Napi::CallbackInfo& info);
+  Napi::Value getReleased(const Napi::CallbackInfo& info);
+  Napi::Value getCapacity(const Napi::CallbackInfo& info);
+
+  void allocate(CacheView& v, int64_t capacity);  // every array of v, initEmpty'd
+  void freeView(CacheView& v) noexcept;
+  void requireUsable(const char* fn) const;
+  // A target copy of host bytes, reusing the cache's staging buffer (grown when needed).
+  void* stage(size_t slot, const void* host, size_t bytes);
+
+  std::string backend_;
+  const MemoryOps* mem_ = nullptr;
+  const CacheOps* ops_ = nullptr;
+  CacheView view_;
+  std::vector<int32_t> lenHost_;  // [B * Hkv], what the target holds
+  std::atomic<int> inUse_{0};
+  struct Staging {
+    void* p = nullptr;
+    size_t bytes = 0;
+  };
+  Staging staging_[5];
+};
+
+}  // namespace kvf::napi
