@@ -37,6 +37,9 @@ export const DIAGNOSTICS = {
   KVF3006: 'bad positions',
   KVF3007: 'integer arithmetic outside the exact range (+-2^53)',
   KVF3009: 'detached input',
+  KVF3010: 'bad KV cache operation',
+  KVF3011: 'cache and kernel do not match',
+  KVF3012: 'released cache or buffer',
   // build and environment
   KVF4001: 'build failed',
   KVF4002: 'kernel not found in the addon',

@@ -18,6 +18,8 @@ import type { Backend, NativeAddon, NativeDeviceReport } from './native.ts';
 import { checkInputs, checkResultSize } from './validate.ts';
 import { publicParams, resolveRunParams, type PublicParam } from './runParams.ts';
 import { checkCompileEntries, checkRunOptions, MAX_THREADS } from './options.ts';
+import { KvCache, type CacheOptions } from './cache/kvCache.ts';
+import * as cacheCalls from './cache/attend.ts';
 
 export interface AttentionResult {
   /** [B, Hq, Lq, Dv] */
@@ -104,6 +106,56 @@ export class CompiledAttention {
     const values = resolveRunParams(this.id, this.unit.params, overrides);
     if (overrides !== undefined) checkDivisors(this.unit, values);
     return values;
+  }
+
+  /**
+   * A KV cache this kernel (and every kernel of the same compile() call with the same KV heads and
+   * head dims) reads in place: `batch` sequences in the memory of this kernel's backend.
+   */
+  createCache(opts: CacheOptions): KvCache {
+    if (opts === null || typeof opts !== 'object') throw new KvforgeError('KVF3004', `createCache needs { batch, capacity?, dtype? }, received ${String(opts)}`);
+    const { spec, plan } = this.unit;
+    return new KvCache(this.#addon, this.backend, { batch: opts.batch, kvHeads: spec.heads.kv, headDim: spec.headDim, valueDim: spec.valueDim },
+      { ...opts, dtype: opts.dtype ?? (plan.target === 'cuda' ? plan.dtype : 'f32') });
+  }
+
+  #cacheKernel(): cacheCalls.CacheKernel {
+    return { unit: this.unit, addon: this.#addon, backend: this.backend, scale: specScale(this.spec) };
+  }
+
+  #defaultCall: { params: Float64Array; values: Record<string, number>; threads?: number } | undefined;
+
+  // The parameter array of a call; the one of a call without options is built once (decode loops).
+  #callParams(opts: RunOptions): { params: Float64Array; values: Record<string, number>; threads?: number } {
+    const plain = opts !== null && typeof opts === 'object' && Object.keys(opts).length === 0;
+    if (plain && this.#defaultCall) return this.#defaultCall;
+    const o = checkRunOptions(opts);
+    const values = this.#paramValues(o.params);
+    const call = { params: Float64Array.from(this.unit.runtimeParams.map((p) => values[p.name]!)), values, threads: o.threads };
+    if (plain) this.#defaultCall = call;
+    return call;
+  }
+
+  /**
+   * Prefill over a cache: `counts[b]` new query rows of sequence b (q [rows, Hq, D] packed by
+   * sequence, positions [rows]) attend to the slots the cache holds (append their K/V first).
+   * Resolves with out [rows, Hq, Dv] and lse [rows, Hq].
+   */
+  async prefill(cache: KvCache, x: cacheCalls.PrefillInputs, opts: RunOptions = {}): Promise<AttentionResult> {
+    const p = this.#callParams(opts);
+    return await cacheCalls.prefill(this.#cacheKernel(), cache, x, p.params, p.values, p.threads);
+  }
+
+  /** Decode step: one query per sequence (q [B, Hq, D]) over its slots; out [B, Hq, Dv], lse [B, Hq]. */
+  async decode(cache: KvCache, x: cacheCalls.DecodeInputs, opts: RunOptions = {}): Promise<AttentionResult> {
+    const p = this.#callParams(opts);
+    return await cacheCalls.decode(this.#cacheKernel(), cache, x, p.params, p.values, p.threads);
+  }
+
+  /** decode() on the calling thread into preallocated `out` and `lse`: no copies, no allocation. */
+  decodeSync(cache: KvCache, x: cacheCalls.DecodeInputs & cacheCalls.DecodeOutputs, opts: RunOptions = {}): void {
+    const p = this.#callParams(opts);
+    cacheCalls.decodeSync(this.#cacheKernel(), cache, x, p.params, p.values, p.threads);
   }
 
   /** Run the kernel: output and LSE. Checks everything before native code sees it. */

@@ -25,11 +25,35 @@ export interface NativeDeviceReport {
   cuda: { compiled: boolean; emulated: boolean; available: boolean; devices: number; reason: string };
 }
 
+/** A layer's KV cache in one backend's memory (runtime/native/src/napi_cache.hpp). */
+export interface NativeCache {
+  append(k: Float32Array, v: Float32Array, positions: Int32Array, start: Int32Array, count: Int32Array): void;
+  truncate(keep: Int32Array): void;
+  grow(capacity: number): void;
+  lengths(): Int32Array;
+  read(b: number, h: number): { k: Float32Array; v: Float32Array; pos: Int32Array };
+  summary(b: number, h: number): { min: Int32Array; max: Int32Array };
+  release(): void;
+  readonly released: boolean;
+  readonly capacity: number;
+}
+
+/** One attention call over a cache (runtime/native/src/napi_attend.hpp): packed ragged rows. */
+export interface NativeAttendArgs {
+  q: Float32Array; qpos: Int32Array; rowStart: Int32Array; rowCount: Int32Array;
+  Hq: number; scale: number; params: Float64Array; threads: number;
+  out?: Float32Array; lse?: Float32Array;
+}
+
 export interface NativeAddon {
   listKernels(backend?: Backend): string[];
   /** `out` [B, Hq, Lq, Dv] and `lse` [B, Hq, Lq] are new arrays the addon allocated. */
   forward(kernelId: string, args: NativeForwardArgs, backend?: Backend): Promise<{ out: Float32Array; lse: Float32Array }>;
   deviceReport(): NativeDeviceReport;
+  NativeCache: new (backend: Backend, B: number, Hkv: number, D: number, Dv: number, dtype: number, capacity: number) => NativeCache;
+  /** sync: runs now and writes a.out / a.lse (undefined); else resolves with new arrays. */
+  attend(kernelId: string, backend: Backend, cache: NativeCache, a: NativeAttendArgs, sync: true): undefined;
+  attend(kernelId: string, backend: Backend, cache: NativeCache, a: NativeAttendArgs, sync: false): Promise<{ out: Float32Array; lse: Float32Array }>;
   probeFma(threads: number, seconds: number): Promise<number>;
   probeRead(threads: number, bytes: number, seconds: number): Promise<number>;
 }

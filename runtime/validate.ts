@@ -35,7 +35,7 @@ export function isDetached(x: ArrayBufferView): boolean {
 }
 
 // A detached input would otherwise read as "length 0": say what happened instead.
-function checkNotDetached(name: string, x: ArrayBufferView): void {
+export function checkNotDetached(name: string, x: ArrayBufferView): void {
   if (isDetached(x)) {
     throw new KvforgeError('KVF3009', `argument '${name}' is detached: its ArrayBuffer was transferred (structuredClone or postMessage with transfer) before the call, so it holds no data`,
       { hint: `pass '${name}' before transferring its buffer, or a copy of it (e.g. ${name}.slice())` });
@@ -49,7 +49,7 @@ function checkCount(name: string, v: unknown): number {
   return v;
 }
 
-function checkArray<T extends Float32Array | Int32Array>(
+export function checkArray<T extends Float32Array | Int32Array>(
   name: string, x: unknown, ctor: { new (n: number): T; name: string }, length: number, formula: string,
 ): T {
   if (!(x instanceof ctor)) {

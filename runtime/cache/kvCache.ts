@@ -1,0 +1,340 @@
+/**
+ * The KV cache of one cache-owning layer: a batch of sequences, each with its own length, whose
+ * slots live in the memory of one target (host memory for 'cpu' and 'cuda-emu', device memory
+ * for 'cuda') and are read in place by the kernels of that target (`CompiledAttention.prefill`,
+ * `decode`, `decodeSync`).
+ *
+ * Layout and contract (runtime/native/include/kvforge/cache_ops.hpp, slot_view.hpp):
+ * - slots [0, length) of each (sequence, KV head) hold one token each: its key (D values) and
+ *   value (Dv values) in the cache's dtype (f16/bf16 rounded to nearest even from f32), and its
+ *   token position; lengths may differ per KV head (for per-head policies later);
+ * - positions of one sequence strictly increase over its appends (KVF3010 otherwise);
+ * - a per-tile summary of slot positions (16 slots per entry) is kept by every operation, so
+ *   kernels classify tiles without scanning positions;
+ * - capacity grows (doubling) when an append needs it, without losing a slot;
+ * - `release(seq)` frees a sequence's slots (length 0) and marks it released: appending to it is
+ *   KVF3010 until `admit()` hands the index out again; other sequences go on untouched.
+ * A cache serves the kernels of the addon it was created from (compile the kernels that share a
+ * cache in one `compile()` call). `dispose()` (or `using`) frees its memory at once; a finaliser
+ * frees it when the object is collected otherwise.
+ */
+import { KvforgeError } from '../../codegen/diagnostics.ts';
+import type { Backend, NativeAddon, NativeCache } from '../native.ts';
+import { checkArray } from '../validate.ts';
+
+export type CacheDType = 'f32' | 'f16' | 'bf16';
+const DTYPE_NUMBER: Readonly<Record<CacheDType, number>> = { f32: 0, f16: 1, bf16: 2 };
+const INT32_MAX = 2 ** 31 - 1;
+
+export interface CacheShape {
+  /** Sequences (batch slots). */
+  readonly batch: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly valueDim: number;
+}
+
+export interface CacheOptions {
+  /** Sequences in the batch. */
+  readonly batch: number;
+  /** Slots allocated per (sequence, KV head) at first; grows as needed. @defaultValue 256 */
+  readonly capacity?: number;
+  /** Storage dtype. @defaultValue the kernel's plan dtype ('f32' for C++ kernels) */
+  readonly dtype?: CacheDType;
+}
+
+/** One chunk of tokens for one sequence: k [n, Hkv, D], v [n, Hkv, Dv], positions [n]. */
+export interface Chunk {
+  readonly k: Float32Array;
+  readonly v: Float32Array;
+  readonly positions: Int32Array;
+}
+
+function positiveInt(name: string, v: unknown, max = INT32_MAX): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+    throw new KvforgeError('KVF3004', `'${name}' must be an integer from 1 to ${max}, received ${typeof v === 'number' ? v : typeof v}`);
+  }
+  return v;
+}
+
+export class KvCache implements CacheShape {
+  readonly batch: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly valueDim: number;
+  readonly dtype: CacheDType;
+  readonly backend: Backend;
+  /** The addon whose kernels may read this cache. */
+  readonly addon: NativeAddon;
+  readonly #native: NativeCache;
+  #disposed = false;
+  /** Per sequence: last appended position (-Infinity: none), min and max position held, released. */
+  readonly #last: Float64Array;
+  readonly #min: Float64Array;
+  readonly #max: Float64Array;
+  readonly #released: Uint8Array;
+  /** Last appended position per sequence as int32 (a decode step's default query positions). */
+  readonly #lastI32: Int32Array;
+  /** Rows of a decode step (one per sequence that is not released), rebuilt on release/admit. */
+  #rows: { readonly rowStart: Int32Array; readonly rowCount: Int32Array } | undefined;
+
+  constructor(addon: NativeAddon, backend: Backend, shape: CacheShape, opts: CacheOptions & { readonly dtype: CacheDType }) {
+    this.batch = positiveInt('batch', opts.batch, 65535);
+    this.kvHeads = shape.kvHeads;
+    this.headDim = shape.headDim;
+    this.valueDim = shape.valueDim;
+    if (!(opts.dtype in DTYPE_NUMBER)) throw new KvforgeError('KVF3001', `cache dtype must be 'f32', 'f16' or 'bf16', received ${String(opts.dtype)}`);
+    this.dtype = opts.dtype;
+    this.backend = backend;
+    this.addon = addon;
+    const capacity = opts.capacity === undefined ? 256 : positiveInt('capacity', opts.capacity);
+    this.#native = new addon.NativeCache(backend, this.batch, this.kvHeads, this.headDim, this.valueDim, DTYPE_NUMBER[this.dtype], capacity);
+    this.#last = new Float64Array(this.batch).fill(-Infinity);
+    this.#min = new Float64Array(this.batch).fill(Infinity);
+    this.#max = new Float64Array(this.batch).fill(-Infinity);
+    this.#released = new Uint8Array(this.batch);
+    this.#lastI32 = new Int32Array(this.batch);
+  }
+
+  /** The rows of a decode step: sequence b is row b, with no row when released (internal, reused). */
+  decodeRows(): { readonly rowStart: Int32Array; readonly rowCount: Int32Array } {
+    if (!this.#rows) {
+      const rowStart = new Int32Array(this.batch), rowCount = new Int32Array(this.batch);
+      for (let b = 0; b < this.batch; b++) (rowStart[b] = b), (rowCount[b] = this.#released[b] ? 0 : 1);
+      this.#rows = { rowStart, rowCount };
+    }
+    return this.#rows;
+  }
+
+  /** The last appended position of every sequence (internal, reused: do not modify). */
+  lastPositions(): Int32Array {
+    return this.#lastI32;
+  }
+
+  /** The native object kernels read (internal: runtime/cache/attend.ts). */
+  get native(): NativeCache {
+    this.#requireLive();
+    return this.#native;
+  }
+
+  /** Slots allocated per (sequence, KV head). */
+  get capacity(): number {
+    return this.#native.capacity;
+  }
+
+  /** Lengths, [batch, kvHeads]. */
+  lengths(): Int32Array {
+    this.#requireLive();
+    return this.#native.lengths();
+  }
+
+  /** Length of a sequence (its longest KV head). */
+  length(seq: number): number {
+    const l = this.lengths();
+    let m = 0;
+    for (let h = 0; h < this.kvHeads; h++) m = Math.max(m, l[this.#seq(seq) * this.kvHeads + h]!);
+    return m;
+  }
+
+  /** Whether sequence `seq` was released (and not admitted again). */
+  isReleased(seq: number): boolean {
+    return this.#released[this.#seq(seq)] === 1;
+  }
+
+  /** The last position appended to `seq` (undefined when it holds none since its last reset). */
+  lastPosition(seq: number): number | undefined {
+    const p = this.#last[this.#seq(seq)]!;
+    return p === -Infinity ? undefined : p;
+  }
+
+  /** [min, max] of the positions `seq` holds (undefined when empty): the kernels' range checks use it. */
+  positionRange(seq: number): { lo: number; hi: number } | undefined {
+    const s = this.#seq(seq);
+    return this.#min[s]! <= this.#max[s]! ? { lo: this.#min[s]!, hi: this.#max[s]! } : undefined;
+  }
+
+  /** Append a chunk of tokens to one sequence. */
+  append(seq: number, chunk: Chunk): void {
+    const counts = new Int32Array(this.batch);
+    const s = this.#seq(seq);
+    counts[s] = chunk.positions?.length ?? 0;
+    this.#appendRows(counts, chunk, [s]);
+  }
+
+  /**
+   * Append to several sequences at once: `counts[b]` tokens for sequence b (0: none), rows packed
+   * in sequence order: k [sum(counts), Hkv, D], v [.., Dv], positions [sum(counts)].
+   */
+  appendBatch(counts: ArrayLike<number>, chunk: Chunk): void {
+    if (counts === null || typeof counts !== 'object' || counts.length !== this.batch) {
+      throw new KvforgeError('KVF3002', `'counts' must list one token count per sequence (${this.batch})`);
+    }
+    const c = new Int32Array(this.batch);
+    const touched: number[] = [];
+    for (let b = 0; b < this.batch; b++) {
+      const n = counts[b];
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > INT32_MAX) throw new KvforgeError('KVF3004', `counts[${b}] must be a non-negative integer, received ${String(n)}`);
+      c[b] = n;
+      if (n > 0) touched.push(b);
+    }
+    this.#appendRows(c, chunk, touched);
+  }
+
+  /** One token for every sequence that is not released: rows in sequence order, positions [n]. */
+  appendStep(chunk: Chunk): void {
+    const c = new Int32Array(this.batch);
+    const touched: number[] = [];
+    for (let b = 0; b < this.batch; b++) if (!this.#released[b]) (c[b] = 1), touched.push(b);
+    this.#appendRows(c, chunk, touched);
+  }
+
+  #appendRows(counts: Int32Array, chunk: Chunk, touched: readonly number[]): void {
+    this.#requireLive();
+    if (typeof chunk !== 'object' || chunk === null) throw new KvforgeError('KVF3004', `append needs { k, v, positions }, received ${String(chunk)}`);
+    let rows = 0;
+    for (const b of touched) rows += counts[b]!;
+    const shape = `rows=${rows}, Hkv=${this.kvHeads}, D=${this.headDim}, Dv=${this.valueDim}`;
+    checkArray('positions', chunk.positions, Int32Array, rows, `rows (${shape})`);
+    checkArray('k', chunk.k, Float32Array, rows * this.kvHeads * this.headDim, `rows*Hkv*D (${shape})`);
+    checkArray('v', chunk.v, Float32Array, rows * this.kvHeads * this.valueDim, `rows*Hkv*Dv (${shape})`);
+    const start = new Int32Array(this.batch);
+    let at = 0;
+    const lengths = this.#native.lengths();
+    let need = 0;
+    for (let b = 0; b < this.batch; b++) {
+      start[b] = at;
+      const n = counts[b]!;
+      if (n === 0) continue;
+      if (this.#released[b]) {
+        throw new KvforgeError('KVF3010', `sequence ${b} was released: it takes no tokens until admit() hands it out again`, { hint: 'call cache.admit() for a new sequence' });
+      }
+      let prev = this.#last[b]!;
+      for (let r = at; r < at + n; r++) {
+        const p = chunk.positions[r]!;
+        if (!(p > prev)) {
+          throw new KvforgeError('KVF3010', `positions of sequence ${b} must increase: position ${p} (row ${r}) follows ${prev}`, {
+            hint: 'append each token once, in order; reset(seq) or truncate first to restart a sequence',
+          });
+        }
+        prev = p;
+      }
+      for (let h = 0; h < this.kvHeads; h++) need = Math.max(need, lengths[b * this.kvHeads + h]! + n);
+      at += n;
+    }
+    if (need > INT32_MAX) throw new KvforgeError('KVF3005', `a sequence would hold ${need} slots, more than 2^31 - 1`);
+    if (need > this.#native.capacity) this.#native.grow(Math.min(INT32_MAX, Math.max(need, 2 * this.#native.capacity)));
+    this.#native.append(chunk.k, chunk.v, chunk.positions, start, counts);
+    for (const b of touched) {
+      const first = chunk.positions[start[b]!]!, last = chunk.positions[start[b]! + counts[b]! - 1]!;
+      this.#last[b] = last;
+      this.#lastI32[b] = last;
+      this.#min[b] = Math.min(this.#min[b]!, first);
+      this.#max[b] = Math.max(this.#max[b]!, last);
+    }
+  }
+
+  /** Keep the last `keep` slots of every KV head of `seq` (of every sequence when omitted). */
+  truncate(keep: number, seq?: number): void {
+    this.#requireLive();
+    if (typeof keep !== 'number' || !Number.isInteger(keep) || keep < 0 || keep > INT32_MAX) {
+      throw new KvforgeError('KVF3004', `truncate(keep) needs a non-negative integer, received ${String(keep)}`);
+    }
+    const k = new Int32Array(this.batch).fill(-1);
+    if (seq === undefined) k.fill(keep);
+    else k[this.#seq(seq)] = keep;
+    this.#native.truncate(k);
+    this.#refreshRanges();
+  }
+
+  /** Empty `seq` (length 0); it stays active and may start again at any position. */
+  reset(seq: number): void {
+    const s = this.#seq(seq);
+    this.truncate(0, s);
+    this.#last[s] = -Infinity;
+  }
+
+  /** Free `seq`'s slots and mark it released (appending to it is KVF3010 until admit()). */
+  release(seq: number): void {
+    const s = this.#seq(seq);
+    this.reset(s);
+    this.#released[s] = 1;
+    this.#rows = undefined;
+  }
+
+  /** A released sequence index, now active and empty; KVF3010 when none is released. */
+  admit(): number {
+    this.#requireLive();
+    const s = this.#released.indexOf(1);
+    if (s < 0) throw new KvforgeError('KVF3010', `every one of the ${this.batch} sequences is active: release one first`);
+    this.#released[s] = 0;
+    this.#rows = undefined;
+    return s;
+  }
+
+  /** Grow every (sequence, KV head) to at least `capacity` slots, keeping every slot. */
+  grow(capacity: number): void {
+    this.#requireLive();
+    this.#native.grow(positiveInt('capacity', capacity));
+  }
+
+  /** The slots of (seq, KV head) as f32: k [len, D], v [len, Dv], positions [len]. */
+  read(seq: number, head: number): { k: Float32Array; v: Float32Array; positions: Int32Array } {
+    this.#requireLive();
+    if (!Number.isInteger(head) || head < 0 || head >= this.kvHeads) throw new KvforgeError('KVF3004', `KV head must be an integer in [0, ${this.kvHeads}), received ${String(head)}`);
+    const r = this.#native.read(this.#seq(seq), head);
+    return { k: r.k, v: r.v, positions: r.pos };
+  }
+
+  /** The position summary of (seq, KV head): [min, max] per 16 slots (INT32_MAX / INT32_MIN when empty). */
+  summary(seq: number, head: number): { min: Int32Array; max: Int32Array } {
+    this.#requireLive();
+    return this.#native.summary(this.#seq(seq), head);
+  }
+
+  /** Bytes of K/V storage per (sequence, KV head) slot. */
+  get bytesPerSlot(): number {
+    return (this.headDim + this.valueDim) * (this.dtype === 'f32' ? 4 : 2);
+  }
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** Free the cache's memory now. Later use is KVF3012. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#native.release();
+    this.#disposed = true;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  #requireLive(): void {
+    if (this.#disposed) throw new KvforgeError('KVF3012', 'this KV cache was disposed: its memory is freed', { hint: 'create a new cache with createCache()' });
+  }
+
+  #seq(seq: number): number {
+    if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 0 || seq >= this.batch) {
+      throw new KvforgeError('KVF3004', `sequence index must be an integer in [0, ${this.batch}), received ${String(seq)}`);
+    }
+    return seq;
+  }
+
+  // After a truncation positions left the cache: the held range is what the slots now hold, read
+  // from the position summaries (capacity / 16 entries per head, not the slots).
+  #refreshRanges(): void {
+    const lengths = this.#native.lengths();
+    for (let b = 0; b < this.batch; b++) {
+      let lo = Infinity, hi = -Infinity;
+      for (let h = 0; h < this.kvHeads; h++) {
+        if (lengths[b * this.kvHeads + h] === 0) continue;
+        const { min, max } = this.#native.summary(b, h);
+        for (let t = 0; t < min.length; t++) if (min[t]! <= max[t]!) (lo = Math.min(lo, min[t]!)), (hi = Math.max(hi, max[t]!));
+      }
+      this.#min[b] = lo;
+      this.#max[b] = hi;
+    }
+  }
+}
