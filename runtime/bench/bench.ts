@@ -13,6 +13,7 @@ import { skippedFraction } from '../../codegen/passes/classifyTiles.ts';
 import type { OrtGqaRunner } from './ort-gqa.ts';
 import { loadOrtPeer, type OrtPeer } from './peer.ts';
 import { interleave, median } from './stats.ts';
+import { formatCacheBench, runCacheBench, type CacheBenchReport } from './cacheBench.ts';
 
 export interface BenchOptions {
   readonly threads: number;
@@ -43,6 +44,8 @@ export interface BenchReport {
   readonly fmaGflops: number;
   readonly readGBs: number;
   readonly rows: BenchRow[];
+  /** Decode over KV caches through the TS API, append, per-call overhead, chunked prefill. */
+  readonly cache: CacheBenchReport;
 }
 
 interface Case {
@@ -95,7 +98,12 @@ export async function runBench(shipped: Shipped, o: BenchOptions, log: (s: strin
   const fmaGflops = await native.probeFma(o.threads, 0.5);
   const readGBs = await native.probeRead(o.threads, 256 * 2 ** 20, 0.5);
   const rows = measured.map(({ c, kernel, m }) => toRow(kernel, c, m, fmaGflops, readGBs));
-  return { threads: o.threads, fmaGflops, readGBs, rows };
+  const causal = shipped.kernels.get('causalAttention');
+  if (!causal) throw new Error("bench: configs/ has no export 'causalAttention'");
+  log('KV cache section...');
+  // The bandwidth the cache rows are judged by is probed again right after them.
+  const cache = await runCacheBench(causal, o, () => native.probeRead(o.threads, 256 * 2 ** 20, 0.5), peer, log);
+  return { threads: o.threads, fmaGflops, readGBs, rows, cache };
 }
 
 interface Measured {
@@ -185,5 +193,5 @@ export function formatBench(r: BenchReport): string {
       `${row.limitMs.toFixed(2)} ${row.limit}`.padStart(12), `${(row.limitShare * 100).toFixed(0)}%`.padStart(9),
     ].join(' ') + (row.ortNote ? `  (${row.ortNote})` : ''));
   }
-  return lines.join('\n');
+  return `${lines.join('\n')}\n${formatCacheBench(r.cache)}`;
 }

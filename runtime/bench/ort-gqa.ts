@@ -50,6 +50,11 @@ export interface OrtGqaCase {
   window?: number;
   /** ORT intra-op threads (inter-op is fixed at 1). */
   threads: number;
+  /**
+   * Decode only: the total length of each batch row (a ragged batch, each <= Lk), fed as
+   * `seqlens_k = seqlens - 1`; the past buffers keep Lk - 1 slots per row. Omit: every row Lk.
+   */
+  seqlens?: Int32Array;
 }
 
 /** One input set in kvforge layout: q `[B,Hq,Lq,D]`, k/v `[B,Hkv,Lk,D]`. */
@@ -254,7 +259,7 @@ export async function createOrtGqa(c: OrtGqaCase): Promise<OrtGqaRunner> {
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   });
   // seqlens_k is total_sequence_length - 1 (ORT's convention), one per batch row.
-  const seqlensK = new ort.Tensor('int32', new Int32Array(B).fill(Lk - 1), [B]);
+  const seqlensK = new ort.Tensor('int32', c.seqlens ? Int32Array.from(c.seqlens, (n) => n - 1) : new Int32Array(B).fill(Lk - 1), [B]);
   const totalLen = new ort.Tensor('int32', Int32Array.of(Lk), []);
   const qLen = B * Hq * Lq * D;
   const kvLen = B * Hkv * Lk * D;
