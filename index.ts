@@ -19,5 +19,5 @@ export type { BuildEvent } from './runtime/build.ts';
 export { referenceAttention, type ReferenceResult } from './runtime/reference.ts';
 export { fuzzKernel, type CampaignOptions, type CampaignReport } from './runtime/fuzz.ts';
 export { TOLERANCES, compareArrays } from './runtime/tolerance.ts';
-export { KvforgeError, DIAGNOSTICS, type DiagnosticCode } from './codegen/diagnostics.ts';
+export { KvforgeError, DIAGNOSTICS, type DiagnosticCode } from './dsl/diagnostics.ts';
 export type { KernelPlan } from './codegen/planner/plan.ts';

@@ -12,7 +12,7 @@ import { irDepth, logicChain, MAX_IR_DEPTH } from './ir/depth.ts';
 import { children, E, type Expr } from './ir/expr.ts';
 import { interpret } from './ir/interpret.ts';
 import { printJs } from './ir/printJs.ts';
-import { KvforgeError } from './diagnostics.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 import { translate } from './frontend/index.ts';
 import { renameParams } from './passes/renameParams.ts';
 import type { FunctionDef } from '../dsl/types.ts';

@@ -5,7 +5,7 @@
  */
 import { lstatSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { KvforgeError } from './diagnostics.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 import { GENERATED_FILE } from './backends/render.ts';
 
 /** Format 2 adds `files`; format 1 (no `files`) listed them per kernel only. */

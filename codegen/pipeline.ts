@@ -15,7 +15,7 @@
  */
 import type { AttentionSpec } from '../dsl/attention.ts';
 import { canonicalJson, stableHash } from './hash.ts';
-import { internalError } from './diagnostics.ts';
+import { internalError } from '../dsl/diagnostics.ts';
 import type { Expr } from './ir/expr.ts';
 import { lowerSpec, type ParamSlot } from './lower.ts';
 import { bindParams } from './passes/bindParams.ts';

@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { internalError, KvforgeError } from './diagnostics.ts';
+import { internalError, KvforgeError } from '../dsl/diagnostics.ts';
 import { GENERATED_FILE, TARGET_DIRS } from './backends/render.ts';
 import type { GeneratedSet } from './generate.ts';
 import { MANIFEST, manifestText, readPriorManifest } from './manifest.ts';

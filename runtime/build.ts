@@ -13,7 +13,7 @@
 import { cpSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { KvforgeError } from '../codegen/diagnostics.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 import { ensureCacheFolder } from './build/cacheDir.ts';
 import { runCmake } from './build/cmake.ts';
 import { quarantine } from './build/entry.ts';

@@ -3,7 +3,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { KvforgeError } from '../codegen/diagnostics.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 import { compileUnit, type KernelUnit } from '../codegen/pipeline.ts';
 import type { KernelPlan } from '../codegen/planner/plan.ts';
 import { kernelFile, renderKernel } from '../codegen/backends/render.ts';

@@ -1,6 +1,6 @@
 /** The native addon's exports, typed, and loading one from a path. */
 import { createRequire } from 'node:module';
-import { KvforgeError } from '../codegen/diagnostics.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 
 /**
  * One call's inputs. The addon copies every array before forward() returns (so the caller may

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { internalError } from '../codegen/diagnostics.ts';
+import { internalError } from '../dsl/diagnostics.ts';
 
 /** The package.json fields kvforge reads about itself. */
 export interface OwnManifest {

@@ -7,7 +7,7 @@
  * variant declare the same name, qualified by the function's name (`slidingWindow.window`). Every
  * value goes through the same check as `.with({...})` (dsl/paramValue.ts).
  */
-import { KvforgeError } from '../codegen/diagnostics.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 import type { ParamSlot } from '../codegen/lower.ts';
 import { checkParamValue } from '../dsl/paramValue.ts';
 import type { ParamType } from '../dsl/types.ts';

@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { KvforgeError } from '../codegen/diagnostics.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 import { configFiles, loadSpecs } from '../codegen/loadSpecs.ts';
 import { compileUnit } from '../codegen/pipeline.ts';
 import type { KernelPlan } from '../codegen/planner/plan.ts';

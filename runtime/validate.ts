@@ -4,7 +4,7 @@
  * side checks again: it must never trust its caller.)
  */
 import { constants } from 'node:buffer';
-import { KvforgeError } from '../codegen/diagnostics.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 import type { AttentionSpec } from '../dsl/attention.ts';
 import type { AttentionInputs } from './inputs.ts';
 

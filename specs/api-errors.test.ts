@@ -6,7 +6,7 @@
  * real build checks that run-time values reach the kernel under their declared names.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { DiagnosticCode } from '../codegen/diagnostics.ts';
+import type { DiagnosticCode } from '../dsl/diagnostics.ts';
 import { compileUnit } from '../codegen/pipeline.ts';
 import {
   and, causal, defineAttention, defineMask, defineScore, sinks, slidingWindow, softcap,

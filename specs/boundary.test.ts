@@ -13,7 +13,7 @@
  */
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { KvforgeError } from '../codegen/diagnostics.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 import { specScale } from '../dsl/attention.ts';
 import { roundInputs } from '../runtime/dtype.ts';
 import { makeInputs } from '../runtime/fuzz.ts';

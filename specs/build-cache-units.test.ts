@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, ut
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { KvforgeError } from '../codegen/diagnostics.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 import { ensureCacheFolder } from '../runtime/build/cacheDir.ts';
 import { compiledFile } from '../runtime/build/cmake.ts';
 import { pruneCorrupt, quarantine, sealEntry, verifyEntry } from '../runtime/build/entry.ts';

@@ -5,7 +5,7 @@
  * or wrong output, and views of a SharedArrayBuffer failed with a bare `Error: Invalid argument`.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { KvforgeError } from '../codegen/diagnostics.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 import type { CompiledAttention } from '../runtime/kernels.ts';
 import type { AttentionInputs } from '../runtime/inputs.ts';
 import { loadAddon, type NativeAddon, type NativeForwardArgs } from '../runtime/native.ts';

@@ -16,7 +16,7 @@ import { provenanceOf } from '../codegen/backends/provenance.ts';
 import { renderKernel } from '../codegen/backends/render.ts';
 import { cppView } from '../codegen/backends/cpp/view.ts';
 import { cudaView } from '../codegen/backends/cuda/view.ts';
-import { KvforgeError } from '../codegen/diagnostics.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 import { generate } from '../codegen/generate.ts';
 import { compileUnit, KERNEL_ID } from '../codegen/pipeline.ts';
 import type { KernelPlan } from '../codegen/planner/plan.ts';

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { KvforgeError } from '../codegen/diagnostics.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 import { translate } from '../codegen/frontend/index.ts';
 import { E, type Expr, type IndexName } from '../codegen/ir/expr.ts';
 import { interpret } from '../codegen/ir/interpret.ts';

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { KvforgeError } from '../codegen/diagnostics.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 import { translate } from '../codegen/frontend/index.ts';
 import { canonicalJson, parseCanonicalJson, stableHash } from '../codegen/hash.ts';
 import { E, type Expr } from '../codegen/ir/expr.ts';

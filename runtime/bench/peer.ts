@@ -5,7 +5,7 @@
  * which import this module's importers, must still run there; so nothing imports ort-gqa.ts
  * statically outside the benchmark's own tests.
  */
-import { KvforgeError } from '../../codegen/diagnostics.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 import { PACKAGE_ROOT } from '../paths.ts';
 import { ownManifest } from '../packageRoot.ts';
 

@@ -1,5 +1,5 @@
 /** `kvforge fuzz [files...] [--runs N] [--seed S]` */
-import { KvforgeError } from '../../codegen/diagnostics.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 import { runCampaigns } from './campaigns.ts';
 import { userKernels } from './userKernels.ts';
 import { compile, type CompiledAttention } from '../kernels.ts';

@@ -5,7 +5,7 @@
  */
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
-import { KvforgeError } from '../../codegen/diagnostics.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 import { configFiles } from '../../codegen/loadSpecs.ts';
 import { diffGenerated, generateFromFiles, writeGenerated } from '../../codegen/generate.ts';
 import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../paths.ts';

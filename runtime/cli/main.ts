@@ -3,7 +3,7 @@
  * and turns kvforge's errors into messages (user errors without a stack, internal ones with).
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { KvforgeError } from '../../codegen/diagnostics.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 import { setDefaultProgress, terminalProgress } from '../build.ts';
 import { benchCommand } from './bench.ts';
 import { demoCommand } from './demo.ts';

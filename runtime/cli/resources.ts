@@ -1,7 +1,7 @@
 /** `kvforge resources [--json] [--check]` */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { KvforgeError } from '../../codegen/diagnostics.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 import {
   findNvcc, formatResourceTable, generatedCudaSources, RESOURCES_JSON, resourceReport, serializeReport, spillingFunctions,
 } from '../cuda/resources.ts';

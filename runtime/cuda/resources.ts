@@ -23,7 +23,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import os from 'node:os';
 import type { Writable } from 'node:stream';
 import path from 'node:path';
-import { KvforgeError } from '../../codegen/diagnostics.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 import { cacheRoot, GENERATED_DIR, NATIVE_DIR } from '../paths.ts';
 import { classifyKernel, parsePtxasResources, type PtxasFunction } from './ptxas.ts';
 import { listFiles } from '../build/key.ts';
