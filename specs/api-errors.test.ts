@@ -11,11 +11,11 @@ import { compileUnit } from '../codegen/pipeline.ts';
 import {
   and, causal, defineAttention, defineMask, defineScore, sinks, slidingWindow, softcap,
 } from '../dsl/index.ts';
-import { compile, CompiledAttention } from '../runtime/kernels.ts';
-import type { NativeAddon } from '../runtime/native.ts';
-import { randomFloats } from '../runtime/random.ts';
-import { referenceAttention } from '../runtime/reference.ts';
-import { compareArrays, TOLERANCES } from '../runtime/tolerance.ts';
+import { compile, CompiledAttention } from '../runtime/api/kernels.ts';
+import type { NativeAddon } from '../runtime/api/native.ts';
+import { randomFloats } from '../runtime/verify/random.ts';
+import { referenceAttention } from '../runtime/verify/reference.ts';
+import { compareArrays, TOLERANCES } from '../runtime/verify/tolerance.ts';
 import { caught, caughtAsync } from './support/caught.ts';
 
 const code = (f: () => unknown): DiagnosticCode => caught(f).code;

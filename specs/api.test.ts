@@ -6,12 +6,12 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CompiledAttention } from '../runtime/kernels.ts';
-import { loadShipped } from '../runtime/shipped.ts';
-import { referenceAttention } from '../runtime/reference.ts';
-import { randomFloats } from '../runtime/random.ts';
-import { compareArrays, TOLERANCES } from '../runtime/tolerance.ts';
-import { PACKAGE_ROOT } from '../runtime/paths.ts';
+import type { CompiledAttention } from '../runtime/api/kernels.ts';
+import { loadShipped } from '../runtime/api/shipped.ts';
+import { referenceAttention } from '../runtime/verify/reference.ts';
+import { randomFloats } from '../runtime/verify/random.ts';
+import { compareArrays, TOLERANCES } from '../runtime/verify/tolerance.ts';
+import { PACKAGE_ROOT } from '../runtime/build/paths.ts';
 
 let kernels: ReadonlyMap<string, CompiledAttention>;
 beforeAll(async () => {

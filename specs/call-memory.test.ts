@@ -6,13 +6,13 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KvforgeError } from '../dsl/diagnostics.ts';
-import type { CompiledAttention } from '../runtime/kernels.ts';
-import type { AttentionInputs } from '../runtime/inputs.ts';
-import { loadAddon, type NativeAddon, type NativeForwardArgs } from '../runtime/native.ts';
-import { randomFloats } from '../runtime/random.ts';
-import { referenceAttention } from '../runtime/reference.ts';
-import { loadShipped } from '../runtime/shipped.ts';
-import { compareArrays, TOLERANCES } from '../runtime/tolerance.ts';
+import type { CompiledAttention } from '../runtime/api/kernels.ts';
+import type { AttentionInputs } from '../runtime/api/inputs.ts';
+import { loadAddon, type NativeAddon, type NativeForwardArgs } from '../runtime/api/native.ts';
+import { randomFloats } from '../runtime/verify/random.ts';
+import { referenceAttention } from '../runtime/verify/reference.ts';
+import { loadShipped } from '../runtime/api/shipped.ts';
+import { compareArrays, TOLERANCES } from '../runtime/verify/tolerance.ts';
 import { collectGarbage, detach } from './support/gc.ts';
 
 let causal: CompiledAttention;

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { configFiles } from '../codegen/loadSpecs.ts';
 import { diffGenerated, generateFromFiles, writeGenerated } from '../codegen/generate.ts';
 import { kernelFile } from '../codegen/backends/render.ts';
-import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../runtime/paths.ts';
+import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../runtime/build/paths.ts';
 
 describe('generated/ is exactly what configs/ generates', () => {
   it('regenerating into a temporary folder gives generated/ byte for byte', async () => {

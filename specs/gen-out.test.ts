@@ -12,7 +12,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GENERATED_FILE } from '../codegen/backends/render.ts';
 import { configFiles } from '../codegen/loadSpecs.ts';
 import { diffGenerated, generateFromFiles, writeGenerated, type GeneratedSet } from '../codegen/generate.ts';
-import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../runtime/paths.ts';
+import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../runtime/build/paths.ts';
 import { kvforge } from './support/cli.ts';
 import { SEED } from './support/random-expr.ts';
 import { caught } from './support/caught.ts';

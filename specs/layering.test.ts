@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Node, Project, SyntaxKind } from 'ts-morph';
 import { describe, expect, it } from 'vitest';
-import { PACKAGE_ROOT } from '../runtime/paths.ts';
+import { PACKAGE_ROOT } from '../runtime/build/paths.ts';
 
 interface Import {
   /** Resolved file (relative to the package root, posix) or the bare specifier. */

@@ -14,7 +14,7 @@ import { canonicalJson, parseCanonicalJson, stableHash } from '../codegen/hash.t
 import { E, type Expr } from '../codegen/ir/expr.ts';
 import { interpret } from '../codegen/ir/interpret.ts';
 import type { FunctionDef } from '../dsl/types.ts';
-import { PACKAGE_ROOT } from '../runtime/paths.ts';
+import { PACKAGE_ROOT } from '../runtime/build/paths.ts';
 import { EDGE_INTEGERS, HUGE_LITERALS, TINY_LITERALS, programToFunction, spellFloat, spellInt } from './support/random-programs.ts';
 import { runs, SEED } from './support/random-expr.ts';
 

@@ -3,11 +3,11 @@
  * GroupQueryAttention, side by side in one run, with this machine's limits measured in the same
  * run (FMA throughput for prefill, DRAM read bandwidth for decode). Prints medians and ratios.
  */
-import type { CompiledAttention } from '../kernels.ts';
-import type { Shipped } from '../shipped.ts';
-import { loadAddon } from '../native.ts';
-import { referenceAttention } from '../reference.ts';
-import { randomFloats } from '../random.ts';
+import type { CompiledAttention } from '../api/kernels.ts';
+import type { Shipped } from '../api/shipped.ts';
+import { loadAddon } from '../api/native.ts';
+import { referenceAttention } from '../verify/reference.ts';
+import { randomFloats } from '../verify/random.ts';
 import { evaluateMask } from '../../dsl/mask.ts';
 import { skippedFraction } from '../../codegen/passes/classifyTiles.ts';
 import type { OrtGqaRunner } from './ort-gqa.ts';

@@ -6,8 +6,8 @@
  * statically outside the benchmark's own tests.
  */
 import { KvforgeError } from '../../dsl/diagnostics.ts';
-import { PACKAGE_ROOT } from '../paths.ts';
-import { ownManifest } from '../packageRoot.ts';
+import { PACKAGE_ROOT } from '../build/paths.ts';
+import { ownManifest } from '../build/packageRoot.ts';
 
 export type OrtPeer = typeof import('./ort-gqa.ts');
 

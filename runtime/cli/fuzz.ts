@@ -2,8 +2,8 @@
 import { KvforgeError } from '../../dsl/diagnostics.ts';
 import { runCampaigns } from './campaigns.ts';
 import { userKernels } from './userKernels.ts';
-import { compile, type CompiledAttention } from '../kernels.ts';
-import { loadShipped } from '../shipped.ts';
+import { compile, type CompiledAttention } from '../api/kernels.ts';
+import { loadShipped } from '../api/shipped.ts';
 
 export async function fuzzCommand(files: string[], o: { runs: number; seed: number; threads?: number }): Promise<void> {
   let kernels: CompiledAttention[];

@@ -4,7 +4,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { KvforgeError } from '../../dsl/diagnostics.ts';
-import { setDefaultProgress, terminalProgress } from '../build.ts';
+import { setDefaultProgress, terminalProgress } from '../build/addon.ts';
 import { benchCommand } from './bench.ts';
 import { demoCommand } from './demo.ts';
 import { deviceCommand } from './device.ts';
@@ -12,8 +12,8 @@ import { explainCommand } from './explain.ts';
 import { fuzzCommand } from './fuzz.ts';
 import { genCommand } from './gen.ts';
 import { resourcesCommand } from './resources.ts';
-import { PACKAGE_ROOT } from '../paths.ts';
-import { ownManifest } from '../packageRoot.ts';
+import { PACKAGE_ROOT } from '../build/paths.ts';
+import { ownManifest } from '../build/packageRoot.ts';
 
 function int(name: string, min: number) {
   return (v: string): number => {

@@ -4,13 +4,13 @@
  */
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { KvforgeError } from '../dsl/diagnostics.ts';
-import { configFiles, loadSpecs } from '../codegen/loadSpecs.ts';
-import { compileUnit } from '../codegen/pipeline.ts';
-import type { KernelPlan } from '../codegen/planner/plan.ts';
-import { loadBuiltAddon, type BuildOptions, type BuiltAddon } from './build.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
+import { configFiles, loadSpecs } from '../../codegen/loadSpecs.ts';
+import { compileUnit } from '../../codegen/pipeline.ts';
+import type { KernelPlan } from '../../codegen/planner/plan.ts';
+import { loadBuiltAddon, type BuildOptions, type BuiltAddon } from '../build/addon.ts';
 import { CompiledAttention } from './kernels.ts';
-import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from './paths.ts';
+import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../build/paths.ts';
 
 export interface Shipped {
   readonly addon: BuiltAddon;

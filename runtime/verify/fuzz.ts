@@ -4,11 +4,11 @@
  * test suite and `kvforge fuzz`, so a user's own variants get exactly the checks kvforge's get.
  */
 import fc from 'fast-check';
-import type { CompiledAttention } from './kernels.ts';
+import type { CompiledAttention } from '../api/kernels.ts';
 import { referenceAttention } from './reference.ts';
 import { randomFloats, rng } from './random.ts';
 import { compareArrays, TOLERANCES } from './tolerance.ts';
-import type { AttentionInputs } from './inputs.ts';
+import type { AttentionInputs } from '../api/inputs.ts';
 import { roundInputs } from './dtype.ts';
 
 /** One random call: shape, positions and a data seed (data is derived, so cases stay small to print). */

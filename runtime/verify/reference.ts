@@ -2,9 +2,9 @@
  * The reference attention of semantics.md section 1, in float64, running the user's original
  * JavaScript mask and score functions. Slow and plain on purpose: it is the judge.
  */
-import { specScale, type AttentionSpec } from '../dsl/attention.ts';
-import { evaluateMask } from '../dsl/mask.ts';
-import { defaultQueryPositions, defaultKeyPositions, type AttentionInputs } from './inputs.ts';
+import { specScale, type AttentionSpec } from '../../dsl/attention.ts';
+import { evaluateMask } from '../../dsl/mask.ts';
+import { defaultQueryPositions, defaultKeyPositions, type AttentionInputs } from '../api/inputs.ts';
 
 export interface ReferenceResult {
   /** [B, Hq, Lq, Dv] */

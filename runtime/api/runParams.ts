@@ -7,10 +7,10 @@
  * variant declare the same name, qualified by the function's name (`slidingWindow.window`). Every
  * value goes through the same check as `.with({...})` (dsl/paramValue.ts).
  */
-import { KvforgeError } from '../dsl/diagnostics.ts';
-import type { ParamSlot } from '../codegen/lower.ts';
-import { checkParamValue } from '../dsl/paramValue.ts';
-import type { ParamType } from '../dsl/types.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
+import type { ParamSlot } from '../../codegen/lower.ts';
+import { checkParamValue } from '../../dsl/paramValue.ts';
+import type { ParamType } from '../../dsl/types.ts';
 
 /** One slot as a caller addresses it. */
 export interface PublicParam {

@@ -3,16 +3,16 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { KvforgeError } from '../dsl/diagnostics.ts';
-import { compileUnit, type KernelUnit } from '../codegen/pipeline.ts';
-import type { KernelPlan } from '../codegen/planner/plan.ts';
-import { kernelFile, renderKernel } from '../codegen/backends/render.ts';
-import { provenanceOf } from '../codegen/backends/provenance.ts';
-import { classifyTiles, type TileMap } from '../codegen/passes/classifyTiles.ts';
-import { checkCallIntegerRange } from '../codegen/passes/checkIntegerRange.ts';
-import { checkDivisors } from '../codegen/lower.ts';
-import { specScale, type AttentionSpec } from '../dsl/attention.ts';
-import { loadBuiltAddon, type BuildOptions } from './build.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
+import { compileUnit, type KernelUnit } from '../../codegen/pipeline.ts';
+import type { KernelPlan } from '../../codegen/planner/plan.ts';
+import { kernelFile, renderKernel } from '../../codegen/backends/render.ts';
+import { provenanceOf } from '../../codegen/backends/provenance.ts';
+import { classifyTiles, type TileMap } from '../../codegen/passes/classifyTiles.ts';
+import { checkCallIntegerRange } from '../../codegen/passes/checkIntegerRange.ts';
+import { checkDivisors } from '../../codegen/lower.ts';
+import { specScale, type AttentionSpec } from '../../dsl/attention.ts';
+import { loadBuiltAddon, type BuildOptions } from '../build/addon.ts';
 import { defaultKeyPositions, defaultQueryPositions, type AttentionInputs } from './inputs.ts';
 import type { Backend, NativeAddon, NativeDeviceReport } from './native.ts';
 import { checkInputs, checkResultSize } from './validate.ts';

@@ -4,8 +4,8 @@
  * side checks again: it must never trust its caller.)
  */
 import { constants } from 'node:buffer';
-import { KvforgeError } from '../dsl/diagnostics.ts';
-import type { AttentionSpec } from '../dsl/attention.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
+import type { AttentionSpec } from '../../dsl/attention.ts';
 import type { AttentionInputs } from './inputs.ts';
 
 function typeName(x: unknown): string {

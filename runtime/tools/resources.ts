@@ -24,7 +24,7 @@ import os from 'node:os';
 import type { Writable } from 'node:stream';
 import path from 'node:path';
 import { KvforgeError } from '../../dsl/diagnostics.ts';
-import { cacheRoot, GENERATED_DIR, NATIVE_DIR } from '../paths.ts';
+import { cacheRoot, GENERATED_DIR, NATIVE_DIR } from '../build/paths.ts';
 import { classifyKernel, parsePtxasResources, type PtxasFunction } from './ptxas.ts';
 import { listFiles } from '../build/key.ts';
 
