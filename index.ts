@@ -13,7 +13,8 @@
  * ```
  */
 export * from './dsl/index.ts';
-export { compile, CompiledAttention, type AttentionResult, type RunOptions, type CompileOptions } from './runtime/api/kernels.ts';
+export { compile, type CompileOptions } from './runtime/api/compile.ts';
+export { CompiledAttention, type AttentionResult, type RunOptions } from './runtime/api/kernels.ts';
 export type { AttentionInputs } from './runtime/api/inputs.ts';
 export type { BuildEvent } from './runtime/build/addon.ts';
 export { referenceAttention, type ReferenceResult } from './runtime/verify/reference.ts';

@@ -11,7 +11,8 @@ import { compileUnit } from '../codegen/pipeline.ts';
 import {
   and, causal, defineAttention, defineMask, defineScore, sinks, slidingWindow, softcap,
 } from '../dsl/index.ts';
-import { compile, CompiledAttention } from '../runtime/api/kernels.ts';
+import { compile } from '../runtime/api/compile.ts';
+import { CompiledAttention } from '../runtime/api/kernels.ts';
 import type { NativeAddon } from '../runtime/api/native.ts';
 import { randomFloats } from '../runtime/verify/random.ts';
 import { referenceAttention } from '../runtime/verify/reference.ts';

@@ -16,7 +16,7 @@ import { lowerSpec } from '../codegen/lower.ts';
 import { checkCallIntegerRange, checkIntegerRange } from '../codegen/passes/checkIntegerRange.ts';
 import type { Interval } from '../codegen/passes/boundIntervals.ts';
 import { defineAttention, defineMask } from '../dsl/index.ts';
-import { compile } from '../runtime/api/kernels.ts';
+import { compile } from '../runtime/api/compile.ts';
 import { referenceAttention } from '../runtime/verify/reference.ts';
 import { compareArrays, TOLERANCES } from '../runtime/verify/tolerance.ts';
 import { intExprArb, maskExprArb, runs, SEED } from './support/random-expr.ts';

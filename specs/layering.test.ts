@@ -2,7 +2,11 @@
  * The layers, read off the import statements of every .ts file (parsed with ts-morph):
  * - dsl/diagnostics.ts is a leaf: it imports nothing;
  * - dsl/ imports nothing outside dsl/ (Node built-ins aside);
- * - codegen/ imports only dsl/ and codegen/.
+ * - codegen/ imports only dsl/ and codegen/;
+ * - loading and running shipped kernels (runtime/api/shipped.ts) and the package entry (index.ts)
+ *   reach neither the front end (codegen/frontend/, lower.ts, pipeline.ts) nor ts-morph nor the
+ *   templates: what is imported when the module is (static imports, not `import type`, not
+ *   `import()`). compile() loads the code generator with import() when it is called.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -76,5 +80,38 @@ describe('layering: imports follow dsl <- codegen <- runtime', () => {
 
   it('codegen/ imports only dsl/ and codegen/ (and npm packages)', () => {
     expect(violations(inDir('codegen'), (i) => !i.relative || under('dsl')(i.target) || under('codegen')(i.target))).toEqual([]);
+  });
+});
+
+/** Every file and package that loading `roots` loads (static value imports, followed through kvforge's files). */
+function loadedBy(roots: readonly string[]): Set<string> {
+  const seen = new Set<string>();
+  const stack = [...roots];
+  while (stack.length) {
+    const f = stack.pop()!;
+    if (seen.has(f)) continue;
+    seen.add(f);
+    for (const i of IMPORTS.get(f) ?? []) if (!i.typeOnly && !i.dynamic && (i.relative || !seen.has(i.target))) stack.push(i.target);
+  }
+  return seen;
+}
+
+const FRONT_END = (f: string) => f.startsWith('codegen/frontend/') || f === 'codegen/lower.ts' || f === 'codegen/pipeline.ts'
+  || f === 'ts-morph' || f.startsWith('ts-morph/') || f === 'handlebars' || f === 'codegen/backends/render.ts';
+
+describe('layering: shipped kernels load without the code generator', () => {
+  it('runtime/api/shipped.ts and index.ts reach no front end, ts-morph or templates', () => {
+    const loaded = loadedBy(['runtime/api/shipped.ts', 'index.ts']);
+    // The walk does see what it should: the runtime, the IR interpreter, the manifest reader.
+    for (const f of ['runtime/api/kernels.ts', 'runtime/api/compile.ts', 'runtime/verify/reference.ts', 'codegen/ir/interpret.ts', 'codegen/manifest.ts']) {
+      expect(loaded, f).toContain(f);
+    }
+    expect([...loaded].filter(FRONT_END)).toEqual([]);
+  });
+
+  it('compile() reaches the code generator only through import()', () => {
+    const lazy = IMPORTS.get('runtime/api/compile.ts')!.filter((i) => i.dynamic).map((i) => i.target);
+    expect(lazy).toEqual(['codegen/generate.ts']);
+    expect([...loadedBy(lazy)].filter(FRONT_END)).toContain('ts-morph');
   });
 });

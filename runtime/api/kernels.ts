@@ -1,23 +1,23 @@
 /**
- * From attention specs to callable kernels: generate, build through the cache, load, and run.
+ * A compiled kernel, ready to run on typed arrays: unit data (codegen/unit.ts) and the addon that
+ * holds its code. Nothing here needs the spec it was compiled from or the code generator, so
+ * kernels loaded from generated/manifest.json run without the front end (compile.ts builds new ones).
  */
 import os from 'node:os';
-import path from 'node:path';
 import { KvforgeError } from '../../dsl/diagnostics.ts';
-import { compileUnit, type KernelUnit } from '../../codegen/pipeline.ts';
-import type { KernelPlan } from '../../codegen/planner/plan.ts';
-import { kernelFile, renderKernel } from '../../codegen/backends/render.ts';
-import { provenanceOf } from '../../codegen/backends/provenance.ts';
+import type { AttentionSpec } from '../../dsl/attention.ts';
+import type { KernelUnitData } from '../../codegen/unit.ts';
 import { classifyTiles, type TileMap } from '../../codegen/passes/classifyTiles.ts';
 import { checkCallIntegerRange } from '../../codegen/passes/checkIntegerRange.ts';
-import { checkDivisors } from '../../codegen/lower.ts';
-import { specScale, type AttentionSpec } from '../../dsl/attention.ts';
-import { loadBuiltAddon, type BuildOptions } from '../build/addon.ts';
+import { checkDivisors } from '../../codegen/passes/checkDivisors.ts';
 import { defaultKeyPositions, defaultQueryPositions, type AttentionInputs } from './inputs.ts';
 import type { Backend, NativeAddon, NativeDeviceReport } from './native.ts';
 import { checkInputs, checkResultSize } from './validate.ts';
 import { publicParams, resolveRunParams, type PublicParam } from './runParams.ts';
-import { checkCompileEntries, checkRunOptions, MAX_THREADS } from './options.ts';
+import { checkRunOptions, MAX_THREADS } from './options.ts';
+
+/** A unit to run: its data, and the spec it was compiled from when compile() built it. */
+export type RunnableUnit = KernelUnitData & { readonly spec?: AttentionSpec };
 
 export interface AttentionResult {
   /** [B, Hq, Lq, Dv] */
@@ -38,16 +38,14 @@ export interface RunOptions {
 
 /** A compiled attention variant, ready to run on typed arrays. */
 export class CompiledAttention {
-  readonly unit: KernelUnit;
-  readonly spec: AttentionSpec;
+  readonly unit: RunnableUnit;
   /** Where it runs: 'cpu' for C++ kernels; 'cuda' on a device, else 'cuda-emu' for CUDA kernels. */
   readonly backend: Backend;
   readonly #addon: NativeAddon;
   #tileCache = new Map<string, TileMap>();
 
-  constructor(unit: KernelUnit, addon: NativeAddon, backend?: Backend) {
+  constructor(unit: RunnableUnit, addon: NativeAddon, backend?: Backend) {
     this.unit = unit;
-    this.spec = unit.spec;
     this.#addon = addon;
     this.backend = backend ?? defaultBackend(unit, addon);
     if (!addon.listKernels(this.backend).includes(unit.id)) {
@@ -63,6 +61,14 @@ export class CompiledAttention {
   }
 
   /**
+   * The spec a compile() kernel was built from (its mask and score as the user's functions);
+   * undefined for a shipped kernel, loaded from generated/manifest.json as unit data only.
+   */
+  get spec(): AttentionSpec | undefined {
+    return this.unit.spec;
+  }
+
+  /**
    * The same kernel on another backend of its addon: a CUDA kernel on 'cuda-emu' while a device
    * is there (to compare the two), or on 'cuda' explicitly. KVF4002 when that backend lacks it.
    */
@@ -75,7 +81,10 @@ export class CompiledAttention {
     return this.#addon.deviceReport();
   }
 
-  /** The parameters and their bound values, by the names `RunOptions.params` takes. */
+  /**
+   * The parameters and their bound values, by the names `RunOptions.params` takes (a shipped
+   * kernel with run-time parameters has no bound values: each call gives them).
+   */
   get params(): readonly PublicParam[] {
     return publicParams(this.unit.params);
   }
@@ -87,7 +96,7 @@ export class CompiledAttention {
     const hit = defaults ? this.#tileCache.get(key) : undefined;
     if (hit) return hit;
     const map = classifyTiles(this.unit.mask, {
-      B: x.B, Hq: this.spec.heads.q, tileQ: this.unit.plan.tileQ, tileK: this.unit.plan.tileK,
+      B: x.B, Hq: this.unit.heads.q, tileQ: this.unit.plan.tileQ, tileK: this.unit.plan.tileK,
       qpos: x.qpos ?? defaultQueryPositions(x.Lq, x.Lk), kpos: x.kpos ?? defaultKeyPositions(x.Lk), params: values,
     });
     if (defaults) this.#tileCache.set(key, map);
@@ -105,7 +114,7 @@ export class CompiledAttention {
 
   /** Run the kernel: output and LSE. Checks everything before native code sees it. */
   async run(x: AttentionInputs, opts: RunOptions = {}): Promise<AttentionResult> {
-    const s = checkInputs(this.spec, x);
+    const s = checkInputs(this.unit, x);
     const o = checkRunOptions(opts);
     const values = this.#paramValues(o.params);
     const dims = `B*Hq*Lq = ${s.B}*${s.Hq}*${s.Lq}`;
@@ -116,7 +125,7 @@ export class CompiledAttention {
     const t = this.tileMap(x, values);
     const threads = o.threads ?? Math.min(os.availableParallelism(), MAX_THREADS);
     return await this.#addon.forward(this.id, {
-      q: x.q, k: x.k, v: x.v, ...s, scale: specScale(this.spec),
+      q: x.q, k: x.k, v: x.v, ...s, scale: this.unit.scale,
       qpos: x.qpos ?? null, kpos: x.kpos ?? null,
       tileMap: t.map, tileQ: this.unit.plan.tileQ, tileK: this.unit.plan.tileK, mapB: t.mapB, mapH: t.mapH,
       params: Float64Array.from(this.unit.runtimeParams.map((p) => values[p.name]!)),
@@ -126,38 +135,7 @@ export class CompiledAttention {
 }
 
 /** CUDA kernels run on a device when one answers, else on the emulator (same source). */
-function defaultBackend(u: KernelUnit, addon: NativeAddon): Backend {
+function defaultBackend(u: KernelUnitData, addon: NativeAddon): Backend {
   if (u.plan.target === 'cpp') return 'cpu';
   return addon.deviceReport().cuda.available ? 'cuda' : 'cuda-emu';
-}
-
-export interface CompileOptions extends BuildOptions {
-  /** Schedule overrides for every kernel. */
-  readonly plan?: Partial<KernelPlan>;
-}
-
-/**
- * Generate, build (cached) and load kernels for `specs`; one addon serves them all. An entry may
- * carry its own plan (`{ spec, plan: { target: 'cuda', dtype: 'bf16' } }`); `opts.plan` applies to all.
- * @example
- * ```ts
- * const [attn] = await compile([defineAttention({ heads: { q: 8, kv: 2 }, headDim: 64, mask: causal })]);
- * const { out, lse } = await attn.run({ q, k, v, B: 1, Lq: 128, Lk: 128 });
- * ```
- */
-export async function compile(
-  specs: ReadonlyArray<AttentionSpec | { readonly spec: AttentionSpec; readonly plan: Partial<KernelPlan> }>,
-  opts: CompileOptions = {},
-): Promise<CompiledAttention[]> {
-  const entries = checkCompileEntries(specs);
-  if (typeof opts !== 'object' || opts === null) throw new KvforgeError('KVF2005', `compile() options must be an object, got ${opts === null ? 'null' : typeof opts}`);
-  const units = entries.map((s) => ('kind' in s ? compileUnit(s, opts.plan) : compileUnit(s.spec, { ...s.plan, ...opts.plan })));
-  const sources = new Map<string, string>();
-  const labels = new Map<string, string>();
-  for (const u of units) {
-    sources.set(path.basename(kernelFile(u)), renderKernel(u, provenanceOf(u)));
-    labels.set(path.basename(kernelFile(u)), `variant ${JSON.stringify(u.name)}`);
-  }
-  const { native: addon } = await loadBuiltAddon(sources, opts, labels);
-  return units.map((u) => new CompiledAttention(u, addon));
 }

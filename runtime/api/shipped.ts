@@ -1,16 +1,16 @@
 /**
- * The kernels kvforge ships: generated/cpp (checked in, generated from configs/) built into one
- * addon through the cache, paired with the specs of configs/ by kernel id.
+ * The kernels kvforge ships: generated/ (checked in, generated from configs/ by `kvforge gen`),
+ * built into one addon through the cache. What the runtime knows of each kernel comes from
+ * generated/manifest.json (its unit data: plan, shape, IR, parameters), so loading them reads no
+ * config and runs no front end.
  */
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { KvforgeError } from '../../dsl/diagnostics.ts';
-import { configFiles, loadSpecs } from '../../codegen/loadSpecs.ts';
-import { compileUnit } from '../../codegen/pipeline.ts';
-import type { KernelPlan } from '../../codegen/planner/plan.ts';
+import { readManifest, type Manifest } from '../../codegen/manifest.ts';
 import { loadBuiltAddon, type BuildOptions, type BuiltAddon } from '../build/addon.ts';
 import { CompiledAttention } from './kernels.ts';
-import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../build/paths.ts';
+import { GENERATED_DIR } from '../build/paths.ts';
 
 export interface Shipped {
   readonly addon: BuiltAddon;
@@ -18,34 +18,33 @@ export interface Shipped {
   readonly kernels: ReadonlyMap<string, CompiledAttention>;
 }
 
-/** Every generated kernel source (C++ and CUDA), by file name. */
-export function generatedSources(dir = GENERATED_DIR): Map<string, string> {
-  const cpp = path.join(dir, 'cpp');
-  if (!existsSync(cpp)) throw new KvforgeError('KVF4003', `${cpp} does not exist`, { hint: 'run kvforge gen' });
+/** Every file the manifest of `dir` lists (`cpp/<id>.cpp`, `cuda/<id>.cu`), by that path. */
+export function generatedFiles(dir = GENERATED_DIR, manifest: Manifest = readManifest(dir)): Map<string, string> {
   const files = new Map<string, string>();
-  for (const sub of ['cpp', 'cuda']) {
-    const d = path.join(dir, sub);
-    if (!existsSync(d)) continue;
-    for (const f of readdirSync(d).sort()) if (/\.(cpp|cu)$/.test(f)) files.set(f, readFileSync(path.join(d, f), 'utf8'));
+  for (const rel of manifest.files) {
+    try {
+      files.set(rel, readFileSync(path.join(dir, rel), 'utf8'));
+    } catch (e) {
+      throw new KvforgeError('KVF4012', `${path.join(dir, 'manifest.json')} lists ${rel}, which cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
+        hint: 'regenerate it with `kvforge gen` (npm run gen in a clone of kvforge), or reinstall kvforge',
+      });
+    }
   }
   return files;
 }
 
-/** The name a shipped kernel goes by. */
-export function shippedName(exportName: string, plan: KernelPlan): string {
-  return plan.target === 'cpp' ? exportName : `${exportName}@${plan.target}-${plan.dtype}`;
+/** Every generated kernel source (C++ and CUDA), by file name: what the shipped addon is built from. */
+export function generatedSources(dir = GENERATED_DIR, manifest: Manifest = readManifest(dir)): Map<string, string> {
+  return new Map([...generatedFiles(dir, manifest)].map(([rel, text]) => [path.posix.basename(rel), text]));
 }
 
 export async function loadShipped(opts: BuildOptions = {}): Promise<Shipped> {
-  const { built: addon, native } = await loadBuiltAddon(generatedSources(), opts);
+  const manifest = readManifest(GENERATED_DIR);
+  const { built: addon, native } = await loadBuiltAddon(generatedSources(GENERATED_DIR, manifest), opts);
   const kernels = new Map<string, CompiledAttention>();
-  for (const f of configFiles(CONFIGS_DIR)) {
-    for (const n of await loadSpecs(f, PACKAGE_ROOT)) {
-      for (const p of n.plans) {
-        const unit = compileUnit(n.spec, p);
-        kernels.set(shippedName(n.exportName, unit.plan), new CompiledAttention(unit, native));
-      }
-    }
+  for (const unit of manifest.kernels) {
+    const kernel = new CompiledAttention(unit, native);
+    for (const name of unit.shipped) kernels.set(name, kernel);
   }
   return { addon, kernels };
 }

@@ -2,7 +2,8 @@
 import { KvforgeError } from '../../dsl/diagnostics.ts';
 import { runCampaigns } from './campaigns.ts';
 import { userKernels } from './userKernels.ts';
-import { compile, type CompiledAttention } from '../api/kernels.ts';
+import { compile } from '../api/compile.ts';
+import type { CompiledAttention } from '../api/kernels.ts';
 import { loadShipped } from '../api/shipped.ts';
 
 export async function fuzzCommand(files: string[], o: { runs: number; seed: number; threads?: number }): Promise<void> {
