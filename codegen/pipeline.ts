@@ -47,9 +47,12 @@ export function compileUnit(spec: AttentionSpec, planOverrides: Partial<KernelPl
   if (score) checkConstants(score, `score of '${spec.name}'`, baked);
   // A mask folded to `true` admits everything: drop it, so tiles are all FULL and no mask runs.
   if (mask?.op === 'const' && mask.value === true) mask = undefined;
+  // Run-time parameters are the kernel's inputs, not part of it: their values are not hashed, so
+  // specs that differ only in them (two layers' windows) share one kernel id and one source file.
   const specHash = stableHash({
     heads: spec.heads, headDim: spec.headDim, valueDim: spec.valueDim, scale: spec.scale ?? null,
-    mask: lowered.mask ?? null, score: lowered.score ?? null, params: lowered.params.map((p) => [p.name, p.type, p.value]),
+    mask: lowered.mask ?? null, score: lowered.score ?? null,
+    params: lowered.params.map((p) => (baked ? [p.name, p.type, p.value] : [p.name, p.type])),
   });
   const id = kernelId(spec.name, specHash, plan);
   dumps?.push({ stage: 'plan', note: `${id} ${canonicalJson(plan)}` });
