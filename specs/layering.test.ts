@@ -109,6 +109,12 @@ describe('layering: shipped kernels load without the code generator', () => {
     expect([...loaded].filter(FRONT_END)).toEqual([]);
   });
 
+  it('the kvforge command loads the code generator only for gen, explain and demo', () => {
+    expect([...loadedBy(['runtime/cli/main.ts'])].filter(FRONT_END)).toEqual([]);
+    const lazy = IMPORTS.get('runtime/cli/main.ts')!.filter((i) => i.dynamic).map((i) => i.target).sort();
+    expect(lazy).toEqual(['runtime/cli/demo.ts', 'runtime/cli/explain.ts', 'runtime/cli/gen.ts']);
+  });
+
   it('compile() reaches the code generator only through import()', () => {
     const lazy = IMPORTS.get('runtime/api/compile.ts')!.filter((i) => i.dynamic).map((i) => i.target);
     expect(lazy).toEqual(['codegen/generate.ts']);
