@@ -118,9 +118,7 @@ export function readPriorManifest(dir: string): PriorManifest {
 export function readManifest(dir: string): Manifest {
   const file = path.join(dir, MANIFEST);
   const fail = (at: string, detail: string): never => {
-    throw new KvforgeError('KVF4012', `${file}${at ? `: ${at}` : ''} ${detail}`, {
-      hint: 'regenerate it with `kvforge gen` (npm run gen in a clone of kvforge), or reinstall kvforge',
-    });
+    throw manifestError(`${file}${at ? `: ${at}` : ''}`, detail);
   };
   if (!existsSync(file)) fail('', 'is missing');
   let data: unknown;
@@ -141,6 +139,13 @@ export function readManifest(dir: string): Manifest {
   const listed = [...new Set(kernels.flatMap((k) => k.files))].sort();
   if (canonicalJson(listed) !== canonicalJson([...files].sort())) fail('files', `lists ${files.length} files, but its kernels list ${listed.length} (${listed.join(', ')})`);
   return { files, kernels: kernels.sort((a, b) => (a.id < b.id ? -1 : 1)) };
+}
+
+/** KVF4012: `what` (a manifest, or one of its fields) is not what the runtime can load. */
+export function manifestError(what: string, detail: string): KvforgeError {
+  return new KvforgeError('KVF4012', `${what} ${detail}`, {
+    hint: 'regenerate it with `kvforge gen` (npm run gen in a clone of kvforge), or reinstall kvforge',
+  });
 }
 
 function describe(x: unknown): string {

@@ -6,8 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { KvforgeError } from '../../dsl/diagnostics.ts';
-import { readManifest, type Manifest } from '../../codegen/manifest.ts';
+import { MANIFEST, manifestError, readManifest, type Manifest } from '../../codegen/manifest.ts';
 import { loadBuiltAddon, type BuildOptions, type BuiltAddon } from '../build/addon.ts';
 import { CompiledAttention } from './kernels.ts';
 import { GENERATED_DIR } from '../build/paths.ts';
@@ -25,9 +24,7 @@ export function generatedFiles(dir = GENERATED_DIR, manifest: Manifest = readMan
     try {
       files.set(rel, readFileSync(path.join(dir, rel), 'utf8'));
     } catch (e) {
-      throw new KvforgeError('KVF4012', `${path.join(dir, 'manifest.json')} lists ${rel}, which cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
-        hint: 'regenerate it with `kvforge gen` (npm run gen in a clone of kvforge), or reinstall kvforge',
-      });
+      throw manifestError(path.join(dir, MANIFEST), `lists ${rel}, which cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
   }
   return files;
