@@ -13,11 +13,12 @@
  * ```
  */
 export * from './dsl/index.ts';
-export { compile, CompiledAttention, type AttentionResult, type RunOptions, type CompileOptions } from './runtime/kernels.ts';
-export type { AttentionInputs } from './runtime/inputs.ts';
-export type { BuildEvent } from './runtime/build.ts';
-export { referenceAttention, type ReferenceResult } from './runtime/reference.ts';
-export { fuzzKernel, type CampaignOptions, type CampaignReport } from './runtime/fuzz.ts';
-export { TOLERANCES, compareArrays } from './runtime/tolerance.ts';
-export { KvforgeError, DIAGNOSTICS, type DiagnosticCode } from './codegen/diagnostics.ts';
+export { compile, type CompileOptions } from './runtime/api/compile.ts';
+export { CompiledAttention, type AttentionResult, type RunOptions } from './runtime/api/kernels.ts';
+export type { AttentionInputs } from './runtime/api/inputs.ts';
+export type { BuildEvent } from './runtime/build/addon.ts';
+export { referenceAttention, type ReferenceResult } from './runtime/verify/reference.ts';
+export { fuzzKernel, type CampaignOptions, type CampaignReport } from './runtime/verify/fuzz.ts';
+export { TOLERANCES, compareArrays } from './runtime/verify/tolerance.ts';
+export { KvforgeError, DIAGNOSTICS, type DiagnosticCode } from './dsl/diagnostics.ts';
 export type { KernelPlan } from './codegen/planner/plan.ts';

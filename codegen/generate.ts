@@ -1,17 +1,19 @@
 /**
  * Generate the checked-in kernels: every spec of configs/ -> generated/cpp/<id>.cpp, plus
- * generated/manifest.json (kernel id -> spec hash, plan, files; every file written). Deterministic:
+ * generated/manifest.json (kernel id -> its unit data and files; every file written). Deterministic:
  * no times, no absolute paths, stable order; a test regenerates into a temporary folder and diffs.
  * Writing a set into a folder is writeGenerated.ts (which never deletes what gen did not write).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { kernelFile, renderKernel, TARGET_DIRS } from './backends/render.ts';
+import type { AttentionSpec } from '../dsl/attention.ts';
+import { renderKernel } from './backends/render.ts';
 import { loadSpecs, type NamedSpec } from './loadSpecs.ts';
-import { MANIFEST, manifestText } from './manifest.ts';
+import { MANIFEST, manifestText, shippedName, type ManifestKernel } from './manifest.ts';
 import { compileUnit, type KernelUnit } from './pipeline.ts';
 import type { KernelPlan } from './planner/plan.ts';
 import { provenanceOf } from './backends/provenance.ts';
+import { kernelFile, shippedUnit, TARGET_DIRS } from './unit.ts';
 
 export { GENERATOR } from './manifest.ts';
 export { writeGenerated, type WriteOptions } from './writeGenerated.ts';
@@ -19,6 +21,7 @@ export { writeGenerated, type WriteOptions } from './writeGenerated.ts';
 export interface GeneratedSet {
   /** Relative path (posix) -> content. */
   readonly files: Map<string, string>;
+  /** One per kernel, with the first export it was generated for. */
   readonly units: ReadonlyArray<{ unit: KernelUnit; origin: NamedSpec }>;
 }
 
@@ -31,23 +34,38 @@ export async function generateFromFiles(files: readonly string[], root: string, 
 export function generate(named: readonly NamedSpec[], plan?: Partial<KernelPlan>): GeneratedSet {
   const files = new Map<string, string>();
   const units: Array<{ unit: KernelUnit; origin: NamedSpec }> = [];
-  const manifest: Record<string, unknown> = {};
+  const kernels = new Map<string, ManifestKernel & { shipped: string[] }>();
   for (const origin of named) {
     for (const planOverrides of origin.plans) {
       const unit = compileUnit(origin.spec, { ...planOverrides, ...plan });
+      const shipped = shippedName(origin.exportName, unit.plan);
+      // Exports that compile to one kernel (one spec exported twice; with run-time parameters,
+      // specs that differ only in their values) share it: one file, one entry, each name.
+      const known = kernels.get(unit.id);
+      if (known) {
+        if (!known.shipped.includes(shipped)) known.shipped.push(shipped);
+        continue;
+      }
       const rel = kernelFile(unit);
-      if (files.has(rel)) continue; // two exports of one spec share a kernel
-      files.set(rel, renderKernel(unit, provenanceOf(unit, `${origin.file}#${origin.exportName}`)));
+      const source = `${origin.file}#${origin.exportName}`;
+      files.set(rel, renderKernel(unit, provenanceOf(unit, source)));
       units.push({ unit, origin });
-      manifest[unit.id] = {
-        name: unit.name, source: `${origin.file}#${origin.exportName}`, specHash: unit.specHash, plan: unit.plan,
-        heads: unit.spec.heads, headDim: unit.spec.headDim, valueDim: unit.spec.valueDim,
-        params: unit.params.map((p) => ({ name: p.name, type: p.type, value: p.value })), files: [rel],
-      };
+      kernels.set(unit.id, { ...shippedUnit(unit), source, shipped: [shipped], files: [rel] });
     }
   }
-  files.set(MANIFEST, manifestText(manifest, [...files.keys()]));
+  files.set(MANIFEST, manifestText([...kernels.values()], [...files.keys()]));
   return { files, units };
+}
+
+/**
+ * What compile() builds: for each entry its unit and its kernel source, by file name. A run-time
+ * compile has no source file: the provenance names the spec.
+ */
+export function generateForCompile(entries: ReadonlyArray<{ readonly spec: AttentionSpec; readonly plan?: Partial<KernelPlan> }>): Array<{ unit: KernelUnit; file: string; text: string }> {
+  return entries.map(({ spec, plan }) => {
+    const unit = compileUnit(spec, plan);
+    return { unit, file: path.basename(kernelFile(unit)), text: renderKernel(unit, provenanceOf(unit)) };
+  });
 }
 
 /** Differences between `set` and what `dir` holds: missing, changed and stray files. */

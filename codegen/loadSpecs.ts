@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { isAttentionSpec as isSpec, type AttentionSpec } from '../dsl/attention.ts';
 import { makePlan, type KernelPlan } from './planner/plan.ts';
 import { types } from 'node:util';
-import { KvforgeError } from './diagnostics.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 
 export interface NamedSpec {
   /** File the spec came from, relative to `root` when given. */

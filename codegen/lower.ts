@@ -9,26 +9,19 @@
 import type { AttentionSpec } from '../dsl/attention.ts';
 import { checkMaskNesting, type Mask } from '../dsl/mask.ts';
 import { irDepth, logicChain, MAX_IR_DEPTH } from './ir/depth.ts';
-import { children, E, type Expr } from './ir/expr.ts';
-import { interpret } from './ir/interpret.ts';
-import { printJs } from './ir/printJs.ts';
-import { KvforgeError } from './diagnostics.ts';
+import { E, type Expr } from './ir/expr.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 import { translate } from './frontend/index.ts';
+import { checkDivisors } from './passes/checkDivisors.ts';
 import { renameParams } from './passes/renameParams.ts';
+import type { ParamSlot } from './unit.ts';
 import type { FunctionDef } from '../dsl/types.ts';
-
-export interface ParamSlot {
-  readonly name: string;
-  readonly type: 'int' | 'float';
-  readonly value: number;
-  /** Which function and declared name it came from, for messages. */
-  readonly origin: string;
-}
 
 export interface LoweredSpec {
   readonly mask: Expr | undefined;
   readonly score: Expr | undefined;
-  readonly params: readonly ParamSlot[];
+  /** Every parameter with the value the spec binds. */
+  readonly params: ReadonlyArray<Required<ParamSlot>>;
 }
 
 // Translating is the expensive step (ts-morph); a definition object always translates the same.
@@ -43,7 +36,7 @@ function translateOnce(def: FunctionDef): Expr {
 }
 
 export function lowerSpec(spec: AttentionSpec): LoweredSpec {
-  const params: ParamSlot[] = [];
+  const params: Array<Required<ParamSlot>> = [];
   let leaf = 0;
   const bind = (def: FunctionDef, values: Readonly<Record<string, number>>, prefix: string): Expr => {
     const e = renameParams(translateOnce(def), (n) => `${prefix}${n}`);
@@ -76,30 +69,4 @@ function checkDepth(mask: Expr, name: string): Expr {
     });
   }
   return mask;
-}
-
-/**
- * Divisors of floorDiv and mod are constants or parameters (the front end's rule); a parameter
- * bound to 0 would make the kernel divide by zero, so it is rejected with the value's origin.
- */
-export function checkDivisors(l: LoweredSpec, values: Readonly<Record<string, number>>): void {
-  const visit = (e: Expr): void => {
-    if (e.op === 'binary' && (e.fn === 'floorDiv' || e.fn === 'mod')) {
-      const d = interpret(e.rhs, { b: 0, h: 0, q: 0, k: 0, s: 0, params: values });
-      if (d === 0) {
-        const origin = l.params.find((p) => containsParam(e.rhs, p.name))?.origin ?? 'a divisor';
-        // Name the divisor as written: `p.a - 3` is 0 with a = 3, which "a is 0" would misstate.
-        const divisor = printJs(e.rhs, (n) => l.params.find((p) => p.name === n)?.origin ?? n);
-        const text = e.rhs.op === 'param' ? `${origin} is used as a divisor and is 0` : `the divisor \`${divisor}\` (from ${origin}) is 0`;
-        throw new KvforgeError('KVF2002', text, { hint: 'bind values that keep every divisor nonzero' });
-      }
-    }
-    children(e).forEach(visit);
-  };
-  if (l.mask) visit(l.mask);
-  if (l.score) visit(l.score);
-}
-
-function containsParam(e: Expr, name: string): boolean {
-  return e.op === 'param' ? e.name === name : children(e).some((c) => containsParam(c, name));
 }

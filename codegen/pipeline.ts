@@ -13,49 +13,22 @@
  * Tile classification (classifyTiles) is not a stage here: it needs the call's positions and
  * parameter values, so the runtime runs it on every call from the unit's final mask IR.
  */
-import type { AttentionSpec } from '../dsl/attention.ts';
+import { specScale, type AttentionSpec } from '../dsl/attention.ts';
 import { canonicalJson, stableHash } from './hash.ts';
-import { internalError } from './diagnostics.ts';
 import type { Expr } from './ir/expr.ts';
-import { lowerSpec, type ParamSlot } from './lower.ts';
+import { lowerSpec } from './lower.ts';
 import { bindParams } from './passes/bindParams.ts';
 import { foldConstants } from './passes/foldConstants.ts';
 import { checkConstants } from './passes/checkConstants.ts';
 import { makePlan, type KernelPlan } from './planner/plan.ts';
+import { kernelId, type KernelUnitData } from './unit.ts';
 
-/** Everything a backend and the runtime need about one kernel. */
-export interface KernelUnit {
-  readonly id: string;
-  readonly name: string;
+/** A unit compiled from a spec: its plain data, and the spec (for the front end's own checks; nothing at run time needs it). */
+export interface KernelUnit extends KernelUnitData {
   readonly spec: AttentionSpec;
-  /** Hash of the math: heads, dims, scale, IR and parameter values. */
-  readonly specHash: string;
-  readonly plan: KernelPlan;
-  /** Final IR (after binding and folding). */
-  readonly mask: Expr | undefined;
-  readonly score: Expr | undefined;
-  /** Every parameter with its bound value (the reference's and the tile classifier's view). */
-  readonly params: readonly ParamSlot[];
-  /** Parameters the kernel reads at run time, in `params` array order (empty when baked). */
-  readonly runtimeParams: readonly ParamSlot[];
 }
 
 export interface StageDump { readonly stage: string; readonly mask?: Expr; readonly score?: Expr; readonly note?: string }
-
-/**
- * What every kernel id matches: lower-case ASCII letters, digits and `_`, so an id is safe as a
- * C identifier suffix (`Variant_<id>`), inside a string literal and as a file name; nothing of the
- * user's name survives but its letters and digits.
- */
-export const KERNEL_ID = /^[a-z0-9_]{1,40}_[0-9a-f]{10}$/;
-
-/** Kernel ids: a readable slug of the spec's name (any text) plus a hash of spec and plan. */
-export function kernelId(name: string, specHash: string, plan: KernelPlan): string {
-  const slug = name.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+|_+$/g, '').toLowerCase().slice(0, 40) || 'kernel';
-  const id = `${slug}_${stableHash({ specHash, plan }, 10)}`;
-  if (!KERNEL_ID.test(id)) internalError(`kernel id ${JSON.stringify(id)} is not of the form ${KERNEL_ID}`);
-  return id;
-}
 
 export function compileUnit(spec: AttentionSpec, planOverrides: Partial<KernelPlan> = {}, dumps?: StageDump[]): KernelUnit {
   const lowered = lowerSpec(spec);
@@ -74,14 +47,17 @@ export function compileUnit(spec: AttentionSpec, planOverrides: Partial<KernelPl
   if (score) checkConstants(score, `score of '${spec.name}'`, baked);
   // A mask folded to `true` admits everything: drop it, so tiles are all FULL and no mask runs.
   if (mask?.op === 'const' && mask.value === true) mask = undefined;
+  // Run-time parameters are the kernel's inputs, not part of it: their values are not hashed, so
+  // specs that differ only in them (two layers' windows) share one kernel id and one source file.
   const specHash = stableHash({
     heads: spec.heads, headDim: spec.headDim, valueDim: spec.valueDim, scale: spec.scale ?? null,
-    mask: lowered.mask ?? null, score: lowered.score ?? null, params: lowered.params.map((p) => [p.name, p.type, p.value]),
+    mask: lowered.mask ?? null, score: lowered.score ?? null,
+    params: lowered.params.map((p) => (baked ? [p.name, p.type, p.value] : [p.name, p.type])),
   });
   const id = kernelId(spec.name, specHash, plan);
   dumps?.push({ stage: 'plan', note: `${id} ${canonicalJson(plan)}` });
   return {
-    id, name: spec.name, spec, specHash, plan, mask, score, params: lowered.params,
-    runtimeParams: baked ? [] : lowered.params,
+    id, name: spec.name, spec, specHash, plan, heads: { q: spec.heads.q, kv: spec.heads.kv }, headDim: spec.headDim,
+    valueDim: spec.valueDim, scale: specScale(spec), mask, score, params: lowered.params, runtimeParams: baked ? [] : lowered.params,
   };
 }

@@ -15,8 +15,8 @@
 import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { internalError, KvforgeError } from './diagnostics.ts';
-import { GENERATED_FILE, TARGET_DIRS } from './backends/render.ts';
+import { internalError, KvforgeError } from '../dsl/diagnostics.ts';
+import { GENERATED_FILE, TARGET_DIRS } from './unit.ts';
 import type { GeneratedSet } from './generate.ts';
 import { MANIFEST, manifestText, readPriorManifest } from './manifest.ts';
 
@@ -106,7 +106,7 @@ export function writeGenerated(set: GeneratedSet, dir: string, o: WriteOptions =
   mkdirSync(root, { recursive: true });
   // While files change, the manifest lists both the old and the new ones.
   const old = prior.kind === 'ours' ? prior.files : [];
-  writeAtomically(root, MANIFEST, manifestText({}, [...new Set([...old, ...written])]));
+  writeAtomically(root, MANIFEST, manifestText([], [...new Set([...old, ...written])]));
   for (const t of TARGET_DIRS) if (written.some((f) => f.startsWith(`${t}/`))) mkdirSync(path.join(root, t), { recursive: true });
   for (const f of written) writeAtomically(root, f, set.files.get(f)!);
   for (const f of stale) if (lstat(path.join(root, f))?.isFile()) unlinkSync(path.join(root, f));

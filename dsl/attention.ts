@@ -2,7 +2,7 @@
  * defineAttention: one attention variant, as plain data: head counts, head dims, scale, mask and
  * score. Validated here, where the user wrote it, so a bad declaration fails at its own line.
  */
-import { KvforgeError, type SourceLocation } from '../codegen/diagnostics.ts';
+import { KvforgeError, type SourceLocation } from './diagnostics.ts';
 import { captureCallSite } from './callsite.ts';
 import { checkName } from './name.ts';
 import type { Bound, ScoreDef } from './define.ts';

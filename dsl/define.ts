@@ -6,7 +6,7 @@
  * kernel depends on is visible to kvforge (a closure over an outer variable is rejected with a
  * hint when the function is translated).
  */
-import { KvforgeError } from '../codegen/diagnostics.ts';
+import { KvforgeError } from './diagnostics.ts';
 import { captureCallSite } from './callsite.ts';
 import { checkParamValue } from './paramValue.ts';
 import { checkName } from './name.ts';

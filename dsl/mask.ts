@@ -2,7 +2,7 @@
  * Masks as values: a bound mask function, or and/or/not of masks. The tree keeps every original
  * function, so the reference can run them as JavaScript while the code generator translates them.
  */
-import { KvforgeError } from '../codegen/diagnostics.ts';
+import { KvforgeError } from './diagnostics.ts';
 import type { Bound, MaskDef } from './define.ts';
 import type { ParamDecls } from './types.ts';
 

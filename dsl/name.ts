@@ -11,7 +11,7 @@
  * safe: a spec is plain data and can be built without these checks, so the code generator escapes
  * every name it prints (codegen/backends/safeText.ts), whatever it holds.
  */
-import { KvforgeError, type SourceLocation } from '../codegen/diagnostics.ts';
+import { KvforgeError, type SourceLocation } from './diagnostics.ts';
 
 const FORBIDDEN = /[\p{Cc}\p{Zl}\p{Zp}\p{Cs}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 const FORBIDDEN_ALL = new RegExp(FORBIDDEN.source, 'gu');

@@ -9,7 +9,7 @@
  *   the kernel and NaN downstream). The value is rounded once, here, so the reference, the tile
  *   classifier and the kernel all see the same float32 number.
  */
-import { KvforgeError, type SourceLocation } from '../codegen/diagnostics.ts';
+import { KvforgeError, type SourceLocation } from './diagnostics.ts';
 import type { ParamType } from './types.ts';
 
 const INT32_MIN = -(2 ** 31);

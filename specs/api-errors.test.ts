@@ -6,16 +6,17 @@
  * real build checks that run-time values reach the kernel under their declared names.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { DiagnosticCode } from '../codegen/diagnostics.ts';
+import type { DiagnosticCode } from '../dsl/diagnostics.ts';
 import { compileUnit } from '../codegen/pipeline.ts';
 import {
   and, causal, defineAttention, defineMask, defineScore, sinks, slidingWindow, softcap,
 } from '../dsl/index.ts';
-import { compile, CompiledAttention } from '../runtime/kernels.ts';
-import type { NativeAddon } from '../runtime/native.ts';
-import { randomFloats } from '../runtime/random.ts';
-import { referenceAttention } from '../runtime/reference.ts';
-import { compareArrays, TOLERANCES } from '../runtime/tolerance.ts';
+import { compile } from '../runtime/api/compile.ts';
+import { CompiledAttention } from '../runtime/api/kernels.ts';
+import type { NativeAddon } from '../runtime/api/native.ts';
+import { randomFloats } from '../runtime/verify/random.ts';
+import { referenceAttention } from '../runtime/verify/reference.ts';
+import { compareArrays, TOLERANCES } from '../runtime/verify/tolerance.ts';
 import { caught, caughtAsync } from './support/caught.ts';
 
 const code = (f: () => unknown): DiagnosticCode => caught(f).code;

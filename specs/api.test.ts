@@ -6,12 +6,12 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CompiledAttention } from '../runtime/kernels.ts';
-import { loadShipped } from '../runtime/shipped.ts';
-import { referenceAttention } from '../runtime/reference.ts';
-import { randomFloats } from '../runtime/random.ts';
-import { compareArrays, TOLERANCES } from '../runtime/tolerance.ts';
-import { PACKAGE_ROOT } from '../runtime/paths.ts';
+import type { CompiledAttention } from '../runtime/api/kernels.ts';
+import { loadShipped } from '../runtime/api/shipped.ts';
+import { unitReferenceAttention } from '../runtime/verify/reference.ts';
+import { randomFloats } from '../runtime/verify/random.ts';
+import { compareArrays, TOLERANCES } from '../runtime/verify/tolerance.ts';
+import { PACKAGE_ROOT } from '../runtime/build/paths.ts';
 
 let kernels: ReadonlyMap<string, CompiledAttention>;
 beforeAll(async () => {
@@ -19,7 +19,7 @@ beforeAll(async () => {
 });
 
 function inputs(k: CompiledAttention, B: number, Lq: number, Lk: number, seed = 1) {
-  const { heads, headDim: D, valueDim: Dv } = k.spec;
+  const { heads, headDim: D, valueDim: Dv } = k.unit;
   return {
     B, Lq, Lk,
     q: randomFloats(B * heads.q * Lq * D, seed), k: randomFloats(B * heads.kv * Lk * D, seed + 1),
@@ -94,7 +94,7 @@ describe('explicit positions', () => {
     const qpos = Int32Array.from({ length: 7 }, (_, i) => 700 + 3 * i);
     const x = { ...inputs(k, 1, 7, Lk, 11), qpos, kpos };
     const r = await k.run(x);
-    const ref = referenceAttention(k.spec, x);
+    const ref = unitReferenceAttention(k.unit, x);
     expect(compareArrays(r.out, ref.out, TOLERANCES.f32.out).ok).toBe(true);
     expect(compareArrays(r.lse, ref.lse, TOLERANCES.f32.lse).ok).toBe(true);
   });

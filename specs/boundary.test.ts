@@ -13,16 +13,15 @@
  */
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { KvforgeError } from '../codegen/diagnostics.ts';
-import { specScale } from '../dsl/attention.ts';
-import { roundInputs } from '../runtime/dtype.ts';
-import { makeInputs } from '../runtime/fuzz.ts';
-import type { AttentionInputs } from '../runtime/inputs.ts';
-import type { CompiledAttention } from '../runtime/kernels.ts';
-import { loadAddon, type NativeAddon } from '../runtime/native.ts';
-import { referenceAttention } from '../runtime/reference.ts';
-import { loadShipped } from '../runtime/shipped.ts';
-import { compareArrays, TOLERANCES } from '../runtime/tolerance.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
+import { roundInputs } from '../runtime/verify/dtype.ts';
+import { makeInputs } from '../runtime/verify/fuzz.ts';
+import type { AttentionInputs } from '../runtime/api/inputs.ts';
+import type { CompiledAttention } from '../runtime/api/kernels.ts';
+import { loadAddon, type NativeAddon } from '../runtime/api/native.ts';
+import { unitReferenceAttention } from '../runtime/verify/reference.ts';
+import { loadShipped } from '../runtime/api/shipped.ts';
+import { compareArrays, TOLERANCES } from '../runtime/verify/tolerance.ts';
 import { collectGarbage, detach } from './support/gc.ts';
 import { runs, SEED } from './support/random-expr.ts';
 
@@ -193,7 +192,7 @@ async function check(c: Case): Promise<void> {
   const kernel = kernels.get(c.kernel)!;
   const x = makeInputs(kernel, { B: c.B, Lq: c.Lq, Lk: c.Lk, positions: c.positions, seed: c.seed, scale: 1 });
   const dtype = kernel.unit.plan.dtype;
-  const ref = referenceAttention(kernel.spec, roundInputs(x, dtype));
+  const ref = unitReferenceAttention(kernel.unit, roundInputs(x, dtype));
   const given: Record<string, unknown> = {};
   for (const name of RUN_ARRAYS) {
     const a = x[name];
@@ -205,10 +204,10 @@ async function check(c: Case): Promise<void> {
     const inputs = { B: c.B, Lq: c.Lq, Lk: c.Lk, ...given } as unknown as AttentionInputs;
     call = () => kernel.run(inputs, { threads: c.threads });
   } else {
-    const { heads, headDim, valueDim } = kernel.spec;
+    const { heads, headDim, valueDim, scale } = kernel.unit;
     const a: Record<string, unknown> = {
       ...given, qpos: given.qpos ?? null, kpos: given.kpos ?? null,
-      B: c.B, Hq: heads.q, Hkv: heads.kv, Lq: c.Lq, Lk: c.Lk, D: headDim, Dv: valueDim, scale: specScale(kernel.spec),
+      B: c.B, Hq: heads.q, Hkv: heads.kv, Lq: c.Lq, Lk: c.Lk, D: headDim, Dv: valueDim, scale,
       params: Float64Array.from(kernel.unit.runtimeParams.map((p) => p.value)), threads: c.threads,
     };
     let id: unknown = kernel.id, backend: unknown = kernel.backend, args: unknown = a;

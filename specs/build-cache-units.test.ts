@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, ut
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { KvforgeError } from '../codegen/diagnostics.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 import { ensureCacheFolder } from '../runtime/build/cacheDir.ts';
 import { compiledFile } from '../runtime/build/cmake.ts';
 import { pruneCorrupt, quarantine, sealEntry, verifyEntry } from '../runtime/build/entry.ts';
@@ -18,7 +18,7 @@ import { cudaDeviceAnswers, resolveBuild } from '../runtime/build/options.ts';
 import { terminalProgress, type BuildEvent } from '../runtime/build/progress.ts';
 import { cachedEntry, type Entry } from '../runtime/build/store.ts';
 import { cleanStaleBuildFolders, currentOwner, makeBuildFolder, ownerState } from '../runtime/build/temps.ts';
-import { cacheRoot } from '../runtime/paths.ts';
+import { cacheRoot } from '../runtime/build/paths.ts';
 
 const FACTS: ToolchainFacts = {
   platform: 'linux x64', cxx: 'c++: c++ (Debian 12.2.0-14) 12.2.0', nvcc: 'none', cpuTarget: '#define __AVX2__ 1\n#define __AVX512F__ 1',

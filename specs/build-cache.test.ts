@@ -11,8 +11,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { KvforgeError } from '../codegen/diagnostics.ts';
-import { buildAddon, loadBuiltAddon, type BuildEvent } from '../runtime/build.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
+import { buildAddon, loadBuiltAddon, type BuildEvent } from '../runtime/build/addon.ts';
 import { sealEntry, verifyEntry } from '../runtime/build/entry.ts';
 import { currentOwner } from '../runtime/build/temps.ts';
 

@@ -5,14 +5,14 @@
  * or wrong output, and views of a SharedArrayBuffer failed with a bare `Error: Invalid argument`.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { KvforgeError } from '../codegen/diagnostics.ts';
-import type { CompiledAttention } from '../runtime/kernels.ts';
-import type { AttentionInputs } from '../runtime/inputs.ts';
-import { loadAddon, type NativeAddon, type NativeForwardArgs } from '../runtime/native.ts';
-import { randomFloats } from '../runtime/random.ts';
-import { referenceAttention } from '../runtime/reference.ts';
-import { loadShipped } from '../runtime/shipped.ts';
-import { compareArrays, TOLERANCES } from '../runtime/tolerance.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
+import type { CompiledAttention } from '../runtime/api/kernels.ts';
+import type { AttentionInputs } from '../runtime/api/inputs.ts';
+import { loadAddon, type NativeAddon, type NativeForwardArgs } from '../runtime/api/native.ts';
+import { randomFloats } from '../runtime/verify/random.ts';
+import { unitReferenceAttention } from '../runtime/verify/reference.ts';
+import { loadShipped } from '../runtime/api/shipped.ts';
+import { compareArrays, TOLERANCES } from '../runtime/verify/tolerance.ts';
 import { collectGarbage, detach } from './support/gc.ts';
 
 let causal: CompiledAttention;
@@ -31,7 +31,7 @@ function inputs(Lq: number, Lk: number, seed = 1): AttentionInputs {
 const copy = (x: AttentionInputs): AttentionInputs => ({ ...x, q: x.q.slice(), k: x.k.slice(), v: x.v.slice(), qpos: x.qpos?.slice(), kpos: x.kpos?.slice() });
 
 function expectReference(got: { out: Float32Array; lse: Float32Array }, x: AttentionInputs): void {
-  const ref = referenceAttention(causal.spec, x);
+  const ref = unitReferenceAttention(causal.unit, x);
   const o = compareArrays(got.out, ref.out, TOLERANCES.f32.out);
   const l = compareArrays(got.lse, ref.lse, TOLERANCES.f32.lse);
   expect(o.first, 'out').toBeUndefined();

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PACKAGE_ROOT } from '../runtime/paths.ts';
+import { PACKAGE_ROOT } from '../runtime/build/paths.ts';
 import { harnessEnv, sanitized } from './support/sanitized.ts';
 
 describe('CUDA emulator', () => {

@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { causal, defineAttention, defineMask, slidingWindow, softcap } from '../dsl/index.ts';
-import { CompiledAttention } from '../runtime/kernels.ts';
-import type { NativeAddon } from '../runtime/native.ts';
-import { loadShipped } from '../runtime/shipped.ts';
+import { CompiledAttention } from '../runtime/api/kernels.ts';
+import type { NativeAddon } from '../runtime/api/native.ts';
+import { loadShipped } from '../runtime/api/shipped.ts';
 import { compileUnit } from '../codegen/pipeline.ts';
 import { caught, caughtAsync } from './support/caught.ts';
 

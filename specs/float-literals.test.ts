@@ -16,7 +16,7 @@ import { printDoubleLiteral, printFloatLiteral, printIntLiteral } from '../codeg
 import { printExpr } from '../codegen/backends/cfamily/printer.ts';
 import { E, type Expr } from '../codegen/ir/expr.ts';
 import { interpret } from '../codegen/ir/interpret.ts';
-import { PACKAGE_ROOT } from '../runtime/paths.ts';
+import { PACKAGE_ROOT } from '../runtime/build/paths.ts';
 import { float32Bits, float64Bits, parseCFloatLiteral } from './support/c-literals.ts';
 import { intExprArb, paramsArb, runs, SEED } from './support/random-expr.ts';
 

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { KvforgeError, type DiagnosticCode } from '../codegen/diagnostics.ts';
+import { KvforgeError, type DiagnosticCode } from '../dsl/diagnostics.ts';
 import { translate } from '../codegen/frontend/index.ts';
 import type { FunctionDef } from '../dsl/types.ts';
 import * as bad from './fixtures/bad-masks.ts';

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { ts } from 'ts-morph';
 import { describe, expect, it } from 'vitest';
-import { KvforgeError } from '../codegen/diagnostics.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 import { fingerprint } from '../codegen/frontend/fingerprint.ts';
 import { translate } from '../codegen/frontend/index.ts';
 import { E, type Expr } from '../codegen/ir/expr.ts';

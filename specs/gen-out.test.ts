@@ -9,10 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { GENERATED_FILE } from '../codegen/backends/render.ts';
+import { GENERATED_FILE } from '../codegen/unit.ts';
 import { configFiles } from '../codegen/loadSpecs.ts';
 import { diffGenerated, generateFromFiles, writeGenerated, type GeneratedSet } from '../codegen/generate.ts';
-import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../runtime/paths.ts';
+import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../runtime/build/paths.ts';
 import { kvforge } from './support/cli.ts';
 import { SEED } from './support/random-expr.ts';
 import { caught } from './support/caught.ts';
@@ -78,20 +78,22 @@ describe('gen deletes only files it wrote before', () => {
     writeGenerated(mine, dir);
     expect(Object.keys(tree(dir)).sort()).toEqual([...mine.files.keys()].sort());
     const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { generator: string; files: string[] };
-    expect(manifest.generator).toBe('kvforge-codegen 2');
+    expect(manifest.generator).toBe('kvforge-codegen 3');
     expect(manifest.files).toEqual([...mine.files.keys()].filter((f) => f !== 'manifest.json').sort());
     expect(diffGenerated(mine, dir)).toEqual([]);
   });
 
-  it('a manifest of the previous format (files per kernel) is read, so generated/ upgrades in place', () => {
-    const dir = tmp();
-    writeGenerated(shipped, dir);
-    const m = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { files?: string[]; generator: string };
-    delete m.files;
-    m.generator = 'kvforge-codegen 1';
-    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(m));
-    writeGenerated(mine, dir);
-    expect(Object.keys(tree(dir)).sort()).toEqual([...mine.files.keys()].sort());
+  it('manifests of the previous formats (1: files per kernel; 2: no unit data) are read, so generated/ upgrades in place', () => {
+    for (const format of [1, 2]) {
+      const dir = tmp();
+      writeGenerated(shipped, dir);
+      const m = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { files?: string[]; generator: string; kernels: Record<string, { files: string[] }> };
+      if (format === 1) delete m.files;
+      const kernels = Object.fromEntries(Object.entries(m.kernels).map(([id, k]) => [id, { files: k.files }]));
+      writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ ...m, generator: `kvforge-codegen ${format}`, kernels }));
+      writeGenerated(mine, dir);
+      expect(Object.keys(tree(dir)).sort(), `format ${format}`).toEqual([...mine.files.keys()].sort());
+    }
   });
 
   it('a manifest edited to list ../victim, an absolute path or a non-generated name is refused; nothing is deleted', () => {

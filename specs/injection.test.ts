@@ -16,14 +16,15 @@ import { provenanceOf } from '../codegen/backends/provenance.ts';
 import { renderKernel } from '../codegen/backends/render.ts';
 import { cppView } from '../codegen/backends/cpp/view.ts';
 import { cudaView } from '../codegen/backends/cuda/view.ts';
-import { KvforgeError } from '../codegen/diagnostics.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 import { generate } from '../codegen/generate.ts';
-import { compileUnit, KERNEL_ID } from '../codegen/pipeline.ts';
+import { compileUnit, type KernelUnit } from '../codegen/pipeline.ts';
+import { KERNEL_ID } from '../codegen/unit.ts';
 import type { KernelPlan } from '../codegen/planner/plan.ts';
 import { and, defineAttention, defineMask, defineScore, type AttentionSpec, type MaskDef, type ScoreDef } from '../dsl/index.ts';
-import { checkCase } from '../runtime/fuzz.ts';
-import { compile } from '../runtime/kernels.ts';
-import { PACKAGE_ROOT } from '../runtime/paths.ts';
+import { checkCase } from '../runtime/verify/fuzz.ts';
+import { compile } from '../runtime/api/compile.ts';
+import { PACKAGE_ROOT } from '../runtime/build/paths.ts';
 import { injectionProblems, joined, MARKER, PAYLOADS } from './support/hostile-names.ts';
 import { kvforge } from './support/cli.ts';
 import { SEED } from './support/random-expr.ts';
@@ -249,7 +250,7 @@ describe('hostile kernels of every kind build into one addon, run, and do what t
   afterAll(() => rmSync(MARKER, { force: true }));
 
   it('the sources compile() built are inert', () => {
-    for (const k of kernels) expectInert(renderKernel(k.unit, provenanceOf(k.unit)));
+    for (const k of kernels) expectInert(renderKernel(k.unit as KernelUnit, provenanceOf(k.unit as KernelUnit)));
     expect(kernels.map((k) => `${k.unit.plan.target} ${k.backend}`)).toEqual(entries.map((e) => (e.plan.target === 'cpp' ? 'cpp cpu' : 'cuda cuda-emu')));
   });
 

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { KvforgeError } from '../codegen/diagnostics.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 import { translate } from '../codegen/frontend/index.ts';
 import { E, type Expr, type IndexName } from '../codegen/ir/expr.ts';
 import { interpret } from '../codegen/ir/interpret.ts';
@@ -16,9 +16,9 @@ import { lowerSpec } from '../codegen/lower.ts';
 import { checkCallIntegerRange, checkIntegerRange } from '../codegen/passes/checkIntegerRange.ts';
 import type { Interval } from '../codegen/passes/boundIntervals.ts';
 import { defineAttention, defineMask } from '../dsl/index.ts';
-import { compile } from '../runtime/kernels.ts';
-import { referenceAttention } from '../runtime/reference.ts';
-import { compareArrays, TOLERANCES } from '../runtime/tolerance.ts';
+import { compile } from '../runtime/api/compile.ts';
+import { referenceAttention } from '../runtime/verify/reference.ts';
+import { compareArrays, TOLERANCES } from '../runtime/verify/tolerance.ts';
 import { intExprArb, maskExprArb, runs, SEED } from './support/random-expr.ts';
 
 const modSeven = defineMask((b, h, q, k) => (q * k) % 7 === 0, { name: 'modSeven' });

@@ -14,11 +14,12 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defineAttention, defineMask, defineScore, type AttentionSpec } from '../dsl/index.ts';
-import { compile, type CompiledAttention } from '../runtime/kernels.ts';
+import { compile } from '../runtime/api/compile.ts';
+import type { CompiledAttention } from '../runtime/api/kernels.ts';
 import type { KvCache, CacheDType } from '../runtime/cache/kvCache.ts';
-import { referenceAttention } from '../runtime/reference.ts';
-import { roundBf16, roundF16 } from '../runtime/dtype.ts';
-import { compareArrays, TOLERANCES } from '../runtime/tolerance.ts';
+import { referenceAttention } from '../runtime/verify/reference.ts';
+import { roundBf16, roundF16 } from '../runtime/verify/dtype.ts';
+import { compareArrays, TOLERANCES } from '../runtime/verify/tolerance.ts';
 import { maskProgram, paramValues, programToFunction, scoreProgram } from './support/random-programs.ts';
 import { runs, SEED } from './support/random-expr.ts';
 import { caught } from './support/caught.ts';
@@ -302,7 +303,7 @@ for (const target of ['cpp', 'cuda'] as const) describe(`KV cache and attention 
     m.reset(1);
     expect(caught(() => cache.append(1, chunk(1, 50, 3))).code).toBe('KVF3010');
     sameSlots(cache, m, 'after refused appends');
-    const other = kernels.find((x) => x.unit.spec.heads.kv !== Hkv || x.unit.spec.headDim !== D || x.unit.spec.valueDim !== Dv);
+    const other = kernels.find((x) => x.unit.heads.kv !== Hkv || x.unit.headDim !== D || x.unit.valueDim !== Dv);
     if (other) expect(caught(() => other.decodeSync(cache, { q: new Float32Array(0), out: new Float32Array(0), lse: new Float32Array(0) })).code).toBe('KVF3011');
     cache.dispose();
     expect(caught(() => cache.lengths()).code).toBe('KVF3012');

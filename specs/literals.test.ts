@@ -8,13 +8,13 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { KvforgeError } from '../codegen/diagnostics.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
 import { translate } from '../codegen/frontend/index.ts';
 import { canonicalJson, parseCanonicalJson, stableHash } from '../codegen/hash.ts';
 import { E, type Expr } from '../codegen/ir/expr.ts';
 import { interpret } from '../codegen/ir/interpret.ts';
 import type { FunctionDef } from '../dsl/types.ts';
-import { PACKAGE_ROOT } from '../runtime/paths.ts';
+import { PACKAGE_ROOT } from '../runtime/build/paths.ts';
 import { EDGE_INTEGERS, HUGE_LITERALS, TINY_LITERALS, programToFunction, spellFloat, spellInt } from './support/random-programs.ts';
 import { runs, SEED } from './support/random-expr.ts';
 

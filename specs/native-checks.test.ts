@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadAddon, type NativeAddon, type NativeForwardArgs } from '../runtime/native.ts';
-import { loadShipped } from '../runtime/shipped.ts';
-import type { CompiledAttention } from '../runtime/kernels.ts';
+import { loadAddon, type NativeAddon, type NativeForwardArgs } from '../runtime/api/native.ts';
+import { loadShipped } from '../runtime/api/shipped.ts';
+import type { CompiledAttention } from '../runtime/api/kernels.ts';
 import { sanitized } from './support/sanitized.ts';
 
 let addon: NativeAddon;

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NATIVE_DIR } from '../runtime/paths.ts';
+import { NATIVE_DIR } from '../runtime/build/paths.ts';
 import { harnessEnv } from './support/sanitized.ts';
 
 const out = mkdtempSync(path.join(os.tmpdir(), 'kvforge-harness-'));

@@ -10,7 +10,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cacheRoot, PACKAGE_ROOT } from '../runtime/paths.ts';
+import { cacheRoot, PACKAGE_ROOT } from '../runtime/build/paths.ts';
 import { writeUserProject } from './support/userProject.ts';
 
 const VERSION = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;

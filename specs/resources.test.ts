@@ -1,5 +1,5 @@
 /**
- * Resource report of the generated CUDA kernels (runtime/cuda/resources.ts, `kvforge resources`):
+ * Resource report of the generated CUDA kernels (runtime/tools/resources.ts, `kvforge resources`):
  * no kernel generated for configs/ spills at sm_80 or sm_90, occupancy and registers are sane,
  * ptxas's output is parsed exactly, and generated/resources.json is what a fresh report gives.
  *
@@ -11,11 +11,11 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateFromFiles } from '../codegen/generate.ts';
 import { configFiles } from '../codegen/loadSpecs.ts';
-import { classifyKernel, parsePtxasResources } from '../runtime/cuda/ptxas.ts';
+import { classifyKernel, parsePtxasResources } from '../runtime/tools/ptxas.ts';
 import {
   ARCHS, findNvcc, generatedCudaSources, RESOURCES_JSON, resourceReport, serializeReport, spillingFunctions, type ResourceReport,
-} from '../runtime/cuda/resources.ts';
-import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../runtime/paths.ts';
+} from '../runtime/tools/resources.ts';
+import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../runtime/build/paths.ts';
 
 // `nvcc -std=c++17 -O3 --expt-relaxed-constexpr -arch=sm_80 --resource-usage -I runtime/native/include
 //  -c generated/cuda/causal_73a8de39ed.cu` (nvcc 13.0.88), stderr and stdout as printed.

@@ -7,8 +7,8 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NATIVE_DIR } from '../runtime/paths.ts';
-import { loadShipped } from '../runtime/shipped.ts';
+import { NATIVE_DIR } from '../runtime/build/paths.ts';
+import { loadShipped } from '../runtime/api/shipped.ts';
 
 describe('smoke.mjs', () => {
   it('every export of the shipped addon from plain Node', async () => {

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
-import { KERNEL_ID, type KernelUnit } from '../pipeline.ts';
+import type { KernelUnit } from '../pipeline.ts';
 import { cppView } from './cpp/view.ts';
 import { cudaView } from './cuda/view.ts';
 import type { SafeText } from './safeText.ts';
@@ -15,8 +15,8 @@ function load(rel: string): HandlebarsTemplateDelegate {
 }
 
 const BACKENDS = {
-  cpp: { template: load('./cpp/templates/kernel.cpp.hbs'), view: cppView, ext: 'cpp' },
-  cuda: { template: load('./cuda/templates/kernel.cu.hbs'), view: cudaView, ext: 'cu' },
+  cpp: { template: load('./cpp/templates/kernel.cpp.hbs'), view: cppView },
+  cuda: { template: load('./cuda/templates/kernel.cu.hbs'), view: cudaView },
 } as const;
 
 /** Source text of `u` for its plan's target; `provenance` from provenanceOf. */
@@ -24,20 +24,3 @@ export function renderKernel(u: KernelUnit, provenance: readonly SafeText[]): st
   const b = BACKENDS[u.plan.target];
   return b.template(b.view(u, provenance));
 }
-
-/** Path of `u`'s file inside generated/ (and inside a build's kernel folder). */
-export function kernelFile(u: KernelUnit): string {
-  const b = BACKENDS[u.plan.target];
-  return `${u.plan.target}/${u.id}.${b.ext}`;
-}
-
-/**
- * Every path {@link kernelFile} can return, and nothing else: what `kvforge gen` may ever delete
- * (a manifest entry of any other form is refused, so an edited manifest cannot name `../x`).
- */
-export const GENERATED_FILE = new RegExp(
-  `^(?:${Object.entries(BACKENDS).map(([t, b]) => `${t}/${KERNEL_ID.source.slice(1, -1)}\\.${b.ext}`).join('|')})$`,
-);
-
-/** The folders of generated files, one per target. */
-export const TARGET_DIRS: readonly string[] = Object.keys(BACKENDS);

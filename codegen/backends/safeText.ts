@@ -8,7 +8,7 @@
  * checked ({@link generatorText}). Templates take {@link SafeText} fields, which only these two
  * functions make.
  */
-import { internalError } from '../diagnostics.ts';
+import { internalError } from '../../dsl/diagnostics.ts';
 
 declare const SAFE: unique symbol;
 /** Text that is safe anywhere in C, C++ and CUDA source: inside a `//` or block comment, or as code. */

@@ -6,7 +6,7 @@
  * relative to that text). A Reporter hides which one it is.
  */
 import type { Node } from 'ts-morph';
-import { KvforgeError, type DiagnosticCode, type SourceLocation } from '../diagnostics.ts';
+import { KvforgeError, type DiagnosticCode, type SourceLocation } from '../../dsl/diagnostics.ts';
 
 export class Reporter {
   readonly file: string;

@@ -8,7 +8,7 @@
  */
 import type { Node } from 'ts-morph';
 import type { FunctionDef } from '../../dsl/types.ts';
-import { KvforgeError } from '../diagnostics.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 import type { Expr } from '../ir/expr.ts';
 import { translateBody } from './body.ts';
 import type { Context } from './context.ts';

@@ -4,7 +4,7 @@
  * reports the `in`, not the string.
  */
 import { Node, SyntaxKind, type BinaryExpression, type NumericLiteral, type PrefixUnaryExpression } from 'ts-morph';
-import { internalError } from '../diagnostics.ts';
+import { internalError } from '../../dsl/diagnostics.ts';
 import { E, type Expr } from '../ir/expr.ts';
 import type { Context } from './context.ts';
 import { checkDivisor } from './divisors.ts';

@@ -9,7 +9,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { Node, Project, ts, type SourceFile } from 'ts-morph';
 import type { CallSite, FunctionDef } from '../../dsl/types.ts';
-import { KvforgeError } from '../diagnostics.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 import { Reporter } from './errors.ts';
 import { NESTING_HINT } from './depth.ts';
 import { fingerprint } from './fingerprint.ts';

@@ -4,7 +4,7 @@
  * the construct is and what to write instead.
  */
 import { SyntaxKind } from 'ts-morph';
-import type { DiagnosticCode } from '../diagnostics.ts';
+import type { DiagnosticCode } from '../../dsl/diagnostics.ts';
 
 export interface Rejection {
   readonly code: DiagnosticCode;

@@ -76,6 +76,16 @@ export interface SelectExpr {
 
 export type Expr = ConstExpr | IndexExpr | ParamExpr | ScoreExpr | UnaryExpr | BinaryExpr | SelectExpr;
 
+// Every function name, checked complete by the Record types (readers of serialised IR use them).
+const UNARY_TABLE: Readonly<Record<UnaryFn, true>> = { neg: true, not: true, abs: true, floor: true, toFloat: true, tanh: true, exp: true, log: true, sqrt: true };
+const BINARY_TABLE: Readonly<Record<BinaryFn, true>> = {
+  add: true, sub: true, mul: true, div: true, floorDiv: true, mod: true, min: true, max: true,
+  lt: true, le: true, gt: true, ge: true, eq: true, ne: true, and: true, or: true,
+};
+export const UNARY_FNS = Object.keys(UNARY_TABLE) as readonly UnaryFn[];
+export const BINARY_FNS = Object.keys(BINARY_TABLE) as readonly BinaryFn[];
+export const INDEX_NAMES: readonly IndexName[] = ['b', 'h', 'q', 'k'];
+
 export const COMPARISONS: ReadonlySet<BinaryFn> = new Set(['lt', 'le', 'gt', 'ge', 'eq', 'ne']);
 export const LOGICAL: ReadonlySet<BinaryFn> = new Set(['and', 'or']);
 export const FLOAT_FUNCS: ReadonlySet<UnaryFn> = new Set(['tanh', 'exp', 'log', 'sqrt', 'floor']);

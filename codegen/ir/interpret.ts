@@ -3,7 +3,7 @@
  * JavaScript's own operators, so that it equals the user's original function bit for bit.
  */
 import type { BinaryFn, Expr, UnaryFn } from './expr.ts';
-import { internalError } from '../diagnostics.ts';
+import { internalError } from '../../dsl/diagnostics.ts';
 
 export interface Env {
   readonly b: number;

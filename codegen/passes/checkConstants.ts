@@ -9,7 +9,7 @@
  *   (KVF2002), since no call could run it the way the reference does.
  * Iterative over the IR, each shared node once.
  */
-import { KvforgeError } from '../diagnostics.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 import { children, type Expr } from '../ir/expr.ts';
 
 export function checkConstants(e: Expr, where: string, baked: boolean): void {

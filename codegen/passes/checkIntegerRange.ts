@@ -16,7 +16,7 @@
  * bounded by MAX_IR_DEPTH. A branch of `?:` that the condition's bounds rule out is not checked:
  * neither JavaScript nor the kernel evaluates it.
  */
-import { KvforgeError } from '../diagnostics.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 import { children, type Expr } from '../ir/expr.ts';
 import { printJs } from '../ir/printJs.ts';
 import { nodeInterval, type Interval, type IntervalEnv } from './boundIntervals.ts';

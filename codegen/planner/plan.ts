@@ -2,7 +2,7 @@
  * KernelPlan: the schedule of one kernel, kept apart from the math (style.md: Halide's algorithm /
  * schedule split). Frozen, validated here and only here, and hashed as part of the kernel id.
  */
-import { KvforgeError } from '../diagnostics.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 
 export type Target = 'cpp' | 'cuda';
 export type ParamMode = 'baked' | 'runtime';

@@ -3,12 +3,11 @@
  * GroupQueryAttention, side by side in one run, with this machine's limits measured in the same
  * run (FMA throughput for prefill, DRAM read bandwidth for decode). Prints medians and ratios.
  */
-import type { CompiledAttention } from '../kernels.ts';
-import type { Shipped } from '../shipped.ts';
-import { loadAddon } from '../native.ts';
-import { referenceAttention } from '../reference.ts';
-import { randomFloats } from '../random.ts';
-import { evaluateMask } from '../../dsl/mask.ts';
+import type { CompiledAttention } from '../api/kernels.ts';
+import type { Shipped } from '../api/shipped.ts';
+import { loadAddon } from '../api/native.ts';
+import { kernelReference, unitVariant } from '../verify/reference.ts';
+import { randomFloats } from '../verify/random.ts';
 import { skippedFraction } from '../../codegen/passes/classifyTiles.ts';
 import type { OrtGqaRunner } from './ort-gqa.ts';
 import { loadOrtPeer, type OrtPeer } from './peer.ts';
@@ -73,10 +72,10 @@ const QUICK = new Set(['causal prefill L=1024', 'window 256 prefill L=4096', 'de
 
 /** Admissible (query, key) pairs of a kernel's mask at default positions: the useful work. */
 function admissiblePairs(k: CompiledAttention, Lq: number, Lk: number): number {
-  const m = k.spec.mask;
-  if (!m) return Lq * Lk;
+  const admits = unitVariant(k.unit).admits;
+  if (!admits) return Lq * Lk;
   let n = 0;
-  for (let i = 0; i < Lq; i++) for (let j = 0; j < Lk; j++) if (evaluateMask(m, 0, 0, Lk - Lq + i, j)) n++;
+  for (let i = 0; i < Lq; i++) for (let j = 0; j < Lk; j++) if (admits(0, 0, Lk - Lq + i, j)) n++;
   return n;
 }
 
@@ -113,7 +112,7 @@ interface Measured {
 }
 
 async function measureCase(kernel: CompiledAttention, c: Case, o: BenchOptions, peer: OrtPeer): Promise<Measured> {
-  const { heads, headDim: D, valueDim: Dv } = kernel.spec;
+  const { heads, headDim: D, valueDim: Dv } = kernel.unit;
   const B = 1;
   const cacheBytes = B * heads.kv * c.Lk * (D + Dv) * 4;
   const sets = c.rotateMiB ? Math.ceil((c.rotateMiB * 2 ** 20) / cacheBytes) + 1 : 1;
@@ -147,14 +146,14 @@ async function measureCase(kernel: CompiledAttention, c: Case, o: BenchOptions, 
   let referenceMs: number | null = null;
   if (c.reference && !(o.quick && c.Lq > 1)) {
     const t0 = performance.now();
-    referenceAttention(kernel.spec, inputs[0]!);
+    kernelReference(kernel, inputs[0]!);
     referenceMs = performance.now() - t0;
   }
   return { kvforgeMs, ortMs, referenceMs };
 }
 
 function toRow(kernel: CompiledAttention, c: Case, m: Measured, fmaGflops: number, readGBs: number): BenchRow {
-  const { heads, headDim: D, valueDim: Dv } = kernel.spec;
+  const { heads, headDim: D, valueDim: Dv } = kernel.unit;
   const B = 1;
   const cacheBytes = B * heads.kv * c.Lk * (D + Dv) * 4;
   const { kvforgeMs, ortMs, referenceMs } = m;

@@ -11,9 +11,9 @@
  * the TS API (a decode over empty caches: what a call costs besides its kernel), and prefill of a
  * 1024-token chunk into a cache against the typed-array prefill of the same shape.
  */
-import type { CompiledAttention } from '../kernels.ts';
+import type { CompiledAttention } from '../api/kernels.ts';
 import type { CacheDType, KvCache } from '../cache/kvCache.ts';
-import { randomFloats } from '../random.ts';
+import { randomFloats } from '../verify/random.ts';
 import type { OrtGqaRunner } from './ort-gqa.ts';
 import type { OrtPeer } from './peer.ts';
 import { interleave, median } from './stats.ts';
@@ -55,8 +55,8 @@ function lengthsOf(c: DecodeCase): number[] {
 }
 
 function fillCache(kernel: CompiledAttention, c: DecodeCase, seed: number): KvCache {
-  const { kv: Hkv } = kernel.unit.spec.heads;
-  const D = kernel.unit.spec.headDim, Dv = kernel.unit.spec.valueDim;
+  const { kv: Hkv } = kernel.unit.heads;
+  const D = kernel.unit.headDim, Dv = kernel.unit.valueDim;
   const lens = lengthsOf(c);
   const cache = kernel.createCache({ batch: c.B, capacity: L, dtype: c.dtype });
   const rows = lens.reduce((a, n) => a + n, 0);
@@ -68,8 +68,8 @@ function fillCache(kernel: CompiledAttention, c: DecodeCase, seed: number): KvCa
 }
 
 async function decodeRow(kernel: CompiledAttention, c: DecodeCase, threads: number, reps: number, peer: OrtPeer | null): Promise<CacheBenchRow> {
-  const { q: Hq, kv: Hkv } = kernel.unit.spec.heads;
-  const D = kernel.unit.spec.headDim, Dv = kernel.unit.spec.valueDim;
+  const { q: Hq, kv: Hkv } = kernel.unit.heads;
+  const D = kernel.unit.headDim, Dv = kernel.unit.valueDim;
   const lens = lengthsOf(c);
   const bytes = 2 * lens.reduce((a, n) => a + n, 0) * Hkv * D * (c.dtype === 'f32' ? 4 : 2);
   const sets = Math.max(1, Math.ceil((64 * 2 ** 20) / bytes) + 1);
@@ -128,8 +128,8 @@ export async function runCacheBench(kernel: CompiledAttention, o: { threads: num
     log(`${c.name}...`);
     rows.push(await decodeRow(kernel, c, o.threads, o.reps, peer));
   }
-  const { q: Hq, kv: Hkv } = kernel.unit.spec.heads;
-  const D = kernel.unit.spec.headDim, Dv = kernel.unit.spec.valueDim;
+  const { q: Hq, kv: Hkv } = kernel.unit.heads;
+  const D = kernel.unit.headDim, Dv = kernel.unit.valueDim;
 
   log('append and per-call overhead...');
   const appendUs = { b1: 0, b16: 0 };

@@ -5,9 +5,9 @@
  * which import this module's importers, must still run there; so nothing imports ort-gqa.ts
  * statically outside the benchmark's own tests.
  */
-import { KvforgeError } from '../../codegen/diagnostics.ts';
-import { PACKAGE_ROOT } from '../paths.ts';
-import { ownManifest } from '../packageRoot.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
+import { PACKAGE_ROOT } from '../build/paths.ts';
+import { ownManifest } from '../build/packageRoot.ts';
 
 export type OrtPeer = typeof import('./ort-gqa.ts');
 

@@ -14,20 +14,19 @@
  * until its positions leave it.
  */
 import os from 'node:os';
-import { KvforgeError } from '../../codegen/diagnostics.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 import { checkCallIntegerRange } from '../../codegen/passes/checkIntegerRange.ts';
-import type { KernelUnit } from '../../codegen/pipeline.ts';
-import type { Backend, NativeAddon } from '../native.ts';
-import { MAX_THREADS } from '../options.ts';
-import { checkArray } from '../validate.ts';
+import type { KernelUnitData } from '../../codegen/unit.ts';
+import type { Backend, NativeAddon } from '../api/native.ts';
+import { MAX_THREADS } from '../api/options.ts';
+import { checkArray } from '../api/validate.ts';
 import type { KvCache } from './kvCache.ts';
 
 /** The kernel side of a call: what CompiledAttention knows. */
 export interface CacheKernel {
-  readonly unit: KernelUnit;
+  readonly unit: KernelUnitData;
   readonly addon: NativeAddon;
   readonly backend: Backend;
-  readonly scale: number;
 }
 
 export interface PrefillInputs {
@@ -54,7 +53,7 @@ export interface DecodeOutputs {
 }
 
 interface Box { qlo: number; qhi: number; klo: number; khi: number }
-const proven = new WeakMap<KernelUnit, Map<string, Box>>();
+const proven = new WeakMap<KernelUnitData, Map<string, Box>>();
 
 function contains(a: Box, b: Box): boolean {
   return a.qlo <= b.qlo && b.qhi <= a.qhi && a.klo <= b.klo && b.khi <= a.khi;
@@ -69,7 +68,7 @@ function checkRange(k: CacheKernel, cache: KvCache, box: Box, params: Readonly<R
   if (!byParams) proven.set(u, (byParams = new Map()));
   const have = byParams.get(key);
   if (have && contains(have, box)) return;
-  const call = (b: Box) => checkCallIntegerRange(u, { B: cache.batch, Hq: u.spec.heads.q, qpos: [b.qlo, b.qhi], kpos: [b.klo, b.khi], params });
+  const call = (b: Box) => checkCallIntegerRange(u, { B: cache.batch, Hq: u.heads.q, qpos: [b.qlo, b.qhi], kpos: [b.klo, b.khi], params });
   const widen = (lo: number, hi: number) => [Math.min(lo, 0) * 2, Math.max(hi, 0) * 2 + 1024] as const;
   const [qlo, qhi] = widen(box.qlo, box.qhi);
   const [klo, khi] = widen(box.klo, box.khi);
@@ -85,7 +84,7 @@ function checkRange(k: CacheKernel, cache: KvCache, box: Box, params: Readonly<R
 
 /** KVF3011 unless `cache` can serve kernel `k`. */
 export function checkCacheFits(k: CacheKernel, cache: KvCache): void {
-  const { spec, plan } = k.unit;
+  const { heads, headDim, valueDim, plan } = k.unit;
   const what = `kernel '${k.unit.id}'`;
   if (cache === null || typeof cache !== 'object' || typeof (cache as { native?: unknown }).native !== 'object') {
     throw new KvforgeError('KVF3011', `${what} needs a KvCache from createCache(), received ${cache === null ? 'null' : typeof cache}`);
@@ -99,8 +98,8 @@ export function checkCacheFits(k: CacheKernel, cache: KvCache): void {
   if (cache.backend !== k.backend) {
     throw new KvforgeError('KVF3011', `the KV cache lives on backend '${cache.backend}', ${what} runs on '${k.backend}': a cache serves kernels of its own target`);
   }
-  if (cache.kvHeads !== spec.heads.kv || cache.headDim !== spec.headDim || cache.valueDim !== spec.valueDim) {
-    throw new KvforgeError('KVF3011', `the KV cache holds Hkv=${cache.kvHeads}, D=${cache.headDim}, Dv=${cache.valueDim}; ${what} reads Hkv=${spec.heads.kv}, D=${spec.headDim}, Dv=${spec.valueDim}`);
+  if (cache.kvHeads !== heads.kv || cache.headDim !== headDim || cache.valueDim !== valueDim) {
+    throw new KvforgeError('KVF3011', `the KV cache holds Hkv=${cache.kvHeads}, D=${cache.headDim}, Dv=${cache.valueDim}; ${what} reads Hkv=${heads.kv}, D=${headDim}, Dv=${valueDim}`);
   }
   if (plan.target === 'cuda' && cache.dtype !== plan.dtype) {
     throw new KvforgeError('KVF3011', `${what} reads ${plan.dtype} slots, the cache holds ${cache.dtype}`, { hint: `createCache(kernel, { dtype: '${plan.dtype}', ... })` });
@@ -123,7 +122,7 @@ function threadsOf(threads: number | undefined): number {
 /** Prefill: `counts[b]` new query rows of sequence b at `positions`, against the cache's slots. */
 export async function prefill(k: CacheKernel, cache: KvCache, x: PrefillInputs, params: Float64Array, values: Readonly<Record<string, number>>, threads?: number) {
   checkCacheFits(k, cache);
-  const { heads, headDim, valueDim } = k.unit.spec;
+  const { heads, headDim } = k.unit;
   if (x === null || typeof x !== 'object') throw new KvforgeError('KVF3004', `prefill needs { q, positions, counts }, received ${String(x)}`);
   if (!x.counts || x.counts.length !== cache.batch) throw new KvforgeError('KVF3002', `'counts' must list the query rows of each of the ${cache.batch} sequences`);
   const rowStart = new Int32Array(cache.batch), rowCount = new Int32Array(cache.batch);
@@ -146,16 +145,15 @@ export async function prefill(k: CacheKernel, cache: KvCache, x: PrefillInputs, 
   for (const p of x.positions) (qlo = Math.min(qlo, p)), (qhi = Math.max(qhi, p));
   const kb = keyBox(cache, active);
   if (kb.klo <= kb.khi) checkRange(k, cache, { qlo, qhi, ...kb }, values);
-  void valueDim;
   return await k.addon.attend(k.unit.id, k.backend, cache.native, {
-    q: x.q, qpos: x.positions, rowStart, rowCount, Hq: heads.q, scale: k.scale, params, threads: threadsOf(threads),
+    q: x.q, qpos: x.positions, rowStart, rowCount, Hq: heads.q, scale: k.unit.scale, params, threads: threadsOf(threads),
   }, false);
 }
 
 /** The rows of one decode step: every sequence that is not released, at its position. */
 function decodeRows(k: CacheKernel, cache: KvCache, x: DecodeInputs) {
   checkCacheFits(k, cache);
-  const { heads, headDim } = k.unit.spec;
+  const { heads, headDim } = k.unit;
   if (x === null || typeof x !== 'object') throw new KvforgeError('KVF3004', `decode needs { q, positions? }, received ${String(x)}`);
   const B = cache.batch;
   checkArray('q', x.q, Float32Array, B * heads.q * headDim, `B*Hq*D (B=${B}, Hq=${heads.q}, D=${headDim})`);
@@ -185,7 +183,7 @@ export async function decode(k: CacheKernel, cache: KvCache, x: DecodeInputs, pa
   const { rowStart, rowCount, qpos } = decodeRows(k, cache, x);
   decodeRange(k, cache, rowCount, qpos, values);
   return await k.addon.attend(k.unit.id, k.backend, cache.native, {
-    q: x.q, qpos, rowStart, rowCount, Hq: k.unit.spec.heads.q, scale: k.scale, params, threads: threadsOf(threads),
+    q: x.q, qpos, rowStart, rowCount, Hq: k.unit.heads.q, scale: k.unit.scale, params, threads: threadsOf(threads),
   }, false);
 }
 
@@ -195,12 +193,12 @@ export async function decode(k: CacheKernel, cache: KvCache, x: DecodeInputs, pa
  */
 export function decodeSync(k: CacheKernel, cache: KvCache, x: DecodeInputs & DecodeOutputs, params: Float64Array, values: Readonly<Record<string, number>>, threads?: number): void {
   const { rowStart, rowCount, qpos } = decodeRows(k, cache, x);
-  const { heads, valueDim } = k.unit.spec;
+  const { heads, valueDim } = k.unit;
   const B = cache.batch;
   checkArray('out', x.out, Float32Array, B * heads.q * valueDim, `B*Hq*Dv (B=${B}, Hq=${heads.q}, Dv=${valueDim})`);
   checkArray('lse', x.lse, Float32Array, B * heads.q, `B*Hq (B=${B}, Hq=${heads.q})`);
   decodeRange(k, cache, rowCount, qpos, values);
   k.addon.attend(k.unit.id, k.backend, cache.native, {
-    q: x.q, qpos, rowStart, rowCount, Hq: heads.q, scale: k.scale, params, threads: threadsOf(threads), out: x.out, lse: x.lse,
+    q: x.q, qpos, rowStart, rowCount, Hq: heads.q, scale: k.unit.scale, params, threads: threadsOf(threads), out: x.out, lse: x.lse,
   }, true);
 }

@@ -18,9 +18,9 @@
  * cache in one `compile()` call). `dispose()` (or `using`) frees its memory at once; a finaliser
  * frees it when the object is collected otherwise.
  */
-import { KvforgeError } from '../../codegen/diagnostics.ts';
-import type { Backend, NativeAddon, NativeCache } from '../native.ts';
-import { checkArray } from '../validate.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
+import type { Backend, NativeAddon, NativeCache } from '../api/native.ts';
+import { checkArray } from '../api/validate.ts';
 
 export type CacheDType = 'f32' | 'f16' | 'bf16';
 const DTYPE_NUMBER: Readonly<Record<CacheDType, number>> = { f32: 0, f16: 1, bf16: 2 };

@@ -2,7 +2,7 @@
 import os from 'node:os';
 import { formatBench, runBench } from '../bench/bench.ts';
 import { loadOrtPeer } from '../bench/peer.ts';
-import { loadShipped } from '../shipped.ts';
+import { loadShipped } from '../api/shipped.ts';
 
 export async function benchCommand(o: { json?: boolean; reps: number; threads?: number; quick?: boolean }): Promise<void> {
   await loadOrtPeer(); // a missing peer fails now, before the shipped kernels are built

@@ -1,6 +1,6 @@
 /** Fuzz a list of kernels and print one line each (shared by `kvforge fuzz` and `kvforge demo`). */
-import { fuzzKernel, type CampaignOptions } from '../fuzz.ts';
-import type { CompiledAttention } from '../kernels.ts';
+import { fuzzKernel, type CampaignOptions } from '../verify/fuzz.ts';
+import type { CompiledAttention } from '../api/kernels.ts';
 
 /** Returns how many kernels failed; each failure's report (seed, counterexample) is printed. */
 export async function runCampaigns(kernels: readonly CompiledAttention[], o: CampaignOptions, say: (s: string) => void, indent = ''): Promise<number> {

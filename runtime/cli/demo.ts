@@ -7,9 +7,9 @@ import { configFiles } from '../../codegen/loadSpecs.ts';
 import { diffGenerated, generateFromFiles, writeGenerated } from '../../codegen/generate.ts';
 import { formatBench, runBench } from '../bench/bench.ts';
 import { runCampaigns } from './campaigns.ts';
-import { loadAddon } from '../native.ts';
-import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../paths.ts';
-import { loadShipped } from '../shipped.ts';
+import { loadAddon } from '../api/native.ts';
+import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../build/paths.ts';
+import { loadShipped } from '../api/shipped.ts';
 
 export async function demoCommand(): Promise<void> {
   const say = (s: string) => console.log(s);

@@ -1,6 +1,6 @@
 /** `kvforge device` */
-import { loadAddon } from '../native.ts';
-import { loadShipped } from '../shipped.ts';
+import { loadAddon } from '../api/native.ts';
+import { loadShipped } from '../api/shipped.ts';
 
 export async function deviceCommand(): Promise<void> {
   const { addon } = await loadShipped();

@@ -1,5 +1,5 @@
 /** `kvforge explain <file> [export]`: the IR after every stage, the plan, and the kernel source. */
-import { KvforgeError } from '../../codegen/diagnostics.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 import { compileUnit, type StageDump } from '../../codegen/pipeline.ts';
 import { renderKernel } from '../../codegen/backends/render.ts';
 import { provenanceOf } from '../../codegen/backends/provenance.ts';

@@ -1,9 +1,10 @@
 /** `kvforge fuzz [files...] [--runs N] [--seed S]` */
-import { KvforgeError } from '../../codegen/diagnostics.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 import { runCampaigns } from './campaigns.ts';
 import { userKernels } from './userKernels.ts';
-import { compile, type CompiledAttention } from '../kernels.ts';
-import { loadShipped } from '../shipped.ts';
+import { compile } from '../api/compile.ts';
+import type { CompiledAttention } from '../api/kernels.ts';
+import { loadShipped } from '../api/shipped.ts';
 
 export async function fuzzCommand(files: string[], o: { runs: number; seed: number; threads?: number }): Promise<void> {
   let kernels: CompiledAttention[];

@@ -5,10 +5,10 @@
  */
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
-import { KvforgeError } from '../../codegen/diagnostics.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 import { configFiles } from '../../codegen/loadSpecs.ts';
 import { diffGenerated, generateFromFiles, writeGenerated } from '../../codegen/generate.ts';
-import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../paths.ts';
+import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../build/paths.ts';
 import { quoteUserText } from '../../codegen/backends/safeText.ts';
 
 export async function genCommand(files: string[], o: { check?: boolean; out: string; force?: boolean }): Promise<void> {

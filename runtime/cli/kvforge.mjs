@@ -18,7 +18,7 @@ register('./loaderHooks.mjs', import.meta.url, { data: { sourceCondition: !insta
 if (installed) {
   const main = new URL('../../dist/runtime/cli/main.js', import.meta.url);
   if (!existsSync(main)) {
-    const { KvforgeError } = await import('../../codegen/diagnostics.ts');
+    const { KvforgeError } = await import('../../dsl/diagnostics.ts');
     const e = new KvforgeError('KVF4013', `${fileURLToPath(main)} is missing: this copy of kvforge was installed without its compiled JavaScript`, {
       hint: `install a packed kvforge (npm pack), or run npm install in ${fileURLToPath(new URL('../..', import.meta.url))} (its prepare script builds dist/)`,
     });

@@ -1,19 +1,18 @@
 /**
  * kvforge's command line. Each command lives in its own file; this one wires them to commander
  * and turns kvforge's errors into messages (user errors without a stack, internal ones with).
+ * The commands that generate code (gen, explain, demo) are imported when they run, so the others
+ * (fuzz of shipped kernels, bench, device, resources) never load the code generator.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { KvforgeError } from '../../codegen/diagnostics.ts';
-import { setDefaultProgress, terminalProgress } from '../build.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
+import { setDefaultProgress, terminalProgress } from '../build/addon.ts';
 import { benchCommand } from './bench.ts';
-import { demoCommand } from './demo.ts';
 import { deviceCommand } from './device.ts';
-import { explainCommand } from './explain.ts';
 import { fuzzCommand } from './fuzz.ts';
-import { genCommand } from './gen.ts';
 import { resourcesCommand } from './resources.ts';
-import { PACKAGE_ROOT } from '../paths.ts';
-import { ownManifest } from '../packageRoot.ts';
+import { PACKAGE_ROOT } from '../build/paths.ts';
+import { ownManifest } from '../build/packageRoot.ts';
 
 function int(name: string, min: number) {
   return (v: string): number => {
@@ -34,7 +33,7 @@ program.command('gen')
   .option('--check', 'do not write: fail when the output differs from what is on disk')
   .option('--out <dir>', 'output folder for your own files', 'kvforge-generated')
   .option('--force', 'write into a non-empty --out folder gen did not create (overwrites only the files gen generates; deletes none of yours)')
-  .action(genCommand);
+  .action(async (...a: Parameters<typeof import('./gen.ts').genCommand>) => (await import('./gen.ts')).genCommand(...a));
 
 program.command('fuzz')
   .description('fuzz kernels against the float64 reference: the shipped ones, or your own files')
@@ -56,7 +55,7 @@ program.command('explain')
   .description('print the IR after every pipeline stage, the plan and the generated C++')
   .argument('<file>', 'a TypeScript file exporting variants (e.g. configs/builtins.ts)')
   .argument('[export]', 'only this export')
-  .action(explainCommand);
+  .action(async (...a: Parameters<typeof import('./explain.ts').explainCommand>) => (await import('./explain.ts')).explainCommand(...a));
 
 program.command('device')
   .description('what this build can run: compiled backends, SIMD, threads')
@@ -71,7 +70,7 @@ program.command('resources')
 
 program.command('demo')
   .description('the main job: generate, build, fuzz briefly, benchmark briefly, summarise')
-  .action(demoCommand);
+  .action(async () => (await import('./demo.ts')).demoCommand());
 
 // `kvforge explain ... | head` closes the pipe early: that is the reader being done, not an error.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {

@@ -1,10 +1,10 @@
 /** `kvforge resources [--json] [--check]` */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { KvforgeError } from '../../codegen/diagnostics.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 import {
   findNvcc, formatResourceTable, generatedCudaSources, RESOURCES_JSON, resourceReport, serializeReport, spillingFunctions,
-} from '../cuda/resources.ts';
+} from '../tools/resources.ts';
 
 export async function resourcesCommand(o: { json?: boolean; check?: boolean; verbose?: boolean }): Promise<void> {
   const rel = path.relative(process.cwd(), RESOURCES_JSON) || RESOURCES_JSON;

@@ -1,5 +1,5 @@
 /** The KvforgeError a call raises, for tests that assert codes and messages; anything else fails. */
-import { KvforgeError } from '../../codegen/diagnostics.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 
 export function caught(f: () => unknown): KvforgeError {
   try {

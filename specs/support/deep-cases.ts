@@ -5,7 +5,7 @@
  */
 import { renderKernel } from '../../codegen/backends/render.ts';
 import { provenanceOf } from '../../codegen/backends/provenance.ts';
-import { KvforgeError } from '../../codegen/diagnostics.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 import { stableHash } from '../../codegen/hash.ts';
 import { irDepth } from '../../codegen/ir/depth.ts';
 import { interpret } from '../../codegen/ir/interpret.ts';

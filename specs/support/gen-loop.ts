@@ -4,7 +4,7 @@
  */
 import { configFiles } from '../../codegen/loadSpecs.ts';
 import { generateFromFiles, writeGenerated } from '../../codegen/generate.ts';
-import { CONFIGS_DIR, PACKAGE_ROOT } from '../../runtime/paths.ts';
+import { CONFIGS_DIR, PACKAGE_ROOT } from '../../runtime/build/paths.ts';
 
 const out = process.argv[2]!;
 const a = await generateFromFiles(configFiles(CONFIGS_DIR), PACKAGE_ROOT);

@@ -20,6 +20,6 @@ export interface CudaView extends VariantView {
 export function cudaView(u: KernelUnit, provenance: readonly SafeText[]): CudaView {
   return {
     provenance, ...variantView(u, CUDA_DIALECT),
-    storage: STORAGE[u.plan.dtype], headDim: u.spec.headDim,
+    storage: STORAGE[u.plan.dtype], headDim: u.headDim,
   };
 }

@@ -1,25 +1,25 @@
 /**
- * From attention specs to callable kernels: generate, build through the cache, load, and run.
+ * A compiled kernel, ready to run on typed arrays: unit data (codegen/unit.ts) and the addon that
+ * holds its code. Nothing here needs the spec it was compiled from or the code generator, so
+ * kernels loaded from generated/manifest.json run without the front end (compile.ts builds new ones).
  */
 import os from 'node:os';
-import path from 'node:path';
-import { KvforgeError } from '../codegen/diagnostics.ts';
-import { compileUnit, type KernelUnit } from '../codegen/pipeline.ts';
-import type { KernelPlan } from '../codegen/planner/plan.ts';
-import { kernelFile, renderKernel } from '../codegen/backends/render.ts';
-import { provenanceOf } from '../codegen/backends/provenance.ts';
-import { classifyTiles, type TileMap } from '../codegen/passes/classifyTiles.ts';
-import { checkCallIntegerRange } from '../codegen/passes/checkIntegerRange.ts';
-import { checkDivisors } from '../codegen/lower.ts';
-import { specScale, type AttentionSpec } from '../dsl/attention.ts';
-import { loadBuiltAddon, type BuildOptions } from './build.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
+import type { AttentionSpec } from '../../dsl/attention.ts';
+import type { KernelUnitData } from '../../codegen/unit.ts';
+import { classifyTiles, type TileMap } from '../../codegen/passes/classifyTiles.ts';
+import { checkCallIntegerRange } from '../../codegen/passes/checkIntegerRange.ts';
+import { checkDivisors } from '../../codegen/passes/checkDivisors.ts';
 import { defaultKeyPositions, defaultQueryPositions, type AttentionInputs } from './inputs.ts';
 import type { Backend, NativeAddon, NativeDeviceReport } from './native.ts';
 import { checkInputs, checkResultSize } from './validate.ts';
 import { publicParams, resolveRunParams, type PublicParam } from './runParams.ts';
-import { checkCompileEntries, checkRunOptions, MAX_THREADS } from './options.ts';
-import { KvCache, type CacheOptions } from './cache/kvCache.ts';
-import * as cacheCalls from './cache/attend.ts';
+import { checkRunOptions, MAX_THREADS } from './options.ts';
+import { KvCache, type CacheOptions } from '../cache/kvCache.ts';
+import * as cacheCalls from '../cache/attend.ts';
+
+/** A unit to run: its data, and the spec it was compiled from when compile() built it. */
+export type RunnableUnit = KernelUnitData & { readonly spec?: AttentionSpec };
 
 export interface AttentionResult {
   /** [B, Hq, Lq, Dv] */
@@ -40,16 +40,14 @@ export interface RunOptions {
 
 /** A compiled attention variant, ready to run on typed arrays. */
 export class CompiledAttention {
-  readonly unit: KernelUnit;
-  readonly spec: AttentionSpec;
+  readonly unit: RunnableUnit;
   /** Where it runs: 'cpu' for C++ kernels; 'cuda' on a device, else 'cuda-emu' for CUDA kernels. */
   readonly backend: Backend;
   readonly #addon: NativeAddon;
   #tileCache = new Map<string, TileMap>();
 
-  constructor(unit: KernelUnit, addon: NativeAddon, backend?: Backend) {
+  constructor(unit: RunnableUnit, addon: NativeAddon, backend?: Backend) {
     this.unit = unit;
-    this.spec = unit.spec;
     this.#addon = addon;
     this.backend = backend ?? defaultBackend(unit, addon);
     if (!addon.listKernels(this.backend).includes(unit.id)) {
@@ -65,6 +63,14 @@ export class CompiledAttention {
   }
 
   /**
+   * The spec a compile() kernel was built from (its mask and score as the user's functions);
+   * undefined for a shipped kernel, loaded from generated/manifest.json as unit data only.
+   */
+  get spec(): AttentionSpec | undefined {
+    return this.unit.spec;
+  }
+
+  /**
    * The same kernel on another backend of its addon: a CUDA kernel on 'cuda-emu' while a device
    * is there (to compare the two), or on 'cuda' explicitly. KVF4002 when that backend lacks it.
    */
@@ -77,7 +83,10 @@ export class CompiledAttention {
     return this.#addon.deviceReport();
   }
 
-  /** The parameters and their bound values, by the names `RunOptions.params` takes. */
+  /**
+   * The parameters and their bound values, by the names `RunOptions.params` takes (a shipped
+   * kernel with run-time parameters has no bound values: each call gives them).
+   */
   get params(): readonly PublicParam[] {
     return publicParams(this.unit.params);
   }
@@ -92,7 +101,7 @@ export class CompiledAttention {
     const hit = defaults ? this.#tileCache.get(key) : undefined;
     if (hit) return hit;
     const map = classifyTiles(this.unit.mask, {
-      B: x.B, Hq: this.spec.heads.q, tileQ: this.unit.plan.tileQ, tileK: this.unit.plan.tileK,
+      B: x.B, Hq: this.unit.heads.q, tileQ: this.unit.plan.tileQ, tileK: this.unit.plan.tileK,
       qpos: x.qpos ?? defaultQueryPositions(x.Lq, x.Lk), kpos: x.kpos ?? defaultKeyPositions(x.Lk), params: values,
     });
     if (defaults) this.#tileCache.set(key, map);
@@ -114,13 +123,13 @@ export class CompiledAttention {
    */
   createCache(opts: CacheOptions): KvCache {
     if (opts === null || typeof opts !== 'object') throw new KvforgeError('KVF3004', `createCache needs { batch, capacity?, dtype? }, received ${String(opts)}`);
-    const { spec, plan } = this.unit;
-    return new KvCache(this.#addon, this.backend, { batch: opts.batch, kvHeads: spec.heads.kv, headDim: spec.headDim, valueDim: spec.valueDim },
+    const { heads, headDim, valueDim, plan } = this.unit;
+    return new KvCache(this.#addon, this.backend, { batch: opts.batch, kvHeads: heads.kv, headDim, valueDim },
       { ...opts, dtype: opts.dtype ?? (plan.target === 'cuda' ? plan.dtype : 'f32') });
   }
 
   #cacheKernel(): cacheCalls.CacheKernel {
-    return { unit: this.unit, addon: this.#addon, backend: this.backend, scale: specScale(this.spec) };
+    return { unit: this.unit, addon: this.#addon, backend: this.backend };
   }
 
   #defaultCall: { params: Float64Array; values: Record<string, number>; threads?: number } | undefined;
@@ -160,7 +169,7 @@ export class CompiledAttention {
 
   /** Run the kernel: output and LSE. Checks everything before native code sees it. */
   async run(x: AttentionInputs, opts: RunOptions = {}): Promise<AttentionResult> {
-    const s = checkInputs(this.spec, x);
+    const s = checkInputs(this.unit, x);
     const o = checkRunOptions(opts);
     const values = this.#paramValues(o.params);
     const dims = `B*Hq*Lq = ${s.B}*${s.Hq}*${s.Lq}`;
@@ -170,7 +179,7 @@ export class CompiledAttention {
     checkCallIntegerRange(this.unit, { B: s.B, Hq: s.Hq, qpos: x.qpos ?? defaultQueryPositions(s.Lq, s.Lk), kpos: x.kpos ?? defaultKeyPositions(s.Lk), params: values });
     const threads = o.threads ?? Math.min(os.availableParallelism(), MAX_THREADS);
     return await this.#addon.forward(this.id, {
-      q: x.q, k: x.k, v: x.v, ...s, scale: specScale(this.spec),
+      q: x.q, k: x.k, v: x.v, ...s, scale: this.unit.scale,
       qpos: x.qpos ?? null, kpos: x.kpos ?? null,
       params: Float64Array.from(this.unit.runtimeParams.map((p) => values[p.name]!)),
       threads,
@@ -179,38 +188,7 @@ export class CompiledAttention {
 }
 
 /** CUDA kernels run on a device when one answers, else on the emulator (same source). */
-function defaultBackend(u: KernelUnit, addon: NativeAddon): Backend {
+function defaultBackend(u: KernelUnitData, addon: NativeAddon): Backend {
   if (u.plan.target === 'cpp') return 'cpu';
   return addon.deviceReport().cuda.available ? 'cuda' : 'cuda-emu';
-}
-
-export interface CompileOptions extends BuildOptions {
-  /** Schedule overrides for every kernel. */
-  readonly plan?: Partial<KernelPlan>;
-}
-
-/**
- * Generate, build (cached) and load kernels for `specs`; one addon serves them all. An entry may
- * carry its own plan (`{ spec, plan: { target: 'cuda', dtype: 'bf16' } }`); `opts.plan` applies to all.
- * @example
- * ```ts
- * const [attn] = await compile([defineAttention({ heads: { q: 8, kv: 2 }, headDim: 64, mask: causal })]);
- * const { out, lse } = await attn.run({ q, k, v, B: 1, Lq: 128, Lk: 128 });
- * ```
- */
-export async function compile(
-  specs: ReadonlyArray<AttentionSpec | { readonly spec: AttentionSpec; readonly plan: Partial<KernelPlan> }>,
-  opts: CompileOptions = {},
-): Promise<CompiledAttention[]> {
-  const entries = checkCompileEntries(specs);
-  if (typeof opts !== 'object' || opts === null) throw new KvforgeError('KVF2005', `compile() options must be an object, got ${opts === null ? 'null' : typeof opts}`);
-  const units = entries.map((s) => ('kind' in s ? compileUnit(s, opts.plan) : compileUnit(s.spec, { ...s.plan, ...opts.plan })));
-  const sources = new Map<string, string>();
-  const labels = new Map<string, string>();
-  for (const u of units) {
-    sources.set(path.basename(kernelFile(u)), renderKernel(u, provenanceOf(u)));
-    labels.set(path.basename(kernelFile(u)), `variant ${JSON.stringify(u.name)}`);
-  }
-  const { native: addon } = await loadBuiltAddon(sources, opts, labels);
-  return units.map((u) => new CompiledAttention(u, addon));
 }

@@ -13,23 +13,23 @@
 import { cpSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { KvforgeError } from '../codegen/diagnostics.ts';
-import { ensureCacheFolder } from './build/cacheDir.ts';
-import { runCmake } from './build/cmake.ts';
-import { quarantine } from './build/entry.ts';
-import { keepFailure } from './build/failure.ts';
-import { probeToolchain } from './build/facts.ts';
-import { addonKey, coreKey, nativeInputs } from './build/key.ts';
-import { resolveBuild, type BuildOptions, type ResolvedBuild } from './build/options.ts';
-import { progressFor, type BuildEvent } from './build/progress.ts';
-import { cachedEntry } from './build/store.ts';
-import { loadAddon, type NativeAddon } from './native.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
+import { ensureCacheFolder } from './cacheDir.ts';
+import { runCmake } from './cmake.ts';
+import { quarantine } from './entry.ts';
+import { keepFailure } from './failure.ts';
+import { probeToolchain } from './facts.ts';
+import { addonKey, coreKey, nativeInputs } from './key.ts';
+import { resolveBuild, type BuildOptions, type ResolvedBuild } from './options.ts';
+import { progressFor, type BuildEvent } from './progress.ts';
+import { cachedEntry } from './store.ts';
+import { loadAddon, type NativeAddon } from '../api/native.ts';
 import { cacheRoot, NATIVE_DIR } from './paths.ts';
 
-export type { BuildOptions } from './build/options.ts';
-export type { BuildEvent } from './build/progress.ts';
-export { cudaDeviceAnswers } from './build/options.ts';
-export { setDefaultProgress, terminalProgress } from './build/progress.ts';
+export type { BuildOptions } from './options.ts';
+export type { BuildEvent } from './progress.ts';
+export { cudaDeviceAnswers } from './options.ts';
+export { setDefaultProgress, terminalProgress } from './progress.ts';
 
 export interface BuiltAddon {
   readonly path: string;

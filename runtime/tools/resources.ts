@@ -19,14 +19,15 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import type { Writable } from 'node:stream';
 import path from 'node:path';
-import { KvforgeError } from '../../codegen/diagnostics.ts';
-import { cacheRoot, GENERATED_DIR, NATIVE_DIR } from '../paths.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
+import { cacheRoot, GENERATED_DIR, NATIVE_DIR } from '../build/paths.ts';
 import { classifyKernel, parsePtxasResources, type PtxasFunction } from './ptxas.ts';
 import { listFiles } from '../build/key.ts';
+import { generatedFiles } from '../api/shipped.ts';
 
 export const REPORT_GENERATOR = 'kvforge-resources 1';
 export const ARCHS = ['sm_80', 'sm_90'] as const;
@@ -560,13 +561,9 @@ export function serializeReport(report: ResourceReport): string {
 
 export const RESOURCES_JSON = path.join(GENERATED_DIR, 'resources.json');
 
-/** generated/cuda's .cu files, keyed `cuda/<file>` as the manifest lists them. */
+/** generated/cuda's .cu files, keyed `cuda/<file>`: those its manifest lists. */
 export function generatedCudaSources(dir = GENERATED_DIR): Map<string, string> {
-  const files = new Map<string, string>();
-  const cuda = path.join(dir, 'cuda');
-  if (!existsSync(cuda)) return files;
-  for (const f of readdirSync(cuda).sort()) if (f.endsWith('.cu')) files.set(`cuda/${f}`, readFileSync(path.join(cuda, f), 'utf8'));
-  return files;
+  return new Map([...generatedFiles(dir)].filter(([rel]) => rel.startsWith('cuda/')));
 }
 
 function pct(x: number): string {

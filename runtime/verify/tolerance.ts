@@ -5,10 +5,10 @@
  *
  * f32: inputs and accumulation in float32; dot products of up to 256 terms and a polynomial exp2
  * (relative error ~2e-7) put typical errors near 1e-6 on unit-scale data; the bounds leave ~20x room.
- * f16, bf16: the reference gets the same rounded inputs (runtime/dtype.ts) and accumulation is
+ * f16, bf16: the reference gets the same rounded inputs (runtime/verify/dtype.ts) and accumulation is
  * float32, so the remaining error is the kernel's own; a little more room for the f32 conversions.
  */
-import type { StorageDType } from '../codegen/planner/plan.ts';
+import type { StorageDType } from '../../codegen/planner/plan.ts';
 
 export type DType = StorageDType;
 

@@ -1,6 +1,6 @@
 /** The native addon's exports, typed, and loading one from a path. */
 import { createRequire } from 'node:module';
-import { KvforgeError } from '../codegen/diagnostics.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 
 /**
  * One call's inputs. The addon copies every array before forward() returns (so the caller may
@@ -63,7 +63,7 @@ const loaded = new Map<string, NativeAddon>();
 
 /**
  * Load (dlopen) an addon file, once per process. Only hand it a file that was verified first
- * (build.ts does, against the sizes and hashes its cache entry was sealed with): dlopen of a
+ * (build/addon.ts does, against the sizes and hashes its cache entry was sealed with): dlopen of a
  * truncated file kills the process with SIGBUS before any error can be raised.
  */
 export function loadAddon(file: string): NativeAddon {

@@ -3,9 +3,9 @@
  * runs, so a wrong call is a coded error that says what was expected, never a TypeError from deep
  * inside kvforge or a RangeError from the addon.
  */
-import { KvforgeError } from '../codegen/diagnostics.ts';
-import type { KernelPlan } from '../codegen/planner/plan.ts';
-import { isAttentionSpec as isSpec, type AttentionSpec } from '../dsl/attention.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
+import type { KernelPlan } from '../../codegen/planner/plan.ts';
+import { isAttentionSpec as isSpec, type AttentionSpec } from '../../dsl/attention.ts';
 
 /** Most worker threads a call may ask for (the native thread pool's kMaxThreads). */
 export const MAX_THREADS = 256;

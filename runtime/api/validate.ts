@@ -4,8 +4,7 @@
  * side checks again: it must never trust its caller.)
  */
 import { constants } from 'node:buffer';
-import { KvforgeError } from '../codegen/diagnostics.ts';
-import type { AttentionSpec } from '../dsl/attention.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 import type { AttentionInputs } from './inputs.ts';
 
 function typeName(x: unknown): string {
@@ -68,8 +67,15 @@ export interface CheckedShape {
   readonly Hq: number; readonly Hkv: number; readonly D: number; readonly Dv: number;
 }
 
+/** The shape a kernel computes on: head counts and dims (a kernel unit's, or a spec's). */
+export interface VariantShape {
+  readonly heads: { readonly q: number; readonly kv: number };
+  readonly headDim: number;
+  readonly valueDim: number;
+}
+
 /** Validate `x` against `spec`; returns the shape the call will run with. */
-export function checkInputs(spec: AttentionSpec, x: AttentionInputs): CheckedShape {
+export function checkInputs(spec: VariantShape, x: AttentionInputs): CheckedShape {
   if (typeof x !== 'object' || x === null) throw new KvforgeError('KVF3004', `inputs must be an object { q, k, v, B, Lq, Lk }, received ${typeName(x)}`);
   const B = checkCount('B', x.B);
   const Lq = checkCount('Lq', x.Lq);

@@ -3,8 +3,8 @@
  * reference is given the same rounded K and V, so the tolerance table measures the kernel, not the
  * rounding.
  */
-import type { StorageDType } from '../codegen/planner/plan.ts';
-import type { AttentionInputs } from './inputs.ts';
+import type { StorageDType } from '../../codegen/planner/plan.ts';
+import type { AttentionInputs } from '../api/inputs.ts';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);

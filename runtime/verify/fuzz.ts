@@ -2,13 +2,15 @@
  * Fuzz campaigns: a compiled kernel against the float64 reference on random shapes, positions
  * and data, with fast-check (fixed seed, shrinking, the seed in every failure). Shared by the
  * test suite and `kvforge fuzz`, so a user's own variants get exactly the checks kvforge's get.
+ * The reference runs the spec's own functions where the kernel has its spec (compile()), and the
+ * unit's IR for a shipped kernel (reference.ts, kernelReference).
  */
 import fc from 'fast-check';
-import type { CompiledAttention } from './kernels.ts';
-import { referenceAttention } from './reference.ts';
+import type { CompiledAttention } from '../api/kernels.ts';
+import { kernelReference } from './reference.ts';
 import { randomFloats, rng } from './random.ts';
 import { compareArrays, TOLERANCES } from './tolerance.ts';
-import type { AttentionInputs } from './inputs.ts';
+import type { AttentionInputs } from '../api/inputs.ts';
 import { roundInputs } from './dtype.ts';
 
 /** One random call: shape, positions and a data seed (data is derived, so cases stay small to print). */
@@ -84,7 +86,7 @@ export function fuzzCaseArb(l: FuzzLimits = DEFAULT_LIMITS): fc.Arbitrary<FuzzCa
 
 /** Materialise a case's inputs for `kernel`'s shape. */
 export function makeInputs(kernel: CompiledAttention, c: FuzzCase): AttentionInputs {
-  const { heads, headDim: D, valueDim: Dv } = kernel.spec;
+  const { heads, headDim: D, valueDim: Dv } = kernel.unit;
   const x: AttentionInputs = {
     B: c.B, Lq: c.Lq, Lk: c.Lk,
     q: randomFloats(c.B * heads.q * c.Lq * D, c.seed, c.scale),
@@ -113,7 +115,7 @@ export function makeInputs(kernel: CompiledAttention, c: FuzzCase): AttentionInp
 export async function checkCase(kernel: CompiledAttention, c: FuzzCase, threads?: number): Promise<void> {
   const x = makeInputs(kernel, c);
   const dtype = kernel.unit.plan.dtype;
-  const ref = referenceAttention(kernel.spec, roundInputs(x, dtype));
+  const ref = kernelReference(kernel, roundInputs(x, dtype));
   const got = await kernel.run(x, { threads: c.threads ?? threads });
   const tol = TOLERANCES[dtype];
   const o = compareArrays(got.out, ref.out, tol.out);

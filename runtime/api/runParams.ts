@@ -7,10 +7,10 @@
  * variant declare the same name, qualified by the function's name (`slidingWindow.window`). Every
  * value goes through the same check as `.with({...})` (dsl/paramValue.ts).
  */
-import { KvforgeError } from '../codegen/diagnostics.ts';
-import type { ParamSlot } from '../codegen/lower.ts';
-import { checkParamValue } from '../dsl/paramValue.ts';
-import type { ParamType } from '../dsl/types.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
+import type { ParamSlot } from '../../codegen/unit.ts';
+import { checkParamValue } from '../../dsl/paramValue.ts';
+import type { ParamType } from '../../dsl/types.ts';
 
 /** One slot as a caller addresses it. */
 export interface PublicParam {
@@ -19,8 +19,11 @@ export interface PublicParam {
   /** The function that declared it and the declared name (`slidingWindow.window`). */
   readonly origin: string;
   readonly type: ParamType;
-  /** The value bound with `.with()` (float32 values already rounded). */
-  readonly value: number;
+  /**
+   * The value bound with `.with()` (float32 values already rounded); undefined for a shipped
+   * kernel with run-time parameters, which records none: every call passes it.
+   */
+  readonly value: number | undefined;
   /** The kernel's slot name (`m0_window`): internal, shown in `kvforge explain`. */
   readonly slot: string;
 }
@@ -43,22 +46,31 @@ export function publicParams(slots: readonly ParamSlot[]): PublicParam[] {
 
 /**
  * The slot values of a call: the bound values, with `overrides` (by public name) checked and
- * applied. `kernel` names the kernel in errors.
+ * applied. `kernel` names the kernel in errors. A parameter with no bound value (a shipped kernel
+ * with run-time parameters) must be given: KVF2006 otherwise.
  */
 export function resolveRunParams(
   kernel: string, slots: readonly ParamSlot[], overrides: unknown,
 ): Record<string, number> {
-  const values: Record<string, number> = Object.fromEntries(slots.map((p) => [p.name, p.value]));
-  if (overrides === undefined) return values;
+  const values: Record<string, number> = {};
+  for (const p of slots) if (p.value !== undefined) values[p.name] = p.value;
   const params = publicParams(slots);
   const list = params.map((p) => `${p.name} (${p.type})`).join(', ') || 'none';
-  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
-    throw new KvforgeError('KVF2002', `run option 'params' must be an object of parameter values, got ${overrides === null ? 'null' : Array.isArray(overrides) ? 'an array' : typeof overrides}`,
-      { hint: `kernel '${kernel}' takes: ${list}` });
+  if (overrides !== undefined) {
+    if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
+      throw new KvforgeError('KVF2002', `run option 'params' must be an object of parameter values, got ${overrides === null ? 'null' : Array.isArray(overrides) ? 'an array' : typeof overrides}`,
+        { hint: `kernel '${kernel}' takes: ${list}` });
+    }
+    for (const [key, v] of Object.entries(overrides as Record<string, unknown>)) {
+      const p = findParam(kernel, params, key, list);
+      values[p.slot] = checkParamValue(`parameter '${p.name}' of kernel '${kernel}'`, p.type, v);
+    }
   }
-  for (const [key, v] of Object.entries(overrides as Record<string, unknown>)) {
-    const p = findParam(kernel, params, key, list);
-    values[p.slot] = checkParamValue(`parameter '${p.name}' of kernel '${kernel}'`, p.type, v);
+  const missing = params.filter((p) => values[p.slot] === undefined);
+  if (missing.length) {
+    throw new KvforgeError('KVF2006', `kernel '${kernel}' needs a value for ${missing.map((p) => `'${p.name}' (${p.type})`).join(', ')}: it takes its parameters at run time and records no default`, {
+      hint: `pass them on every call: run(x, { params: { ${missing.map((p) => `${p.name}: ...`).join(', ')} } })`,
+    });
   }
   return values;
 }

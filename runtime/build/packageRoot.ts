@@ -1,13 +1,13 @@
 /**
  * Finding kvforge's own package folder from one of its modules.
  *
- * kvforge's modules run from two places: their TypeScript source in a clone (`runtime/paths.ts`)
- * and the compiled package (`dist/runtime/paths.js`). A fixed number of `..` would be wrong in one
+ * kvforge's modules run from two places: their TypeScript source in a clone (`runtime/build/paths.ts`)
+ * and the compiled package (`dist/runtime/build/paths.js`). A fixed number of `..` would be wrong in one
  * of them, so the root is found by what it holds: the package.json named `kvforge`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { internalError } from '../codegen/diagnostics.ts';
+import { internalError } from '../../dsl/diagnostics.ts';
 
 /** The package.json fields kvforge reads about itself. */
 export interface OwnManifest {
