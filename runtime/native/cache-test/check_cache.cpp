@@ -618,6 +618,21 @@ void checkMemoryAndErrors(const Backend& be, Counts& counts) {
 
   // Cache ops: a bad shape throws on every backend; the CPU's overflow checks leave the cache as it was.
   DevCache dc(be.mem, DType::F16, 2, 2, 5, 3, 32);
+  // CacheView::slots(): the SlotView the attention kernels read addresses the same memory.
+  const SlotView sv = dc.view.slots(7);
+  if (sv.maxLen != 7 || sv.capacity != 32 || sv.dtype != DType::F16) throw Failure(name + ": slots() shape");
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t h = 0; h < 2; ++h) {
+      const int64_t hd = b * 2 + h;
+      if (&sv.len[b * sv.lenStrideB + h * sv.lenStrideH] != &dc.view.len[hd] || slotPos(sv, b, h) != slots::posRow(dc.view, hd) ||
+          &sv.sumMin[b * sv.sumStrideB + h * sv.sumStrideH] != slots::sumMinRow(dc.view, hd) ||
+          &sv.sumMax[b * sv.sumStrideB + h * sv.sumStrideH] != slots::sumMaxRow(dc.view, hd))
+        throw Failure(name + ": slots() addresses len, positions or summaries differently");
+      for (int64_t s = 0; s < 32; ++s)
+        if (slotK<uint16_t>(sv, b, h, s) != slots::keyRow<uint16_t>(dc.view, hd, s) ||
+            slotV<uint16_t>(sv, b, h, s) != slots::valueRow<uint16_t>(dc.view, hd, s))
+          throw Failure(name + ": slots() addresses K or V differently");
+    }
   be.ops->initEmpty(dc.view);
   CacheView bad = dc.view;
   bad.capacity = 30;

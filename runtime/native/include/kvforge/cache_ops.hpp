@@ -101,6 +101,20 @@ struct CopyCacheArgs {
   int threads = 1;  // CPU backend: threads for kvf::cpu::parallelFor (others ignore it)
 };
 
+// Implementations: "cpu" (src/cache_cpu.cpp), "cuda" and "cuda-emu" (src/cuda/cache_cuda.cu,
+// compiled by nvcc and against the emulator), each registered at static initialisation
+// (src/cache_registry.cpp). Every op throws std::runtime_error ("kvforge <backend>: cache <op>:
+// ...") on a bad shape (capacity not a multiple of 16, unknown dtype, null pointers); the CPU also
+// validates lengths, counts and capacities and throws before writing anything.
+// Threads and ordering: ops on different caches may run concurrently from any threads; ops on one
+// cache, and attention calls reading it, must be serialised by the caller. On "cpu" an op has
+// finished when it returns. On "cuda" an op only queues kernels on the legacy default stream (no
+// sync, no host copy, except append with maxCount < 0, which downloads count): the argument
+// arrays (k, v, positions, start, count, keep; uploaded by the caller) are read when the kernels
+// run, so they may be overwritten only by later stream-ordered work; releasing them with
+// MemoryOps::release right after the op is fine (cudaFree waits for the device). Launch errors
+// throw at once; execution errors surface at the next synchronising call (a download,
+// MemoryOps::synchronize). On "cuda-emu" ops are synchronous.
 struct CacheOps {
   const char* backend;
   void (*append)(const AppendArgs&);

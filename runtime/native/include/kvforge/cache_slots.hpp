@@ -14,6 +14,7 @@
 // copies (uint32/uint16), so NaN payloads and signed zeros survive truncation and growth exactly.
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include "kvforge/cache_ops.hpp"
 #include "kvforge/convert.hpp"
 #include "kvforge/dtype.hpp"
@@ -101,15 +102,20 @@ KVF_HOST_DEVICE inline void appendColumns(const AppendArgs& a, int64_t b, int64_
 
 // Columns [c0, c1) of slot ss of head shd of `src` to slot ds of head dhd of `dst` (same D, Dv,
 // dtype; E = Bits<dtype>), as bits. dst may be src when the two slots differ.
+// Elements [e0, e1) of one row (host: memcpy, the rows never overlap; a GPU thread copies one).
+template <class E>
+KVF_HOST_DEVICE inline void copyRange(E* dst, const E* src, int64_t e0, int64_t e1) {
+#if defined(__CUDA_ARCH__)
+  for (int64_t e = e0; e < e1; ++e) dst[e] = src[e];
+#else
+  if (e1 > e0) memcpy(dst + e0, src + e0, size_t(e1 - e0) * sizeof(E));
+#endif
+}
 template <class E>
 KVF_HOST_DEVICE inline void copyColumns(const CacheView& dst, int64_t dhd, int64_t ds, const CacheView& src,
                                         int64_t shd, int64_t ss, int64_t c0, int64_t c1) {
-  const E* ks = keyRow<E>(src, shd, ss);
-  E* kd = keyRow<E>(dst, dhd, ds);
-  for (int64_t e = max64(c0, 0), e1 = min64(c1, src.D); e < e1; ++e) kd[e] = ks[e];
-  const E* vs = valueRow<E>(src, shd, ss);
-  E* vd = valueRow<E>(dst, dhd, ds);
-  for (int64_t e = max64(c0 - src.D, 0), e1 = min64(c1 - src.D, src.Dv); e < e1; ++e) vd[e] = vs[e];
+  copyRange(keyRow<E>(dst, dhd, ds), keyRow<E>(src, shd, ss), max64(c0, 0), min64(c1, src.D));
+  copyRange(valueRow<E>(dst, dhd, ds), valueRow<E>(src, shd, ss), max64(c0 - src.D, 0), min64(c1 - src.D, src.Dv));
   const int64_t pc = src.D + src.Dv;
   if (c0 <= pc && pc < c1) posRow(dst, dhd)[ds] = posRow(src, shd)[ss];
 }
