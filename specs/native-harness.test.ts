@@ -7,6 +7,8 @@
  *   reference on awkward shapes (D and Dv 1..256, GQA 1..8, NaN in masked keys, Lq or Lk = 0, ...).
  * - runtime/native/cuda-test: the CUDA kernel templates on the emulator against a float64
  *   reference in two thread orders (its nvcc steps are left to a manual run: see the test).
+ * - runtime/native/cache-test: MemoryOps and the KV cache kernels (cpu, cuda-emu) against a plain
+ *   C++ model after every operation, in three thread orders, plus nvcc's sm_80/sm_90 compile.
  * smoke.mjs runs in specs/smoke.test.ts.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
@@ -48,5 +50,15 @@ describe('native harnesses', () => {
     expect(log).toMatch(/check_cuda cuda-emu: \d+ cases passed/);
     expect(log.match(/check_cuda cuda-emu: \d+ cases passed/g)?.length).toBe(2); // default thread order, shuffled
     expect(log).toContain('cuda-test: all passed (emulated only)');
+  });
+
+  it('cache-test: MemoryOps and the KV cache kernels (cpu, cuda-emu) against a plain model, three thread orders', () => {
+    // Its nvcc step (two small .cu files for sm_80 and sm_90, linked with their emulated copies)
+    // runs where nvcc is on PATH and is skipped, saying so, elsewhere.
+    const env = harnessEnv();
+    const log = ran(spawnSync('sh', [path.join(NATIVE_DIR, 'cache-test/run.sh'), path.join(out, 'cache')], { encoding: 'utf8', env, timeout: 500_000 }), 'cache-test/run.sh');
+    expect(log).toMatch(/check_cache cpu: \d{2,} cases, \d{3,} checked operations passed/);
+    expect(log.match(/check_cache cuda-emu: \d+ cases, \d+ checked operations passed/g)?.length).toBeGreaterThanOrEqual(4); // forward, reverse, shuffled, capped grids
+    expect(log).toMatch(/^cache-test: all passed/m);
   });
 });

@@ -30,7 +30,35 @@ struct CacheView {
   int64_t B = 0, Hkv = 0, D = 0, Dv = 0, capacity = 0;
 
   // What attention kernels read (maxLen: the caller's host mirror of the lengths knows it).
-  SlotView slots(int64_t maxLen) const;
+  SlotView slots(int64_t maxLen) const {
+    SlotView s;
+    s.k = k;
+    s.v = v;
+    s.dtype = dtype;
+    s.B = B;
+    s.Hkv = Hkv;
+    s.D = D;
+    s.Dv = Dv;
+    s.capacity = capacity;
+    s.maxLen = maxLen;
+    s.kStrideS = D;
+    s.kStrideH = capacity * D;
+    s.kStrideB = Hkv * capacity * D;
+    s.vStrideS = Dv;
+    s.vStrideH = capacity * Dv;
+    s.vStrideB = Hkv * capacity * Dv;
+    s.pos = pos;
+    s.posStrideH = capacity;
+    s.posStrideB = Hkv * capacity;
+    s.len = len;
+    s.lenStrideH = 1;
+    s.lenStrideB = Hkv;
+    s.sumMin = sumMin;
+    s.sumMax = sumMax;
+    s.sumStrideH = capacity / kSummaryTile;
+    s.sumStrideB = Hkv * (capacity / kSummaryTile);
+    return s;
+  }
 };
 
 // Append rows to sequences: sequence b takes count[b] new tokens (0: untouched), its rows at
@@ -38,7 +66,9 @@ struct CacheView {
 //   k [src][Hkv][D], v [src][Hkv][Dv]  (f32; rounded to the cache dtype, nearest even),
 //   positions [src]  (the same position for every KV head).
 // Token r of b goes to slot len(b, h) + r of every head h; then len(b, h) += count[b]. The caller
-// has checked len(b, h) + count[b] <= capacity for every h.
+// has checked len(b, h) + count[b] <= capacity for every h (the CPU backend checks it again and
+// throws before writing anything; a GPU cannot report it without a sync, so the CUDA backends
+// drop the tokens that would land at or past capacity and clamp len to capacity).
 struct AppendArgs {
   CacheView cache;
   const float* k = nullptr;
@@ -46,6 +76,10 @@ struct AppendArgs {
   const int32_t* positions = nullptr;
   const int32_t* start = nullptr;  // [B]
   const int32_t* count = nullptr;  // [B]
+  // Host-side: max over b of count[b] (CUDA sizes its grid by it; the CPU checks count[b] <= it
+  // and throws otherwise). -1: unknown; the CUDA backends then download count (a sync point).
+  int64_t maxCount = -1;
+  int threads = 1;  // CPU backend: threads for kvf::cpu::parallelFor (others ignore it)
 };
 
 // Keep the last keep[b] slots of every head of sequence b (keep[b] < 0: untouched; keep[b] >=
@@ -54,14 +88,33 @@ struct AppendArgs {
 struct TruncateArgs {
   CacheView cache;
   const int32_t* keep = nullptr;  // [B]
+  int threads = 1;  // CPU backend: threads for kvf::cpu::parallelFor (others ignore it)
 };
 
 // Copy every valid slot (K, V, position), the lengths and the summaries of `from` into `to`, a
-// cache of the same B, Hkv, D, Dv and dtype with capacity >= every length (growth).
+// cache of the same B, Hkv, D, Dv and dtype with capacity >= every length (growth). Every head of
+// `to` is written (len and all its summary entries), so `to` needs no initEmpty first; slots of
+// `to` at or past its new lengths keep whatever they held. (CPU: a length above to.capacity
+// throws before anything is written; CUDA: such slots are dropped, len clamped to to.capacity.)
 struct CopyCacheArgs {
   CacheView from, to;
+  int threads = 1;  // CPU backend: threads for kvf::cpu::parallelFor (others ignore it)
 };
 
+// Implementations: "cpu" (src/cache_cpu.cpp), "cuda" and "cuda-emu" (src/cuda/cache_cuda.cu,
+// compiled by nvcc and against the emulator), each registered at static initialisation
+// (src/cache_registry.cpp). Every op throws std::runtime_error ("kvforge <backend>: cache <op>:
+// ...") on a bad shape (capacity not a multiple of 16, unknown dtype, null pointers); the CPU also
+// validates lengths, counts and capacities and throws before writing anything.
+// Threads and ordering: ops on different caches may run concurrently from any threads; ops on one
+// cache, and attention calls reading it, must be serialised by the caller. On "cpu" an op has
+// finished when it returns. On "cuda" an op only queues kernels on the legacy default stream (no
+// sync, no host copy, except append with maxCount < 0, which downloads count): the argument
+// arrays (k, v, positions, start, count, keep; uploaded by the caller) are read when the kernels
+// run, so they may be overwritten only by later stream-ordered work; releasing them with
+// MemoryOps::release right after the op is fine (cudaFree waits for the device). Launch errors
+// throw at once; execution errors surface at the next synchronising call (a download,
+// MemoryOps::synchronize). On "cuda-emu" ops are synchronous.
 struct CacheOps {
   const char* backend;
   void (*append)(const AppendArgs&);

@@ -3,8 +3,19 @@
 // host memory the emulated kernels address). The N-API buffers (runtime/native/src/napi_buffers.*)
 // and the KV cache (cache_ops.hpp) allocate and copy only through these.
 //
-// Every function throws std::runtime_error (or std::bad_alloc) naming the backend and the call on
-// failure; release never throws. Pointers from alloc are aligned to kMemoryAlignment bytes.
+// Every function throws std::runtime_error naming the backend and the call on failure ("kvforge
+// cuda: cudaMalloc(1048576 bytes) failed: cudaErrorMemoryAllocation"; alloc names the byte count);
+// release never throws. Pointers from alloc are aligned to kMemoryAlignment bytes; alloc(0) is a
+// valid unique pointer (to one byte). Zero-byte copies and fills are no-ops (any pointers).
+//
+// Implementations: "cpu" in src/memory_cpu.cpp (aligned operator new, memcpy, memset; everything
+// synchronous), "cuda" and "cuda-emu" in src/cuda/memory_cuda.cu (compiled by nvcc, and against
+// the emulator). Each registers itself at static initialisation (src/memory_registry.cpp holds
+// the table). All functions may be called from any thread. Ordering on "cuda": every call uses
+// the legacy default stream, so it is ordered with every kernel (attention and cache ops alike);
+// upload and download return when the host buffer may be reused / holds the data, copy and fill
+// may still be running when they return, and synchronize waits for everything and is where a
+// kernel's execution error surfaces (as does the next download).
 #pragma once
 #include <cstddef>
 #include <string>

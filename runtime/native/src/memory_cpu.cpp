@@ -1,0 +1,37 @@
+// MemoryOps "cpu": host memory aligned to kMemoryAlignment bytes. Every operation is synchronous
+// (synchronize is a no-op); copies are memcpy, so upload/download/copy ranges must not overlap.
+#include <cstring>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include "kvforge/memory.hpp"
+
+namespace kvf {
+namespace {
+
+void* cpuAlloc(size_t bytes) {
+  // alloc(0) is a valid, unique pointer: one aligned byte.
+  void* p = ::operator new(bytes == 0 ? 1 : bytes, std::align_val_t(kMemoryAlignment), std::nothrow);
+  if (p == nullptr)
+    throw std::runtime_error("kvforge cpu: alloc(" + std::to_string(bytes) + " bytes) failed: out of host memory");
+  return p;
+}
+void cpuRelease(void* p) {
+  if (p) ::operator delete(p, std::align_val_t(kMemoryAlignment));
+}
+void cpuCopy(void* dst, const void* src, size_t bytes) {
+  if (bytes) std::memcpy(dst, src, bytes);
+}
+void cpuFill(void* dst, int byteValue, size_t bytes) {
+  if (bytes) std::memset(dst, byteValue, bytes);
+}
+void cpuSynchronize() {}
+
+const MemoryOps kCpuMemory{"cpu", cpuAlloc, cpuRelease, cpuCopy, cpuCopy, cpuCopy, cpuFill, cpuSynchronize};
+
+struct Registrar {
+  Registrar() { registerMemoryOps(&kCpuMemory); }
+} registrar;
+
+}  // namespace
+}  // namespace kvf
