@@ -179,6 +179,10 @@ Napi::Value NativeCache::append(const Napi::CallbackInfo& info) {
     a.positions = static_cast<const int32_t*>(stage(2, pos.data, size_t(rows) * 4));
     a.start = static_cast<const int32_t*>(stage(3, st, size_t(B) * 4));
     a.count = static_cast<const int32_t*>(stage(4, ct, size_t(B) * 4));
+    int64_t maxCount = 0;
+    for (int64_t b = 0; b < B; ++b) maxCount = std::max<int64_t>(maxCount, ct[b]);
+    a.maxCount = maxCount;
+    a.threads = 1;  // one token per sequence is microseconds of work: a parallel region costs more
     ops_->append(a);
     for (int64_t b = 0; b < B; ++b)
       for (int64_t h = 0; h < H; ++h) lenHost_[size_t(b * H + h)] += ct[b];
