@@ -11,6 +11,9 @@
  *   masks compared exactly (no admissible key: exactly 0 and -Infinity);
  * - bad inputs are coded errors and leave the other sequences' slots as they were.
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defineAttention, defineMask, defineScore, type AttentionSpec } from '../dsl/index.ts';
@@ -23,6 +26,7 @@ import { compareArrays, TOLERANCES } from '../runtime/verify/tolerance.ts';
 import { maskProgram, paramValues, programToFunction, scoreProgram } from './support/random-programs.ts';
 import { runs, SEED } from './support/random-expr.ts';
 import { caught } from './support/caught.ts';
+import { PACKAGE_ROOT } from '../runtime/build/paths.ts';
 
 const ROUND: Record<CacheDType, (x: number) => number> = { f32: Math.fround, f16: roundF16, bf16: roundBf16 };
 
@@ -320,4 +324,13 @@ describe('a cache serves kernels of its own target only', () => {
     expect(e.code).toBe('KVF3011');
     expect(e.message).toMatch(/backend 'cpu'.*'cuda/);
   }, 600_000);
+});
+
+describe('the README cache example', () => {
+  it('README shows specs/fixtures/cache-quickstart.ts verbatim, and it runs', () => {
+    const file = path.join(PACKAGE_ROOT, 'specs/fixtures/cache-quickstart.ts');
+    expect(readFileSync(path.join(PACKAGE_ROOT, 'README.md'), 'utf8')).toContain(readFileSync(file, 'utf8').trim());
+    const out = execFileSync(process.execPath, ['--conditions=kvforge-source', '--import', 'tsx', file], { cwd: PACKAGE_ROOT, encoding: 'utf8', timeout: 400_000 });
+    expect(out).toMatch(/prefill rows 137, lengths 104,104,0,0, lse\[0\] = -?\d+\.\d{4}/);
+  }, 420_000);
 });
