@@ -4,9 +4,10 @@
 # 1. Resources: nvcc compiles kernels/*.cu and resource_matrix.cu (every head dim x dtype x
 #    mask/score combination) for sm_80 and sm_90; ptxas's registers and spills are tabulated in
 #    <out>/resources.txt and any spill fails the run.
-# 2. Emulated correctness: kernels/*.cu compiled as host C++ against the emulator
-#    (kvforge/emu/cuda_emu.hpp) and checked against the float64 reference (check_cuda.cpp), in
-#    the emulator's default thread order and in a shuffled one.
+# 2. Emulated correctness: kernels/*.cu and test_backend.cu compiled as host C++ against the
+#    emulator (kvforge/emu/cuda_emu.hpp) and checked against the float64 reference (check_cuda.cpp),
+#    in the emulator's default thread order with the device reporting as many SMs as the emulator
+#    has OS threads, and in a shuffled order with 132 SMs (an H100's count: more key splits).
 # 3. One binary with both compilations of the same kernels (nvcc objects + emulated objects,
 #    static cudart), as the addon links them: the emulated backend is checked again from it, which
 #    shows the two copies do not clash, and the real GPU is checked when one is present.
@@ -74,7 +75,7 @@ fi
 
 # 2. Emulated correctness --------------------------------------------------------------------
 pids=""
-for f in $kernels; do
+for f in $kernels "$here/test_backend.cu"; do
   $cxx -x c++ -include kvforge/emu/cuda_emu.hpp -c "$f" -o "$out/emu/$(basename "$f" .cu).o" &
   pids="$pids $!"
 done
@@ -90,7 +91,7 @@ first_line() {
 }
 # Again with the block's threads started and released in a shuffled order: a missing barrier
 # then changes results (a race-free kernel's never do).
-first_line "$out/shuffled.log" env KVF_EMU_SCHEDULE=shuffle:$seed "$out/check_cuda_emu" cuda-emu "$seed"
+first_line "$out/shuffled.log" env KVF_EMU_SCHEDULE=shuffle:$seed KVF_EMU_SMS=132 "$out/check_cuda_emu" cuda-emu "$seed"
 
 # 3. Both compilations in one binary; the GPU when there is one ------------------------------
 if [ $use_nvcc = 0 ]; then
@@ -98,7 +99,7 @@ if [ $use_nvcc = 0 ]; then
   exit 0
 fi
 pids=""
-for f in $kernels; do
+for f in $kernels "$here/test_backend.cu"; do
   "$nvcc" $nvflags -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
     -c "$f" -o "$out/nvcc/$(basename "$f" .cu).o" &
   pids="$pids $!"

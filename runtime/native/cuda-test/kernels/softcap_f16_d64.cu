@@ -1,5 +1,6 @@
 // Hand-written example of a generated CUDA kernel file: softcap score (runtime parameter cap), no
-// mask, f16 storage, D = 64.
+// mask (classify() says FULL everywhere; the kernels do not ask it without a mask), f16 storage,
+// D = 64.
 #include "kvforge/cuda/forward.cuh"
 #include "kvforge/expr_ops.hpp"
 
@@ -13,6 +14,7 @@ struct Variant_softcap_f16 {
   static constexpr int kNumParams = 1;
   using Storage = __half;
   static constexpr int kHeadDim = 64;
+  static constexpr bool kReadsB = false, kReadsH = false;
 
   float p_cap;
 
@@ -22,6 +24,8 @@ struct Variant_softcap_f16 {
                        [[maybe_unused]] int64_t k) const {
     return true;
   }
+
+  KVF_HOST_DEVICE uint8_t classify(kvf::Interval, kvf::Interval, kvf::Interval, kvf::Interval) const { return 2; }
 
   __device__ float score(float s, [[maybe_unused]] int64_t b, [[maybe_unused]] int64_t h,
                          [[maybe_unused]] int64_t q, [[maybe_unused]] int64_t k) const {

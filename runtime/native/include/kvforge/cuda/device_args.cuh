@@ -1,7 +1,10 @@
-// What the kernels receive: ForwardArgs with device pointers, the storage dtype T for q, k, v,
-// and the host's derived sizes. Passed by value (a kernel parameter).
+// What the kernels receive: the AttnArgs of the call (attn_args.hpp; every pointer already in
+// device memory) flattened to the fields they read, the slots typed as the storage dtype T, and the
+// host's derived sizes. Passed by value (a kernel parameter); nothing in it is allocated per call
+// except through the decode workspace (host.cuh).
 #pragma once
 #include "kvforge/cuda/config.cuh"
+#include "kvforge/slot_view.hpp"
 
 namespace kvf {
 namespace KVF_CUDA_NS {
@@ -10,29 +13,61 @@ enum TileClass : uint8_t { kTileEmpty = 0, kTilePartial = 1, kTileFull = 2 };
 
 template <class T>
 struct DeviceArgs {
-  const T* q;            // [B, Hq, Lq, D]
-  const T* k;            // [B, Hkv, Lk, D]
-  const T* v;            // [B, Hkv, Lk, D]
-  float* out;            // [B, Hq, Lq, D]
-  float* lse;            // [B, Hq, Lq]
-  const int32_t* qpos;   // [Lq]
-  const int32_t* kpos;   // [Lk]
-  const uint8_t* tileMap;  // [mapB][mapH][nQt][nKt], forward_args.hpp
-  int64_t B, Hq, Hkv, Lq, Lk, G;  // G = Hq / Hkv
-  int64_t mapB, mapH, nQt, nKt;
+  // Query rows: sequence b has rowCount[b] rows, row i at index rowStart[b] + i (attn_args.hpp).
+  const int32_t* rowStart;  // [B]
+  const int32_t* rowCount;  // [B]
+  const float* q;
+  int64_t qStrideB, qStrideH, qStrideRow;
+  const int32_t* qpos;
+  int64_t qposStrideB;
+  float* out;
+  int64_t oStrideB, oStrideH, oStrideRow;
+  float* lse;
+  int64_t lseStrideB, lseStrideH, lseStrideRow;
+
+  // Key/value slots (slot_view.hpp), strides in elements of T.
+  const T* k;
+  const T* v;
+  int64_t kStrideB, kStrideH, kStrideS, vStrideB, vStrideH, vStrideS;
+  const int32_t* pos;
+  int64_t posStrideB, posStrideH;
+  const int32_t* len;
+  int64_t lenStrideB, lenStrideH;
+  const int32_t* sumMin;  // null: no summaries (every non-empty tile is PARTIAL)
+  const int32_t* sumMax;
+  int64_t sumStrideB, sumStrideH;
+  int64_t maxLen;  // the grid was sized by it: slots at or past it are never read
+
+  int64_t B, Hq, Hkv, G;  // G = Hq / Hkv
   float qScale;  // multiplies q when it is loaded: scale * log2(e) without a score function, else 1
   float sScale;  // multiplies q.k before score(): scale with a score function, else unused
 
-  // Decode only (decode.cuh): partial results of the key splits.
+  // Decode only (decode.cuh): partial results of the key splits, in the workspace (host.cuh).
   float* partO;  // [B * Hkv][nSlices][nUnits][rowsPerSlice][D], unnormalised
   float* partM;  // [B * Hkv][nSlices][nUnits][rowsPerSlice], running max (log2 units)
   float* partL;  // same layout, sum of p
   int nSlices, nSplit, nUnits, chunksPerSplit, rowsPerSlice;
 
-  // Start of the tile-map row (nKt classes) of batch b, QUERY head h, query tile qt.
-  __device__ __forceinline__ const uint8_t* mapRow(int64_t b, int64_t h, int64_t qt) const {
-    const int64_t bm = mapB == 1 ? 0 : b, hm = mapH == 1 ? 0 : h;
-    return tileMap + ((bm * mapH + hm) * nQt + qt) * nKt;
+  // Slots of (b, KV head hk) a kernel reads: [0, min(len(b, hk), maxLen)).
+  __device__ __forceinline__ int64_t keyCount(int64_t b, int64_t hk) const {
+    const int64_t n = len[b * lenStrideB + hk * lenStrideH];
+    return n < 0 ? 0 : (n < maxLen ? n : maxLen);
+  }
+  __device__ __forceinline__ const T* keys(int64_t b, int64_t hk) const { return k + b * kStrideB + hk * kStrideH; }
+  __device__ __forceinline__ const T* values(int64_t b, int64_t hk) const { return v + b * vStrideB + hk * vStrideH; }
+  __device__ __forceinline__ const int32_t* keyPositions(int64_t b, int64_t hk) const {
+    return pos + b * posStrideB + hk * posStrideH;
+  }
+  // Query row `row` (= rowStart[b] + i) of head h in sequence b, and where its results go.
+  __device__ __forceinline__ const float* queryRow(int64_t b, int64_t h, int64_t row) const {
+    return q + row * qStrideRow + b * qStrideB + h * qStrideH;
+  }
+  __device__ __forceinline__ int32_t queryPosition(int64_t b, int64_t row) const { return qpos[row + b * qposStrideB]; }
+  __device__ __forceinline__ float* outRow(int64_t b, int64_t h, int64_t row) const {
+    return out + row * oStrideRow + b * oStrideB + h * oStrideH;
+  }
+  __device__ __forceinline__ float* lseAt(int64_t b, int64_t h, int64_t row) const {
+    return lse + row * lseStrideRow + b * lseStrideB + h * lseStrideH;
   }
 };
 

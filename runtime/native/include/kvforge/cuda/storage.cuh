@@ -1,7 +1,10 @@
-// Storage dtypes of q, k, v on the device (f32, f16, bf16) and how kernels read them: every value
-// is widened to float on load and all arithmetic is float (semantics.md: accumulate in f32).
+// Storage dtypes of K and V on the device (f32, f16, bf16; queries are always f32) and how kernels
+// read them: every value is widened to float on load and all arithmetic is float (semantics.md:
+// accumulate in f32). kDType is the SlotView dtype (kvforge/dtype.hpp) a kernel of that storage
+// reads; the raw 16-bit values there are the bits kvforge/convert.hpp writes.
 #pragma once
 #include "kvforge/cuda/config.cuh"
+#include "kvforge/dtype.hpp"
 
 namespace kvf {
 namespace KVF_CUDA_NS {
@@ -12,22 +15,22 @@ struct StorageTraits;
 template <>
 struct StorageTraits<float> {
   static constexpr const char* kName = "f32";
+  static constexpr DType kDType = DType::F32;
   static __device__ __forceinline__ float toFloat(float x) { return x; }
-  static float fromFloat(float x) { return x; }  // host
 };
 
 template <>
 struct StorageTraits<__half> {
   static constexpr const char* kName = "f16";
+  static constexpr DType kDType = DType::F16;
   static __device__ __forceinline__ float toFloat(__half x) { return __half2float(x); }
-  static __half fromFloat(float x) { return __float2half_rn(x); }  // host, round to nearest even
 };
 
 template <>
 struct StorageTraits<__nv_bfloat16> {
   static constexpr const char* kName = "bf16";
+  static constexpr DType kDType = DType::BF16;
   static __device__ __forceinline__ float toFloat(__nv_bfloat16 x) { return __bfloat162float(x); }
-  static __nv_bfloat16 fromFloat(float x) { return __float2bfloat16_rn(x); }  // host, nearest even
 };
 
 template <class T>

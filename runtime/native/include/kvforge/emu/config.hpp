@@ -1,5 +1,8 @@
 // Process-wide emulator settings. Defaults come from the environment, read once:
 //   KVF_EMU_THREADS=n          OS threads per launch for defaultThreads() (default: all cores)
+//   KVF_EMU_SMS=n              multiprocessors the emulated device reports (smCount(), through
+//                              cudaDeviceGetAttribute; default: defaultThreads()). Kernels that
+//                              size their grids by the SM count can so be run at a GPU's count.
 //   KVF_EMU_STACK_KB=n         stack per emulated CUDA thread (default 64, 256 under ASan)
 //   KVF_EMU_SCHEDULE=forward | reverse | shuffle[:seed]
 //                              the order in which a block's threads start and leave a barrier.
@@ -31,11 +34,13 @@ constexpr int kMaxOsThreads = 256;
 struct Settings {
   std::atomic<size_t> stackBytes{kDefaultStackBytes};
   std::atomic<int> threads{0};  // 0: hardware concurrency
+  std::atomic<int> sms{0};      // 0: defaultThreads()
   std::atomic<int> schedule{int(Schedule::Forward)};
   std::atomic<uint64_t> seed{1};
 
   Settings() {
     if (const char* s = std::getenv("KVF_EMU_THREADS")) threads = std::max(0, std::atoi(s));
+    if (const char* s = std::getenv("KVF_EMU_SMS")) sms = std::max(0, std::atoi(s));
     if (const char* s = std::getenv("KVF_EMU_STACK_KB"))
       stackBytes = std::max<size_t>(kMinStackBytes, size_t(std::strtoull(s, nullptr, 10)) * 1024);
     if (const char* s = std::getenv("KVF_EMU_SCHEDULE")) {
@@ -68,6 +73,13 @@ inline int defaultThreads() {
   const int n = detail::settings().threads;
   if (n > 0) return std::min(n, detail::kMaxOsThreads);
   return std::max(1, std::min(int(std::thread::hardware_concurrency()), detail::kMaxOsThreads));
+}
+
+// Multiprocessors the emulated device reports; n <= 0 restores the default (defaultThreads()).
+inline void setSmCount(int n) { detail::settings().sms = std::max(0, n); }
+inline int smCount() {
+  const int n = detail::settings().sms;
+  return n > 0 ? n : defaultThreads();
 }
 
 inline void setSchedule(Schedule s, uint64_t seed = 1) {

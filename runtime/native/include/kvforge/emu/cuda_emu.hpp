@@ -21,8 +21,11 @@
 //   launch.hpp       kvf::emu::launch(name, kernel, grid, block, smemBytes, osThreads, args...)
 //                    KVF_LAUNCH(kernel, grid, block, smemBytes, stream, args...)
 //   runtime_api.hpp  cudaMalloc/Free/Memcpy/Memset/GetLastError/DeviceSynchronize/
-//                    FuncSetAttribute/GetErrorName ... (no cuda_runtime.h involved)
-//   config.hpp       stack size, default OS threads, schedule order (also from the environment)
+//                    FuncSetAttribute/GetErrorName, GetDevice/DeviceGetAttribute (one device,
+//                    documented values), StreamCreate/Synchronize/Destroy ... (no
+//                    cuda_runtime.h involved)
+//   config.hpp       stack size, default OS threads, reported SM count, schedule order (also
+//                    from the environment)
 //   errors.hpp       kvf::emu::Error, LaunchError, KernelError, DeadlockError
 //
 // Defines KVF_CUDA_EMULATION (kernel headers test it to pick their spelling of the few macros

@@ -1,6 +1,18 @@
 // The CUDA runtime API subset a kernel's host code may call, as host shims. "Device" memory is
 // host memory (cudaMalloc is a 256-byte aligned allocation), every copy is a memcpy, launches
-// are synchronous so synchronisation is a no-op, and streams are ignored.
+// are synchronous so synchronisation is a no-op, and streams are handles that order nothing
+// (every operation has finished when its call returns).
+//
+// One device, ordinal 0 (cudaGetDeviceCount = 1). cudaDeviceGetAttribute answers, for device 0:
+//   cudaDevAttrMultiProcessorCount           smCount() (config.hpp: KVF_EMU_SMS, else the OS
+//                                            threads a launch spreads its blocks over)
+//   cudaDevAttrMaxSharedMemoryPerBlockOptin  227 KiB (what cudaFuncSetAttribute may raise a
+//                                            kernel's dynamic shared memory to: sm_90's limit)
+//   cudaDevAttrMaxSharedMemoryPerBlock       48 KiB (without the opt-in)
+//   cudaDevAttrMaxSharedMemoryPerMultiprocessor  228 KiB (sm_90)
+//   cudaDevAttrMaxThreadsPerBlock 1024, cudaDevAttrWarpSize 32,
+//   cudaDevAttrComputeCapabilityMajor / Minor 9 / 0 (the limits checked are sm_90's)
+// and cudaErrorInvalidValue for any other attribute, cudaErrorInvalidDevice for another device.
 //
 // Why not the toolkit's declarations: they have C linkage, so a same-named shim would be the
 // same symbol as cudart's in an addon that also links cudart (an nvcc-compiled copy of the same
@@ -12,7 +24,9 @@
 // the calling thread's last error, cudaPeekAtLastError returns it. (Launch errors are thrown by
 // kvf::emu::launch, never recorded.)
 #pragma once
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -29,6 +43,8 @@ enum kvfEmuCudaError {
   cudaErrorInvalidMemcpyDirection = 21,
   cudaErrorNoDevice = 100,
   cudaErrorInvalidDeviceFunction = 98,
+  cudaErrorInvalidDevice = 101,
+  cudaErrorInvalidResourceHandle = 400,
   cudaErrorLaunchFailure = 719,
 };
 typedef kvfEmuCudaError cudaError_t;
@@ -49,7 +65,23 @@ enum kvfEmuCudaFuncAttribute {
 };
 typedef kvfEmuCudaFuncAttribute cudaFuncAttribute;
 
-struct kvfEmuCudaStream;
+// The toolkit's numbers (driver_types.h), for the attributes the emulator answers.
+enum kvfEmuCudaDeviceAttr {
+  cudaDevAttrMaxThreadsPerBlock = 1,
+  cudaDevAttrMaxSharedMemoryPerBlock = 8,
+  cudaDevAttrWarpSize = 10,
+  cudaDevAttrMultiProcessorCount = 16,
+  cudaDevAttrComputeCapabilityMajor = 75,
+  cudaDevAttrComputeCapabilityMinor = 76,
+  cudaDevAttrMaxSharedMemoryPerMultiprocessor = 81,
+  cudaDevAttrMaxSharedMemoryPerBlockOptin = 97,
+};
+typedef kvfEmuCudaDeviceAttr cudaDeviceAttr;
+
+// A stream handle (cudaStreamCreate); the null stream is the legacy default stream.
+struct kvfEmuCudaStream {
+  unsigned flags;
+};
 typedef kvfEmuCudaStream* cudaStream_t;
 
 namespace kvf::emu::rt {
@@ -61,6 +93,7 @@ inline cudaError_t fail(cudaError_t e) {
   return e;
 }
 constexpr size_t kAllocAlign = 256;  // cudaMalloc's guarantee
+inline std::atomic<uint64_t> allocations{0};  // successful cudaMalloc calls of > 0 bytes
 }  // namespace detail
 
 inline cudaError_t cudaMalloc(void** ptr, size_t bytes) {
@@ -68,7 +101,9 @@ inline cudaError_t cudaMalloc(void** ptr, size_t bytes) {
   *ptr = nullptr;
   if (bytes == 0) return cudaSuccess;
   *ptr = ::operator new(bytes, std::align_val_t(detail::kAllocAlign), std::nothrow);
-  return *ptr ? cudaSuccess : detail::fail(cudaErrorMemoryAllocation);
+  if (*ptr == nullptr) return detail::fail(cudaErrorMemoryAllocation);
+  detail::allocations.fetch_add(1, std::memory_order_relaxed);
+  return cudaSuccess;
 }
 template <class T>
 cudaError_t cudaMalloc(T** ptr, size_t bytes) {
@@ -124,6 +159,48 @@ inline cudaError_t cudaPeekAtLastError() { return detail::lastError; }
 inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
 
+// Devices: one, ordinal 0.
+inline cudaError_t cudaGetDeviceCount(int* count) {
+  if (count == nullptr) return detail::fail(cudaErrorInvalidValue);
+  *count = 1;
+  return cudaSuccess;
+}
+inline cudaError_t cudaGetDevice(int* device) {
+  if (device == nullptr) return detail::fail(cudaErrorInvalidValue);
+  *device = 0;
+  return cudaSuccess;
+}
+inline cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : detail::fail(cudaErrorInvalidDevice); }
+inline cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
+  if (value == nullptr) return detail::fail(cudaErrorInvalidValue);
+  if (device != 0) return detail::fail(cudaErrorInvalidDevice);
+  switch (attr) {
+    case cudaDevAttrMaxThreadsPerBlock: *value = 1024; return cudaSuccess;
+    case cudaDevAttrMaxSharedMemoryPerBlock: *value = int(kvf::emu::detail::kDefaultDynamicSharedLimit); return cudaSuccess;
+    case cudaDevAttrWarpSize: *value = 32; return cudaSuccess;
+    case cudaDevAttrMultiProcessorCount: *value = kvf::emu::smCount(); return cudaSuccess;
+    case cudaDevAttrComputeCapabilityMajor: *value = 9; return cudaSuccess;
+    case cudaDevAttrComputeCapabilityMinor: *value = 0; return cudaSuccess;
+    case cudaDevAttrMaxSharedMemoryPerMultiprocessor: *value = 228 * 1024; return cudaSuccess;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = int(kvf::emu::detail::kMaxDynamicSharedBytes); return cudaSuccess;
+  }
+  return detail::fail(cudaErrorInvalidValue);
+}
+
+// Streams: handles only (see the top of this file); flags are kept, nothing else.
+inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
+  if (stream == nullptr) return detail::fail(cudaErrorInvalidValue);
+  *stream = new (std::nothrow) kvfEmuCudaStream{flags};
+  return *stream ? cudaSuccess : detail::fail(cudaErrorMemoryAllocation);
+}
+inline cudaError_t cudaStreamCreate(cudaStream_t* stream) { return cudaStreamCreateWithFlags(stream, 0u); }
+inline cudaError_t cudaStreamDestroy(cudaStream_t stream) {
+  if (stream == nullptr) return detail::fail(cudaErrorInvalidResourceHandle);
+  delete stream;
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamQuery(cudaStream_t) { return cudaSuccess; }  // all work has finished
+
 // Only MaxDynamicSharedMemorySize has an effect: launches above 48 KiB of dynamic shared memory
 // need it, as on a GPU (launch.hpp). Values above the hardware limit are rejected.
 template <class F>
@@ -153,6 +230,8 @@ inline const char* cudaGetErrorName(cudaError_t e) {
     case cudaErrorInvalidMemcpyDirection: return "cudaErrorInvalidMemcpyDirection";
     case cudaErrorNoDevice: return "cudaErrorNoDevice";
     case cudaErrorInvalidDeviceFunction: return "cudaErrorInvalidDeviceFunction";
+    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+    case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
   }
   return "cudaErrorUnknown";
@@ -169,11 +248,20 @@ inline const char* cudaGetErrorString(cudaError_t e) {
 
 }  // namespace kvf::emu::rt
 
+namespace kvf::emu {
+// Successful cudaMalloc calls (of more than 0 bytes) so far in this process: lets a test show
+// that a warmed-up code path allocates nothing.
+inline uint64_t allocationCount() { return rt::detail::allocations.load(std::memory_order_relaxed); }
+}  // namespace kvf::emu
+
+using kvf::emu::rt::cudaDeviceGetAttribute;
 using kvf::emu::rt::cudaDeviceSynchronize;
 using kvf::emu::rt::cudaFree;
 using kvf::emu::rt::cudaFreeHost;
 using kvf::emu::rt::cudaFuncSetAttribute;
 using kvf::emu::rt::cudaGetErrorName;
+using kvf::emu::rt::cudaGetDevice;
+using kvf::emu::rt::cudaGetDeviceCount;
 using kvf::emu::rt::cudaGetErrorString;
 using kvf::emu::rt::cudaGetLastError;
 using kvf::emu::rt::cudaMalloc;
@@ -185,4 +273,9 @@ using kvf::emu::rt::cudaMemcpyToSymbol;
 using kvf::emu::rt::cudaMemset;
 using kvf::emu::rt::cudaMemsetAsync;
 using kvf::emu::rt::cudaPeekAtLastError;
+using kvf::emu::rt::cudaSetDevice;
+using kvf::emu::rt::cudaStreamCreate;
+using kvf::emu::rt::cudaStreamCreateWithFlags;
+using kvf::emu::rt::cudaStreamDestroy;
+using kvf::emu::rt::cudaStreamQuery;
 using kvf::emu::rt::cudaStreamSynchronize;
