@@ -157,8 +157,8 @@ export class KvCache implements CacheShape {
   append(seq: number, chunk: Chunk): void {
     const counts = new Int32Array(this.batch);
     const s = this.#seq(seq);
-    counts[s] = chunk.positions?.length ?? 0;
-    this.#appendRows(counts, chunk, [s]);
+    counts[s] = chunk?.positions?.length ?? 0;
+    this.#appendRows(counts, chunk, counts[s] ? [s] : []);
   }
 
   /**
