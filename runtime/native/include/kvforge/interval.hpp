@@ -29,6 +29,32 @@ struct Interval {
   double lo, hi;
 };
 
+// The compact form of a large mask's classify(): the same rules as a table of steps that
+// kvf::iv::run() executes (intervalPrinter.ts prints it past a size where straight-line code
+// would cost compilers seconds per thousand nodes). Each step writes slot `dst` of a scratch
+// array from slots `a`, `b`, `c`; a skip step jumps over the `b` steps of a select branch that its
+// condition (slot `a`) rules out, so that branch is not bounded, as in straight-line code.
+enum IvOp : uint8_t {
+  kIvPoint,    // [value, value]
+  kIvIndex,    // index argument a (0 b, 1 h, 2 q, 3 k)
+  kIvParam,    // [params[a], params[a]]
+  kIvAny,      // any()
+  kIvBoolAny,  // bool_any()
+  kIvCopy,     // slot a
+  kIvNeg, kIvNot, kIvAbs,
+  kIvAdd, kIvSub, kIvMul, kIvMin, kIvMax, kIvFloorDiv, kIvMod,
+  kIvLt, kIvLe, kIvGt, kIvGe, kIvEq, kIvNe, kIvAnd, kIvOr,
+  kIvSelect,          // select(slot a, slot b, slot c)
+  kIvSkipUnlessThen,  // unless then_needed(slot a): skip the next b steps
+  kIvSkipUnlessElse,  // unless else_needed(slot a): skip the next b steps
+};
+
+struct IvStep {
+  IvOp op;
+  int32_t dst, a, b, c;
+  double value;
+};
+
 struct iv {
   // --- leaves -----------------------------------------------------------------------------
   // An int constant, an int parameter's value, a point index: [x, x].
@@ -143,12 +169,53 @@ struct iv {
 
   // --- select c ? t : e --------------------------------------------------------------------
   // Only the branch the condition leaves possible is bounded: the caller computes t only when
-  // then_needed(c) and e only when else_needed(c) (a skipped one may hold anything).
-  KVF_HOST_DEVICE static bool then_needed(Interval c) { return !(c.hi == 0); }
+  // then_needed(c) and e only when else_needed(c) (a skipped one may hold anything). As in
+  // boundIntervals: then when c.lo === 1 or c.hi !== 0, else when c.lo !== 1.
+  KVF_HOST_DEVICE static bool then_needed(Interval c) { return c.lo == 1 || !(c.hi == 0); }
   KVF_HOST_DEVICE static bool else_needed(Interval c) { return !(c.lo == 1); }
   // t when c.lo === 1, e when c.hi === 0, else hull(t, e).
   KVF_HOST_DEVICE static Interval select(Interval c, Interval t, Interval e) {
     return c.lo == 1 ? t : c.hi == 0 ? e : hull(t, e);
+  }
+
+  // --- the compact form ------------------------------------------------------------------------
+  // Run `n` steps over the scratch slots `s`; the result is the last step's slot.
+  KVF_HOST_DEVICE static Interval run(const IvStep* steps, int32_t n, Interval* s, Interval b, Interval h, Interval q,
+                                      Interval k, const double* params) {
+    for (int32_t i = 0; i < n; i++) {
+      const IvStep& st = steps[i];
+      Interval& d = s[st.dst];
+      switch (st.op) {
+        case kIvPoint: d = point(st.value); break;
+        case kIvIndex: d = st.a == 0 ? b : st.a == 1 ? h : st.a == 2 ? q : k; break;
+        case kIvParam: d = point(params[st.a]); break;
+        case kIvAny: d = any(); break;
+        case kIvBoolAny: d = bool_any(); break;
+        case kIvCopy: d = s[st.a]; break;
+        case kIvNeg: d = neg(s[st.a]); break;
+        case kIvNot: d = not_(s[st.a]); break;
+        case kIvAbs: d = abs(s[st.a]); break;
+        case kIvAdd: d = add(s[st.a], s[st.b]); break;
+        case kIvSub: d = sub(s[st.a], s[st.b]); break;
+        case kIvMul: d = mul(s[st.a], s[st.b]); break;
+        case kIvMin: d = min(s[st.a], s[st.b]); break;
+        case kIvMax: d = max(s[st.a], s[st.b]); break;
+        case kIvFloorDiv: d = floor_div(s[st.a], s[st.b]); break;
+        case kIvMod: d = mod(s[st.a], s[st.b]); break;
+        case kIvLt: d = lt(s[st.a], s[st.b]); break;
+        case kIvLe: d = le(s[st.a], s[st.b]); break;
+        case kIvGt: d = gt(s[st.a], s[st.b]); break;
+        case kIvGe: d = ge(s[st.a], s[st.b]); break;
+        case kIvEq: d = eq(s[st.a], s[st.b]); break;
+        case kIvNe: d = ne(s[st.a], s[st.b]); break;
+        case kIvAnd: d = and_(s[st.a], s[st.b]); break;
+        case kIvOr: d = or_(s[st.a], s[st.b]); break;
+        case kIvSelect: d = select(s[st.a], s[st.b], s[st.c]); break;
+        case kIvSkipUnlessThen: if (!then_needed(s[st.a])) i += st.b; break;
+        case kIvSkipUnlessElse: if (!else_needed(s[st.a])) i += st.b; break;
+      }
+    }
+    return s[steps[n - 1].dst];
   }
 
   // --- the tile class ----------------------------------------------------------------------
