@@ -166,7 +166,8 @@ function straightLine(l: Lowered): string[] {
 
 // --- the compact form ---------------------------------------------------------------------------
 
-interface Step { readonly op: string; readonly dst: number; readonly a?: number; readonly b?: number; readonly c?: number; readonly value?: number; readonly note: string }
+/** A step over temp ids (slots once assigned); `leaf` / `rule` name what a load or an operation computes, for the comment. */
+interface Step { readonly op: string; readonly dst: number; readonly a?: number; readonly b?: number; readonly c?: number; readonly value?: number; readonly leaf?: string; readonly rule?: string }
 
 /** The ops as flat steps over temps (dst and operands still temp ids); leaves are loaded into temps first. */
 function flatten(l: Lowered, params: string[]): { steps: Step[]; temps: number } {
@@ -175,18 +176,18 @@ function flatten(l: Lowered, params: string[]): { steps: Step[]; temps: number }
   const load = (o: Operand, out: Step[]): number => {
     if (o.kind === 'temp') return o.id;
     const dst = temps++;
-    const note = `t${dst} = ${operandText(o)}`;
+    const leaf = o.kind === 'param' ? o.c : o.kind === 'point' ? printDoubleLiteral(o.value) : operandText(o);
     switch (o.kind) {
-      case 'index': out.push({ op: 'kIvIndex', dst, a: INDEX_NUMBER[o.name], note }); break;
-      case 'point': out.push({ op: 'kIvPoint', dst, value: o.value, note }); break;
+      case 'index': out.push({ op: 'kIvIndex', dst, a: INDEX_NUMBER[o.name], leaf }); break;
+      case 'point': out.push({ op: 'kIvPoint', dst, value: o.value, leaf }); break;
       case 'param': {
         let i = params.indexOf(o.c);
         if (i < 0) i = params.push(o.c) - 1;
-        out.push({ op: 'kIvParam', dst, a: i, note });
+        out.push({ op: 'kIvParam', dst, a: i, leaf });
         break;
       }
-      case 'any': out.push({ op: 'kIvAny', dst, note }); break;
-      case 'boolAny': out.push({ op: 'kIvBoolAny', dst, note }); break;
+      case 'any': out.push({ op: 'kIvAny', dst, leaf }); break;
+      case 'boolAny': out.push({ op: 'kIvBoolAny', dst, leaf }); break;
     }
     return dst;
   };
@@ -195,22 +196,22 @@ function flatten(l: Lowered, params: string[]): { steps: Step[]; temps: number }
       if (op.kind === 'branches') continue;
       if (op.kind === 'rule') {
         const [a, b, c] = op.args.map((x) => load(x, out));
-        out.push({ op: op.rule[1], dst: op.dst, a, b, c, note: `t${op.dst} = ${op.rule[0]}(${op.args.map(operandText).join(', ')})` });
+        out.push({ op: op.rule[1], dst: op.dst, a, b, c, rule: op.rule[0] });
         continue;
       }
       const cond = load(op.cond, out);
       const body: Step[] = [];
       emit(op.body, body);
       const r = load(op.result, body);
-      body.push({ op: 'kIvCopy', dst: op.out, a: r, note: `t${op.out} = t${r}` });
-      out.push({ op: op.needed === 'then' ? 'kIvSkipUnlessThen' : 'kIvSkipUnlessElse', dst: 0, a: cond, b: body.length, note: `unless ${op.needed}_needed(t${cond}): skip ${body.length}` });
+      body.push({ op: 'kIvCopy', dst: op.out, a: r });
+      out.push({ op: op.needed === 'then' ? 'kIvSkipUnlessThen' : 'kIvSkipUnlessElse', dst: 0, a: cond, b: body.length, rule: `${op.needed}_needed` });
       out.push(...body);
     }
   };
   emit(l.ops, steps);
   const r = load(l.result, steps);
   if (steps.length === 0 || steps[steps.length - 1]!.dst !== r || steps[steps.length - 1]!.op.startsWith('kIvSkip')) {
-    steps.push({ op: 'kIvCopy', dst: temps++, a: r, note: 'result' });
+    steps.push({ op: 'kIvCopy', dst: temps++, a: r });
   }
   return { steps, temps };
 }
@@ -246,6 +247,14 @@ function assignSlots(steps: readonly Step[], temps: number): { slotted: Step[]; 
   return { slotted, slots };
 }
 
+/** What a slotted step does, as a comment: `s2 = le(s0, s1)`, `s1 = q`, `unless then_needed(s0): skip 4`. */
+function stepNote(s: Step): string {
+  if (s.leaf !== undefined) return `s${s.dst} = ${s.leaf}`;
+  if (s.op === 'kIvCopy') return `s${s.dst} = s${s.a}`;
+  if (s.op.startsWith('kIvSkip')) return `unless ${s.rule}(s${s.a}): skip ${s.b}`;
+  return `s${s.dst} = ${s.rule}(${[s.a, s.b, s.c].filter((x) => x !== undefined).map((x) => `s${x}`).join(', ')})`;
+}
+
 function compact(l: Lowered): string[] {
   const params: string[] = [];
   const { steps, temps } = flatten(l, params);
@@ -254,7 +263,7 @@ function compact(l: Lowered): string[] {
   return [
     `// The compact form (${l.rules} operations): steps kvf::iv::run() executes over ${slots} scratch slots.`,
     'static constexpr kvf::IvStep kSteps[] = {',
-    ...slotted.map((s, i) => `  ${row(s)}  // ${i}: ${steps[i]!.note}`),
+    ...slotted.map((s, i) => `  ${row(s)}  // ${i}: ${stepNote(s)}`),
     '};',
     `kvf::Interval s[${slots}] = {};`,
     params.length ? `const double p[] = {${params.map((c) => `static_cast<double>(${c})`).join(', ')}};` : 'const double* p = nullptr;',
