@@ -8,6 +8,7 @@ import type { KernelUnit } from '../pipeline.ts';
 import { cppView } from './cpp/view.ts';
 import { cudaView } from './cuda/view.ts';
 import type { SafeText } from './safeText.ts';
+import { internalError } from '../../dsl/diagnostics.ts';
 
 // noEscape: C++ is not HTML (`<` must stay `<`); strict: a missing field is an error, not "".
 function load(rel: string): HandlebarsTemplateDelegate {
@@ -23,4 +24,18 @@ const BACKENDS = {
 export function renderKernel(u: KernelUnit, provenance: readonly SafeText[]): string {
   const b = BACKENDS[u.plan.target];
   return b.template(b.view(u, provenance));
+}
+
+/**
+ * The Variant struct of `u`'s kernel source alone, from `struct Variant_<id> {` to its closing
+ * `};`: what kvforge generates, without the kernel headers it plugs into (tests compile it alone).
+ */
+export function variantSource(u: KernelUnit): string {
+  const b = BACKENDS[u.plan.target];
+  const view = b.view(u, []);
+  const src = b.template(view);
+  const start = src.indexOf(`struct ${view.structName} {`);
+  const end = start < 0 ? -1 : src.indexOf('\n};\n', start);
+  if (end < 0) internalError(`kernel ${u.id}: no Variant struct in the rendered source`);
+  return src.slice(start, end + 4);
 }

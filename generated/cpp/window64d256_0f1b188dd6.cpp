@@ -5,6 +5,7 @@
 
 #include "kvforge/cpu/forward.hpp"
 #include "kvforge/expr_ops.hpp"
+#include "kvforge/interval.hpp"
 #include "kvforge/registry.hpp"
 
 namespace {
@@ -14,6 +15,7 @@ struct Variant_window64d256_0f1b188dd6 {
   static constexpr int kTileK = 128;
   static constexpr bool kHasMask = true;
   static constexpr bool kHasScore = false;
+  static constexpr bool kReadsB = false, kReadsH = false;  // the mask reads b / h
   static constexpr int kNumParams = 0;
 
   explicit Variant_window64d256_0f1b188dd6([[maybe_unused]] const double* params) {}
@@ -26,6 +28,18 @@ struct Variant_window64d256_0f1b188dd6 {
   float score([[maybe_unused]] float s, [[maybe_unused]] int64_t b, [[maybe_unused]] int64_t h,
               [[maybe_unused]] int64_t q, [[maybe_unused]] int64_t k) const {
     return s;
+  }
+
+  // The mask over a box of indices (h: query head; q, k: position ranges), by the interval rules
+  // of kvforge/interval.hpp: 0 = EMPTY (false on the whole box), 1 = PARTIAL, 2 = FULL (true on
+  // the whole box).
+  KVF_HOST_DEVICE uint8_t classify([[maybe_unused]] kvf::Interval b, [[maybe_unused]] kvf::Interval h,
+                                   [[maybe_unused]] kvf::Interval q, [[maybe_unused]] kvf::Interval k) const {
+    const kvf::Interval t0 = kvf::iv::sub(q, kvf::iv::point(64.0));
+    const kvf::Interval t1 = kvf::iv::lt(t0, k);
+    const kvf::Interval t2 = kvf::iv::le(k, q);
+    const kvf::Interval t3 = kvf::iv::and_(t1, t2);
+    return kvf::iv::tile_class(t3);
   }
 };
 

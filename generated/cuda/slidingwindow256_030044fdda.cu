@@ -2,6 +2,7 @@
 // kernel slidingwindow256_030044fdda  spec 79346e16104551aa  plan {"target":"cuda","tileQ":64,"tileK":64,"paramMode":"baked","dtype":"f16"}
 #include "kvforge/cuda/forward.cuh"
 #include "kvforge/expr_ops.hpp"
+#include "kvforge/interval.hpp"
 
 namespace {
 
@@ -10,6 +11,7 @@ struct Variant_slidingwindow256_030044fdda {
   static constexpr int kTileK = 64;
   static constexpr bool kHasMask = true;
   static constexpr bool kHasScore = false;
+  static constexpr bool kReadsB = false, kReadsH = false;  // the mask reads b / h
   using Storage = __half;
   static constexpr int kHeadDim = 64;
   static constexpr int kNumParams = 0;
@@ -24,6 +26,18 @@ struct Variant_slidingwindow256_030044fdda {
   __device__ float score([[maybe_unused]] float s, [[maybe_unused]] int64_t b, [[maybe_unused]] int64_t h,
                          [[maybe_unused]] int64_t q, [[maybe_unused]] int64_t k) const {
     return s;
+  }
+
+  // The mask over a box of indices (h: query head; q, k: position ranges), by the interval rules
+  // of kvforge/interval.hpp: 0 = EMPTY (false on the whole box), 1 = PARTIAL, 2 = FULL (true on
+  // the whole box).
+  KVF_HOST_DEVICE uint8_t classify([[maybe_unused]] kvf::Interval b, [[maybe_unused]] kvf::Interval h,
+                                   [[maybe_unused]] kvf::Interval q, [[maybe_unused]] kvf::Interval k) const {
+    const kvf::Interval t0 = kvf::iv::sub(q, kvf::iv::point(256.0));
+    const kvf::Interval t1 = kvf::iv::lt(t0, k);
+    const kvf::Interval t2 = kvf::iv::le(k, q);
+    const kvf::Interval t3 = kvf::iv::and_(t1, t2);
+    return kvf::iv::tile_class(t3);
   }
 };
 

@@ -5,7 +5,7 @@
  */
 import type { BinaryFn, Expr } from '../../ir/expr.ts';
 import { boundIntervals, type IntervalEnv } from '../../passes/boundIntervals.ts';
-import { internalError } from '../../diagnostics.ts';
+import { internalError } from '../../../dsl/diagnostics.ts';
 import type { Dialect } from './dialect.ts';
 import { printDoubleLiteral, printFloatLiteral, printIntLiteral } from './literals.ts';
 
