@@ -17,6 +17,7 @@ export { compile, type CompileOptions } from './runtime/api/compile.ts';
 export { CompiledAttention, type AttentionResult, type RunOptions } from './runtime/api/kernels.ts';
 export type { AttentionInputs } from './runtime/api/inputs.ts';
 export { createCache } from './runtime/cache/create.ts';
+export { TargetBuffer, type BufferDType, type BufferOptions } from './runtime/api/buffer.ts';
 export { KvCache, type CacheDType, type CacheOptions, type Chunk } from './runtime/cache/kvCache.ts';
 export type { DecodeInputs, DecodeOutputs, PrefillInputs } from './runtime/cache/attend.ts';
 export type { BuildEvent } from './runtime/build/addon.ts';

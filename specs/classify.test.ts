@@ -111,7 +111,7 @@ function variantOf(id: string, mask: Expr): Classifier {
 /** The real Variant struct of a real kernel unit (its run-time parameters at their bound values). */
 function realVariant(u: KernelUnit): { classifier: Classifier; values: Record<string, number> } {
   const classifier = { struct: `Variant_${u.id}`, mask: u.mask!, params: u.runtimeParams.map((p) => p.name), source: variantSource(u) };
-  return { classifier, values: Object.fromEntries(u.runtimeParams.map((p) => [p.name, p.value])) };
+  return { classifier, values: Object.fromEntries(u.runtimeParams.map((p) => [p.name, p.value!])) };
 }
 
 /** The Variant's classify() alone (as the template prints it), with printer options: for IR whose mask() would not compile. */

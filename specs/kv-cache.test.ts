@@ -315,15 +315,44 @@ for (const target of ['cpp', 'cuda'] as const) describe(`KV cache and attention 
   });
 });
 
-describe('a cache serves kernels of its own target only', () => {
-  it('a CPU cache passed to a CUDA kernel of the same addon is KVF3011', async () => {
-    const spec = defineAttention({ name: 'targets', heads: { q: 4, kv: 2 }, headDim: 64, mask: defineMask((b, h, q, k) => k <= q, { name: 'c' }) });
-    const [cpu, cuda] = await compile([spec, { spec, plan: { target: 'cuda', dtype: 'f32' } }]);
-    using cache = cpu!.createCache({ batch: 1 });
-    const e = caught(() => cuda!.decodeSync(cache, { q: new Float32Array(4 * 64), out: new Float32Array(4 * 64), lse: new Float32Array(4) }));
+describe('caches and buffers serve kernels of their own target only', () => {
+  const spec = defineAttention({ name: 'targets', heads: { q: 4, kv: 2 }, headDim: 64, mask: defineMask((b, h, q, k) => k <= q, { name: 'c' }) });
+  let cpu: CompiledAttention, cuda: CompiledAttention;
+  beforeAll(async () => {
+    [cpu, cuda] = (await compile([spec, { spec, plan: { target: 'cuda', dtype: 'f32' } }])) as [CompiledAttention, CompiledAttention];
+  }, 900_000);
+
+  it('a CPU cache passed to a CUDA kernel of the same addon is KVF3011', () => {
+    using cache = cpu.createCache({ batch: 1 });
+    const e = caught(() => cuda.decodeSync(cache, { q: new Float32Array(4 * 64), out: new Float32Array(4 * 64), lse: new Float32Array(4) }));
     expect(e.code).toBe('KVF3011');
     expect(e.message).toMatch(/backend 'cpu'.*'cuda/);
-  }, 600_000);
+  });
+
+  for (const which of ['cpu', 'cuda'] as const) it(`decodeSync into ${which} buffers equals decodeSync into arrays; buffers round to their dtype`, () => {
+    const k = which === 'cpu' ? cpu : cuda;
+    using cache = k.createCache({ batch: 2, capacity: 16 });
+    cache.appendBatch([40, 7], { k: rand(1, 47 * 2 * 64), v: rand(2, 47 * 2 * 64), positions: Int32Array.from([...Array(40).keys(), ...Array(7).keys()]) });
+    const q = rand(3, 2 * 4 * 64);
+    const want = { out: new Float32Array(2 * 4 * 64), lse: new Float32Array(2 * 4) };
+    k.decodeSync(cache, { q, ...want });
+    using qb = k.createBuffer({ length: q.length });
+    using ob = k.createBuffer({ length: want.out.length });
+    using lb = k.createBuffer({ length: want.lse.length });
+    qb.upload(q);
+    k.decodeSync(cache, { q: qb, out: ob, lse: lb });
+    expect(ob.download()).toEqual(want.out);
+    expect(lb.download()).toEqual(want.lse);
+    using hb = k.createBuffer({ length: 4, dtype: 'bf16' });
+    hb.upload(Float32Array.of(1.00390625, 3.14159, -0, 1e-40));
+    expect(Array.from(hb.download())).toEqual([roundBf16(1.00390625), roundBf16(3.14159), -0, roundBf16(1e-40)]);
+    expect(caught(() => hb.upload(new Float32Array(5))).code).toBe('KVF3002');
+    expect(caught(() => k.decodeSync(cache, { q: hb, out: ob, lse: lb })).code).toBe('KVF3001'); // bf16 q
+    const other = which === 'cpu' ? cuda.createBuffer({ length: q.length }) : cpu.createBuffer({ length: q.length });
+    expect(caught(() => k.decodeSync(cache, { q: other, out: ob, lse: lb })).code).toBe('KVF3011');
+    other.dispose();
+    expect(caught(() => other.download()).code).toBe('KVF3012');
+  });
 });
 
 describe('the README cache example', () => {

@@ -17,6 +17,7 @@ import { publicParams, resolveRunParams, type PublicParam } from './runParams.ts
 import { checkRunOptions, MAX_THREADS } from './options.ts';
 import { KvCache, type CacheOptions } from '../cache/kvCache.ts';
 import * as cacheCalls from '../cache/attend.ts';
+import { TargetBuffer, type BufferOptions } from './buffer.ts';
 
 /** A unit to run: its data, and the spec it was compiled from when compile() built it. */
 export type RunnableUnit = KernelUnitData & { readonly spec?: AttentionSpec };
@@ -126,6 +127,11 @@ export class CompiledAttention {
     const { heads, headDim, valueDim, plan } = this.unit;
     return new KvCache(this.#addon, this.backend, { batch: opts.batch, kvHeads: heads.kv, headDim, valueDim },
       { ...opts, dtype: opts.dtype ?? (plan.target === 'cuda' ? plan.dtype : 'f32') });
+  }
+
+  /** Memory of this kernel's target: f32 buffers are what decodeSync reads and writes in place. */
+  createBuffer(opts: BufferOptions): TargetBuffer {
+    return new TargetBuffer(this.#addon, this.backend, opts);
   }
 
   #cacheKernel(): cacheCalls.CacheKernel {

@@ -38,11 +38,20 @@ export interface NativeCache {
   readonly capacity: number;
 }
 
+/** A block of one backend's memory (runtime/native/src/napi_buffer.hpp). */
+export interface NativeBuffer {
+  upload(src: Float32Array, offset: number): void;
+  download(dst: Float32Array, offset: number): void;
+  release(): void;
+  readonly released: boolean;
+}
+
 /** One attention call over a cache (runtime/native/src/napi_attend.hpp): packed ragged rows. */
 export interface NativeAttendArgs {
-  q: Float32Array; qpos: Int32Array; rowStart: Int32Array; rowCount: Int32Array;
+  q: Float32Array | NativeBuffer; qpos: Int32Array; rowStart: Int32Array; rowCount: Int32Array;
   Hq: number; scale: number; params: Float64Array; threads: number;
-  out?: Float32Array; lse?: Float32Array;
+  /** Buffers (f32, the kernel's backend) only with sync. */
+  out?: Float32Array | NativeBuffer; lse?: Float32Array | NativeBuffer;
 }
 
 export interface NativeAddon {
@@ -50,6 +59,7 @@ export interface NativeAddon {
   /** `out` [B, Hq, Lq, Dv] and `lse` [B, Hq, Lq] are new arrays the addon allocated. */
   forward(kernelId: string, args: NativeForwardArgs, backend?: Backend): Promise<{ out: Float32Array; lse: Float32Array }>;
   deviceReport(): NativeDeviceReport;
+  NativeBuffer: new (backend: Backend, dtype: number, length: number) => NativeBuffer;
   NativeCache: new (backend: Backend, B: number, Hkv: number, D: number, Dv: number, dtype: number, capacity: number) => NativeCache;
   /** sync: runs now and writes a.out / a.lse (undefined); else resolves with new arrays. */
   attend(kernelId: string, backend: Backend, cache: NativeCache, a: NativeAttendArgs, sync: true): undefined;

@@ -20,6 +20,8 @@ import type { KernelUnitData } from '../../codegen/unit.ts';
 import type { Backend, NativeAddon } from '../api/native.ts';
 import { MAX_THREADS } from '../api/options.ts';
 import { checkArray } from '../api/validate.ts';
+import { TargetBuffer } from '../api/buffer.ts';
+import type { NativeBuffer } from '../api/native.ts';
 import type { KvCache } from './kvCache.ts';
 
 /** The kernel side of a call: what CompiledAttention knows. */
@@ -39,17 +41,30 @@ export interface PrefillInputs {
 }
 
 export interface DecodeInputs {
-  /** [B, Hq, D]: one query row per sequence. */
-  readonly q: Float32Array;
+  /** [B, Hq, D]: one query row per sequence (a TargetBuffer of f32 only with decodeSync). */
+  readonly q: Float32Array | TargetBuffer;
   /** [B]: each row's position. @defaultValue the last position appended to its sequence */
   readonly positions?: Int32Array;
 }
 
 export interface DecodeOutputs {
-  /** [B, Hq, Dv], written in place. */
-  readonly out: Float32Array;
+  /** [B, Hq, Dv], written in place (a Float32Array, or an f32 TargetBuffer of the kernel's target). */
+  readonly out: Float32Array | TargetBuffer;
   /** [B, Hq], written in place. */
-  readonly lse: Float32Array;
+  readonly lse: Float32Array | TargetBuffer;
+}
+
+/** A typed array checked as usual, or an f32 buffer of the kernel's addon and target with `length` values. */
+function arrayOrBuffer(k: CacheKernel, name: string, x: unknown, length: number, formula: string, allowBuffer: boolean): Float32Array | NativeBuffer {
+  if (x instanceof TargetBuffer) {
+    if (!allowBuffer) throw new KvforgeError('KVF3001', `'${name}' is a TargetBuffer: buffers are read and written in place by decodeSync only`, { hint: 'pass a Float32Array to the asynchronous calls' });
+    if (x.disposed) throw new KvforgeError('KVF3012', `buffer '${name}' was disposed`);
+    if (x.addon !== k.addon || x.backend !== k.backend) throw new KvforgeError('KVF3011', `buffer '${name}' lives on backend '${x.backend}' of another addon or target than kernel '${k.unit.id}' ('${k.backend}')`);
+    if (x.dtype !== 'f32') throw new KvforgeError('KVF3001', `buffer '${name}' must hold f32 values, it holds ${x.dtype}`);
+    if (x.length !== length) throw new KvforgeError('KVF3002', `buffer '${name}' holds ${x.length} values, expected ${formula} = ${length}`);
+    return x.native;
+  }
+  return checkArray(name, x, Float32Array, length, formula);
 }
 
 interface Box { qlo: number; qhi: number; klo: number; khi: number }
@@ -151,12 +166,12 @@ export async function prefill(k: CacheKernel, cache: KvCache, x: PrefillInputs, 
 }
 
 /** The rows of one decode step: every sequence that is not released, at its position. */
-function decodeRows(k: CacheKernel, cache: KvCache, x: DecodeInputs) {
+function decodeRows(k: CacheKernel, cache: KvCache, x: DecodeInputs, sync: boolean) {
   checkCacheFits(k, cache);
   const { heads, headDim } = k.unit;
   if (x === null || typeof x !== 'object') throw new KvforgeError('KVF3004', `decode needs { q, positions? }, received ${String(x)}`);
   const B = cache.batch;
-  checkArray('q', x.q, Float32Array, B * heads.q * headDim, `B*Hq*D (B=${B}, Hq=${heads.q}, D=${headDim})`);
+  const q = arrayOrBuffer(k, 'q', x.q, B * heads.q * headDim, `B*Hq*D (B=${B}, Hq=${heads.q}, D=${headDim})`, sync);
   const rows = cache.decodeRows();
   let qpos = x.positions;
   if (qpos === undefined) {
@@ -167,7 +182,7 @@ function decodeRows(k: CacheKernel, cache: KvCache, x: DecodeInputs) {
       }
     }
   } else checkArray('positions', qpos, Int32Array, B, `B (${B})`);
-  return { ...rows, qpos };
+  return { ...rows, qpos, q };
 }
 
 function decodeRange(k: CacheKernel, cache: KvCache, rowCount: Int32Array, qpos: Int32Array, values: Readonly<Record<string, number>>): void {
@@ -180,10 +195,10 @@ function decodeRange(k: CacheKernel, cache: KvCache, rowCount: Int32Array, qpos:
 
 /** Decode: one query per sequence against its slots; resolves with new arrays. */
 export async function decode(k: CacheKernel, cache: KvCache, x: DecodeInputs, params: Float64Array, values: Readonly<Record<string, number>>, threads?: number) {
-  const { rowStart, rowCount, qpos } = decodeRows(k, cache, x);
+  const { rowStart, rowCount, qpos, q } = decodeRows(k, cache, x, false);
   decodeRange(k, cache, rowCount, qpos, values);
   return await k.addon.attend(k.unit.id, k.backend, cache.native, {
-    q: x.q, qpos, rowStart, rowCount, Hq: k.unit.heads.q, scale: k.unit.scale, params, threads: threadsOf(threads),
+    q, qpos, rowStart, rowCount, Hq: k.unit.heads.q, scale: k.unit.scale, params, threads: threadsOf(threads),
   }, false);
 }
 
@@ -192,13 +207,13 @@ export async function decode(k: CacheKernel, cache: KvCache, x: DecodeInputs, pa
  * per-call path of a serving loop). Blocks JS for the kernel's duration.
  */
 export function decodeSync(k: CacheKernel, cache: KvCache, x: DecodeInputs & DecodeOutputs, params: Float64Array, values: Readonly<Record<string, number>>, threads?: number): void {
-  const { rowStart, rowCount, qpos } = decodeRows(k, cache, x);
+  const { rowStart, rowCount, qpos, q } = decodeRows(k, cache, x, true);
   const { heads, valueDim } = k.unit;
   const B = cache.batch;
-  checkArray('out', x.out, Float32Array, B * heads.q * valueDim, `B*Hq*Dv (B=${B}, Hq=${heads.q}, Dv=${valueDim})`);
-  checkArray('lse', x.lse, Float32Array, B * heads.q, `B*Hq (B=${B}, Hq=${heads.q})`);
+  const out = arrayOrBuffer(k, 'out', x.out, B * heads.q * valueDim, `B*Hq*Dv (B=${B}, Hq=${heads.q}, Dv=${valueDim})`, true);
+  const lse = arrayOrBuffer(k, 'lse', x.lse, B * heads.q, `B*Hq (B=${B}, Hq=${heads.q})`, true);
   decodeRange(k, cache, rowCount, qpos, values);
   k.addon.attend(k.unit.id, k.backend, cache.native, {
-    q: x.q, qpos, rowStart, rowCount, Hq: heads.q, scale: k.unit.scale, params, threads: threadsOf(threads), out: x.out, lse: x.lse,
+    q, qpos, rowStart, rowCount, Hq: heads.q, scale: k.unit.scale, params, threads: threadsOf(threads), out, lse,
   }, true);
 }

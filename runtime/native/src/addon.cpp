@@ -16,6 +16,7 @@
 #include "backends.hpp"
 #include "cuda_device.hpp"
 #include "napi_attend.hpp"
+#include "napi_buffer.hpp"
 #include "napi_cache.hpp"
 #include "napi_forward.hpp"
 #include "napi_probes.hpp"
@@ -62,6 +63,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("forward", Napi::Function::New(env, kvf::napi::forward, "forward"));
   exports.Set("attend", Napi::Function::New(env, kvf::napi::attend, "attend"));
   exports.Set("NativeCache", kvf::napi::NativeCache::define(env));
+  exports.Set("NativeBuffer", kvf::napi::NativeBuffer::define(env));
   exports.Set("deviceReport", Napi::Function::New(env, deviceReport, "deviceReport"));
   exports.Set("probeFma", Napi::Function::New(env, kvf::napi::probeFma, "probeFma"));
   exports.Set("probeRead", Napi::Function::New(env, kvf::napi::probeRead, "probeRead"));

@@ -11,6 +11,7 @@
 #include "backends.hpp"
 #include "call_memory.hpp"
 #include "napi_args.hpp"
+#include "napi_buffer.hpp"
 #include "napi_cache.hpp"
 
 namespace kvf::napi {
@@ -55,6 +56,25 @@ struct AttendCall {
 };
 
 Napi::Value prop(const Napi::Object& a, const char* name) { return a.Get(name); }
+
+// `v` as a NativeBuffer of f32 values on `backend` holding at least `need` values, or nullptr when
+// it is not a NativeBuffer at all (then it must be a typed array).
+NativeBuffer* f32Buffer(const Napi::Value& v, const char* name, const std::string& backend, int64_t need, bool sync) {
+  if (!v.IsObject() || v.IsTypedArray()) return nullptr;
+  NativeBuffer* b = nullptr;
+  try {
+    b = NativeBuffer::Unwrap(v.As<Napi::Object>());
+  } catch (const Napi::Error&) {
+    return nullptr;
+  }
+  if (!b) return nullptr;
+  if (!sync) throw ArgError(ArgError::Type, argName(kFn, name) + " is a NativeBuffer: buffers are read and written in place by the synchronous call only (decodeSync)");
+  if (b->released()) throw ArgError(ArgError::Range, argName(kFn, name) + " is a released buffer");
+  if (b->backend() != backend) throw ArgError(ArgError::Range, argName(kFn, name) + " lives on backend '" + b->backend() + "', the kernel runs on '" + backend + "'");
+  if (b->dtype() != DType::F32) throw ArgError(ArgError::Range, argName(kFn, name) + " must hold f32 values, it holds " + dtypeName(b->dtype()));
+  if (b->length() < need) throw ArgError(ArgError::Range, argName(kFn, name) + " holds " + std::to_string(b->length()) + " values, the call needs " + std::to_string(need));
+  return b;
+}
 
 std::unique_ptr<AttendCall> parse(const Napi::CallbackInfo& info, bool sync) {
   auto call = std::make_unique<AttendCall>();
@@ -106,7 +126,9 @@ std::unique_ptr<AttendCall> parse(const Napi::CallbackInfo& info, bool sync) {
   }
   a.maxRows = maxRows, a.totalRows = total;
   const std::string rowsFormula = "rows = " + std::to_string(rows);
-  const TypedArrayBytes q = readTypedArray(kFn, "q", prop(o, "q"), napi_float32_array, rows * a.Hq * D, rowsFormula + ", Hq*D = " + std::to_string(a.Hq * D));
+  NativeBuffer* qBuf = f32Buffer(prop(o, "q"), "q", backend, rows * a.Hq * D, sync);
+  const TypedArrayBytes q = qBuf ? TypedArrayBytes{qBuf->data(), size_t(rows * a.Hq * D), size_t(rows * a.Hq * D) * 4}
+                                 : readTypedArray(kFn, "q", prop(o, "q"), napi_float32_array, rows * a.Hq * D, rowsFormula + ", Hq*D = " + std::to_string(a.Hq * D));
   const TypedArrayBytes qp = readTypedArray(kFn, "qpos", prop(o, "qpos"), napi_int32_array, rows, rowsFormula);
   {
     const TypedArrayBytes p = readTypedArray(kFn, "params", prop(o, "params"), napi_float64_array, -1, "");
@@ -122,14 +144,12 @@ std::unique_ptr<AttendCall> parse(const Napi::CallbackInfo& info, bool sync) {
   float* out = nullptr;
   float* lse = nullptr;
   const Napi::Value ov = prop(o, "out"), lv = prop(o, "lse");
-  if (sync || !ov.IsUndefined()) {
-    const TypedArrayBytes t = readTypedArray(kFn, "out", ov, napi_float32_array, nOut, rowsFormula + ", Hq*Dv");
-    out = static_cast<float*>(const_cast<void*>(t.data));
-  }
-  if (sync || !lv.IsUndefined()) {
-    const TypedArrayBytes t = readTypedArray(kFn, "lse", lv, napi_float32_array, nLse, rowsFormula + ", Hq");
-    lse = static_cast<float*>(const_cast<void*>(t.data));
-  }
+  NativeBuffer* outBuf = f32Buffer(ov, "out", backend, nOut, sync);
+  NativeBuffer* lseBuf = f32Buffer(lv, "lse", backend, nLse, sync);
+  if (outBuf) out = static_cast<float*>(outBuf->data());
+  else if (sync) out = static_cast<float*>(const_cast<void*>(readTypedArray(kFn, "out", ov, napi_float32_array, nOut, rowsFormula + ", Hq*Dv").data));
+  if (lseBuf) lse = static_cast<float*>(lseBuf->data());
+  else if (sync) lse = static_cast<float*>(const_cast<void*>(readTypedArray(kFn, "lse", lv, napi_float32_array, nLse, rowsFormula + ", Hq").data));
   if (!sync) {  // the call owns its inputs and outputs
     call->q = AlignedCopy(q.data, q.bytes), call->qpos = AlignedCopy(qp.data, qp.bytes);
     call->rowStart = AlignedCopy(rs.data, rs.bytes), call->rowCount = AlignedCopy(rc.data, rc.bytes);
@@ -145,16 +165,20 @@ std::unique_ptr<AttendCall> parse(const Napi::CallbackInfo& info, bool sync) {
     a.rowStart = start, a.rowCount = count;
   }
   a.out = out, a.lse = lse;
-  if (backend == "cuda") {  // every pointer must be device memory
+  if (backend == "cuda") {  // every pointer must be device memory (buffers already are)
     call->mem = findMemoryOps(backend);
-    call->hostOut = out, call->hostLse = lse;
-    a.q = static_cast<const float*>(call->toDevice(a.q, size_t(rows * a.Hq * D) * 4));
+    if (!qBuf) a.q = static_cast<const float*>(call->toDevice(a.q, size_t(rows * a.Hq * D) * 4));
     a.qpos = static_cast<const int32_t*>(call->toDevice(a.qpos, size_t(rows) * 4));
     a.rowStart = static_cast<const int32_t*>(call->toDevice(a.rowStart, size_t(B) * 4));
     a.rowCount = static_cast<const int32_t*>(call->toDevice(a.rowCount, size_t(B) * 4));
-    call->outBytes = size_t(nOut) * 4, call->lseBytes = size_t(nLse) * 4;
-    a.out = static_cast<float*>(call->deviceAlloc(call->outBytes));
-    a.lse = static_cast<float*>(call->deviceAlloc(call->lseBytes));
+    if (!outBuf) {
+      call->hostOut = out, call->outBytes = size_t(nOut) * 4;
+      a.out = static_cast<float*>(call->deviceAlloc(call->outBytes));
+    }
+    if (!lseBuf) {
+      call->hostLse = lse, call->lseBytes = size_t(nLse) * 4;
+      a.lse = static_cast<float*>(call->deviceAlloc(call->lseBytes));
+    }
   }
   return call;
 }
