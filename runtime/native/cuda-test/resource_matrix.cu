@@ -1,6 +1,7 @@
 // nvcc-only resource check (run.sh): one variant per head dim x storage dtype x {mask, score,
 // mask + score}, at the recommended tiles, so ptxas reports registers, shared memory and spills of
-// every kernel instantiation that generated files will produce. Not linked into anything.
+// every kernel instantiation that generated files will produce (with a classify(), as generated
+// variants have; its mask reads h, so decode classifies per row). Not linked into anything.
 #include "kvforge/cuda/forward.cuh"
 #include "kvforge/expr_ops.hpp"
 
@@ -19,8 +20,19 @@
     float p_cap;                                                                                       \
     KVF_HD explicit NAME(const double* params)                                                         \
         : p_window(static_cast<int64_t>(params[0])), p_cap(static_cast<float>(params[1])) {}           \
+    static constexpr bool kReadsB = false, kReadsH = true;                                             \
     __device__ bool mask(int64_t, int64_t h, int64_t q, int64_t k) const {                             \
       return k < 4 || (q - p_window * (1 + kvf::floor_div(h, 4)) < k && k <= q);                       \
+    }                                                                                                  \
+    /* As the interval rules bound the mask: each side of || and && on its own. */                    \
+    KVF_HOST_DEVICE uint8_t classify(kvf::Interval, kvf::Interval h, kvf::Interval q,                  \
+                                     kvf::Interval k) const {                                          \
+      const double w = double(p_window), a = (1 + floor(h.lo / 4)) * w, c = (1 + floor(h.hi / 4)) * w;  \
+      const double lo = a < c ? a : c, hi = a < c ? c : a;                                             \
+      const bool sinksAll = k.hi < 4, sinksNone = k.lo >= 4;                                           \
+      const bool windowAll = k.lo > q.hi - lo && k.hi <= q.lo;                                          \
+      const bool windowNone = k.hi <= q.lo - hi || k.lo > q.hi;                                         \
+      return sinksAll || windowAll ? 2 : sinksNone && windowNone ? 0 : 1;                              \
     }                                                                                                  \
     __device__ float score(float s, int64_t, int64_t h, int64_t q, int64_t k) const {                  \
       return p_cap * tanhf(s / p_cap) - 0.0625f * static_cast<float>(h + 1) * static_cast<float>(q - k); \

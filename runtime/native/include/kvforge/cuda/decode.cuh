@@ -14,11 +14,12 @@
 // - Every warp writes its unnormalised (acc, m, l) as one partial into the workspace;
 //   decodeMergeKernel combines the nSplit * 4 partials of a row with the exact log-sum-exp merge
 //   (partials with l == 0 saw no admissible key and are ignored; NaN anywhere makes the row NaN).
-// - Tile classes (classify.cuh) are per 32-key chunk. When the mask reads h (kReadsH), per row:
-//   lane r classifies row r (its head, its position), EMPTY rows sit the chunk out, PARTIAL rows
-//   evaluate the mask, FULL rows do not. Otherwise one class serves all rows of the slice (the
-//   heads of the KV group, [min, max] of the rows' positions), and each lane classifies a
-//   different chunk ahead, so a warp asks classify() once per 32 of its chunks.
+// - Tile classes (classify.cuh) are per 32-key chunk, computed by the whole block for its chunks
+//   before the main loop into shared memory (in the loop, the classifier's invariants would stay
+//   live through it and cost registers). When the mask reads h (kReadsH), per row (its head, its
+//   position): EMPTY rows sit the chunk out, PARTIAL rows evaluate the mask, FULL rows do not.
+//   Otherwise one class per chunk serves all rows of the slice (the heads of the KV group at once,
+//   [min, max] of the rows' positions).
 #pragma once
 #include "kvforge/cuda/classify.cuh"
 #include "kvforge/cuda/config.cuh"
@@ -43,13 +44,34 @@ constexpr int decodeLargeRows() {
   return D <= 64 ? 16 : 8;
 }
 
+// Dynamic shared memory of decodeKernel<V, R>, in bytes, without the tile classes.
 template <class V, int R>
 constexpr int decodeSmemBytes() {
-  return (R * V::kHeadDim + kWarps * kWarpScratchFloats<R>) * 4 + 2 * R * 4;  // + rowPos, rowH
+  return (R * V::kHeadDim + kWarps * kWarpScratchFloats<R>) * 4 + kSlotBasesBytes + 2 * R * 4;  // + bases, rows
+}
+
+// Chunks per key split at most when the kernel classifies (its class table is in shared memory).
+constexpr int kDecodeMaxChunksPerSplit = 1024;
+
+// The tile classes' shared memory of a block of chunksPerSplit chunks: a byte per chunk, per row
+// of the slice when the mask reads h.
+template <class V, int R>
+constexpr int decodeClassBytes(int chunksPerSplit) {
+  return !kClassifies<V> ? 0 : ReadsH<V>::value ? chunksPerSplit * R : chunksPerSplit;
+}
+
+// Blocks per SM the decode kernel is compiled for (its register budget: 128 registers for 4, 168
+// for 3). 4 where the instantiations fit 128 without spills at sm_80 and sm_90 (cuda-test/run.sh
+// checks every head dim x dtype): 4 rows up to D = 128, and 8 rows at D = 128 with 16-bit
+// storage. Elsewhere ptxas may use up to 168, and does.
+template <int D, int R, class T>
+constexpr int decodeMinBlocks() {
+  return (R <= 4 && D <= 128) || (R == 8 && D == 128 && sizeof(T) == 2) ? 4 : 3;
 }
 
 template <class V, int R>
-__global__ void __launch_bounds__(kThreads, 3) decodeKernel(const V var, const DeviceArgs<typename V::Storage> a) {
+__global__ void __launch_bounds__(kThreads, decodeMinBlocks<V::kHeadDim, R, typename V::Storage>())
+    decodeKernel(const V var, const DeviceArgs<typename V::Storage> a) {
   using T = typename V::Storage;
   constexpr int D = V::kHeadDim, C = D / kWarpSize;
   static_assert(D % kWarpSize == 0, "kHeadDim must be a multiple of 32");
@@ -62,34 +84,58 @@ __global__ void __launch_bounds__(kThreads, 3) decodeKernel(const V var, const D
   KVF_DYNAMIC_SHARED(float, kvfSmem);
   float* Qs = kvfSmem;                                                    // [R][D], pre-scaled
   float* Wall = Qs + R * D;                                                // kWarps scratches
-  int* rowPos = reinterpret_cast<int*>(Wall + kWarps * kWarpScratchFloats<R>);  // [R]
+  SlotBases<T>* bases = reinterpret_cast<SlotBases<T>*>(Wall + kWarps * kWarpScratchFloats<R>);
+  int* rowPos = reinterpret_cast<int*>(reinterpret_cast<char*>(bases) + kSlotBasesBytes);  // [R]
   int* rowH = rowPos + R;                                                  // [R]
+  uint8_t* tileCls = reinterpret_cast<uint8_t*>(rowH + R);  // [decodeClassBytes] (kClassifies<V>)
 
   const int split = blockIdx.x, slice = blockIdx.y;
   const int64_t bh = blockIdx.z, b = bh / a.Hkv, hk = bh % a.Hkv;
-  const int64_t n = a.rowCount[b], gr0 = int64_t(slice) * R, groupRows = a.G * n;
+  // Row counts are ints: G * rowCount[b] <= G * maxRows <= kDecodeMaxGroupRows here.
+  const int n = a.rowCount[b], gr0 = slice * R, groupRows = int(a.G) * n, G = int(a.G);
   if (gr0 >= groupRows) return;  // the whole block: sequence b has fewer rows
   const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
-  const int rows = int(groupRows - gr0 < R ? groupRows - gr0 : R);
+  const int rows = groupRows - gr0 < R ? groupRows - gr0 : R;
   const int64_t rs = a.rowStart[b];
 
   for (int idx = threadIdx.x; idx < R * D / 4; idx += kThreads) {
     const int r = idx / (D / 4), c = (idx % (D / 4)) * 4;
     float x[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     if (r < rows) {
-      const int64_t gr = gr0 + r, h = hk * a.G + gr / n, i = gr % n;
-      loadFloats<4>(a.queryRow(b, h, rs + i) + c, x);
+      const int gr = gr0 + r;
+      loadFloats<4>(a.queryRow(b, hk * G + gr / n, rs + gr % n) + c, x);
     }
     KVF_UNROLL
     for (int t = 0; t < 4; ++t) x[t] *= a.qScale;
     storeFloats<4>(Qs + r * D + c, x);
   }
   for (int r = threadIdx.x; r < R; r += kThreads) {
-    const int64_t gr = gr0 + (r < rows ? r : 0), h = hk * a.G + gr / n, i = gr % n;
-    rowH[r] = int(h);
-    rowPos[r] = a.queryPosition(b, rs + i);
+    const int gr = gr0 + (r < rows ? r : 0);
+    rowH[r] = int(hk) * G + gr / n;
+    rowPos[r] = a.queryPosition(b, rs + gr % n);
   }
+  storeSlotBases(bases, a, b, hk);
   __syncthreads();
+
+  const int nKeys = a.keyCount(b, hk), nChunks = (nKeys + kChunk - 1) / kChunk;
+  const int c0 = split * a.chunksPerSplit, c1 = c0 + a.chunksPerSplit < nChunks ? c0 + a.chunksPerSplit : nChunks;
+  // Classes of this block's chunks [c0, c1), before the main loop (none of its state is live yet):
+  // per row ([chunk][row]) or one per chunk for the whole slice, into shared memory sized by the
+  // host (decodeClassBytes).
+  if constexpr (kClassifies<V>) {
+    constexpr int per = kRowClasses ? R : 1;
+    const Interval sliceHeads{double(rowH[0]), double(rowH[rows - 1])}, slicePositions = positionRange(rowPos, rows);
+    for (int idx = threadIdx.x; idx < (c1 - c0) * per; idx += kThreads) {
+      const int r = idx % per, k0 = (c0 + idx / per) * kChunk, k1 = k0 + kChunk < nKeys ? k0 + kChunk : nKeys;
+      uint8_t cls = kTileEmpty;
+      if (!kRowClasses) cls = classifyKeys(var, a, b, hk, sliceHeads, slicePositions, k0, k1);
+      else if (r < rows)
+        cls = classifyKeys(var, a, b, hk, Interval{double(rowH[r]), double(rowH[r])},
+                           Interval{double(rowPos[r]), double(rowPos[r])}, k0, k1);
+      tileCls[idx] = cls;
+    }
+    __syncthreads();
+  }
 
   float* W = Wall + warp * kWarpScratchFloats<R>;
   const uint32_t valid = rows >= 32 ? kFullMask : ((1u << rows) - 1u);
@@ -102,37 +148,24 @@ __global__ void __launch_bounds__(kThreads, 3) decodeKernel(const V var, const D
   }
   float m = -INFINITY, l = 0.0f;  // of row `lane` (lanes < R)
 
-  const int64_t nKeys = a.keyCount(b, hk);
-  const int64_t nChunks = (nKeys + kChunk - 1) / kChunk;
-  const int64_t c0 = int64_t(split) * a.chunksPerSplit;
-  const int64_t c1 = c0 + a.chunksPerSplit < nChunks ? c0 + a.chunksPerSplit : nChunks;
-  uint32_t ahead = kTilePartial;  // kSliceClasses: lane j holds the class of chunk it0 + j of this warp
-  int it = 0;                     // this warp's chunk count
-  for (int64_t c = c0 + warp; c < c1; c += kWarps, ++it) {
-    const int64_t k0 = c * kChunk;
-    const int nk = int(nKeys - k0 < kChunk ? nKeys - k0 : kChunk);
+  for (int c = c0 + warp; c < c1; c += kWarps) {
+    const int k0 = c * kChunk, nk = nKeys - k0 < kChunk ? nKeys - k0 : kChunk;
     if constexpr (kRowClasses) {
-      const uint8_t cls = lane < rows ? classifyKeys(var, a, b, hk, Interval{double(rowH[lane]), double(rowH[lane])},
-                                                     Interval{double(rowPos[lane]), double(rowPos[lane])}, k0, k0 + nk)
-                                      : uint8_t(kTileEmpty);
+      const uint8_t cls = lane < R ? tileCls[(c - c0) * R + lane] : uint8_t(kTileEmpty);  // EMPTY past rows
       wrows.live = __ballot_sync(kFullMask, cls != kTileEmpty);
       wrows.masked = __ballot_sync(kFullMask, cls != kTileEmpty && cls != kTileFull);
     } else if constexpr (kSliceClasses) {
-      if (it % kWarpSize == 0) {
-        const int64_t cj = c + int64_t(kWarps) * lane, kj = cj * kChunk;
-        ahead = cj < c1 ? classifyKeys(var, a, b, hk, Interval{double(rowH[0]), double(rowH[rows - 1])},
-                                       positionRange(rowPos, rows), kj, kj + kChunk < nKeys ? kj + kChunk : nKeys)
-                        : uint32_t(kTileEmpty);
-      }
-      const uint32_t cls = __shfl_sync(kFullMask, ahead, it % kWarpSize);
+      const uint8_t cls = tileCls[c - c0];
       wrows.live = cls != kTileEmpty ? valid : 0u;
       wrows.masked = cls != kTileFull ? wrows.live : 0u;
     }
     if (wrows.live == 0) continue;
     // (Slot pointers are formed only here: a view with no slots may have null k, v, pos.)
-    warpStep<V, R, (R < 4 ? R : 4), kDecodeKeyUnroll<T>>(var, b, wrows, a.keys(b, hk) + k0 * a.kStrideS, a.kStrideS,
-                                                          a.values(b, hk) + k0 * a.vStrideS, a.vStrideS,
-                                                          a.keyPositions(b, hk) + k0, nk, a.sScale, W, acc, m, l);
+    const auto values = [&] { return bases->v + k0 * a.vStrideS; };
+    const auto positions = [&] { return bases->pos + k0; };
+    warpStep<V, R, (R < 4 ? R : 4), kDecodeKeyUnroll<T>>(var, b, wrows, bases->k + k0 * a.kStrideS, int(a.kStrideS),
+                                                          values, int(a.vStrideS), positions, nk, a.sScale, W, acc, m,
+                                                          l);
   }
 
   // This warp's partial.
@@ -157,48 +190,47 @@ template <int D, class T>
 __global__ void __launch_bounds__(kThreads) decodeMergeKernel(const DeviceArgs<T> a) {
   constexpr int C = D / kWarpSize;
   const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
-  const int64_t perBh = int64_t(a.nSlices) * a.rowsPerSlice;
-  const int64_t row = int64_t(blockIdx.x) * kWarps + warp;  // bh * perBh + gr
-  if (row >= a.B * a.Hkv * perBh) return;
-  const int64_t bh = row / perBh, gr = row % perBh, b = bh / a.Hkv, hk = bh % a.Hkv;
-  const int64_t n = a.rowCount[b];
-  if (gr >= a.G * n) return;
-  const int64_t h = hk * a.G + gr / n, qrow = a.rowStart[b] + gr % n;
-  const int64_t slice = gr / a.rowsPerSlice, r = gr % a.rowsPerSlice;
-  const int64_t base = (bh * a.nSlices + slice) * a.nUnits;
+  // ints: B * Hkv <= 65535 (host.cuh), perBh < 64, G * rowCount[b] <= kDecodeMaxGroupRows, and a
+  // row's partials span nUnits * rowsPerSlice * D < 2^31 floats (nUnits <= 8 x the SM count).
+  const int perBh = a.nSlices * a.rowsPerSlice;
+  const int row = blockIdx.x * kWarps + warp;  // bh * perBh + gr
+  if (row >= int(a.B * a.Hkv) * perBh) return;
+  const int bh = row / perBh, gr = row % perBh, Hkv = int(a.Hkv), b = bh / Hkv, hk = bh % Hkv;
+  const int n = a.rowCount[b];
+  if (gr >= int(a.G) * n) return;
+  const int h = hk * int(a.G) + gr / n;
+  const int64_t qrow = a.rowStart[b] + gr % n;
+  const int slice = gr / a.rowsPerSlice, r = gr % a.rowsPerSlice;
+  const int64_t base = (int64_t(bh) * a.nSlices + slice) * a.nUnits;
   const float* pm = a.partM + base * a.rowsPerSlice + r;
   const float* pl = a.partL + base * a.rowsPerSlice + r;
+  const float* po = a.partO + (base * a.rowsPerSlice + r) * D + lane;
+  const int step = a.rowsPerSlice;
 
   float M = -INFINITY;
   bool any = false;
   for (int u = 0; u < a.nUnits; ++u) {
-    const float lu = pl[int64_t(u) * a.rowsPerSlice], mu = pm[int64_t(u) * a.rowsPerSlice];
+    const float lu = pl[u * step], mu = pm[u * step];
     if (lu == 0.0f) continue;
     any = true;
     if (mu > M || mu != mu) M = M != M ? M : mu;  // NaN sticks
   }
-  float* out = a.outRow(b, h, qrow) + lane;
-  if (!any) {
-    KVF_UNROLL
-    for (int c = 0; c < C; ++c) out[c * kWarpSize] = 0.0f;
-    if (lane == 0) *a.lseAt(b, h, qrow) = -INFINITY;
-    return;
-  }
   float L = 0.0f, o[C];
   KVF_UNROLL
   for (int c = 0; c < C; ++c) o[c] = 0.0f;
-  for (int u = 0; u < a.nUnits; ++u) {
-    const float lu = pl[int64_t(u) * a.rowsPerSlice], mu = pm[int64_t(u) * a.rowsPerSlice];
+  for (int u = 0; any && u < a.nUnits; ++u) {
+    const float lu = pl[u * step], mu = pm[u * step];
     if (lu == 0.0f) continue;
     const float w = exp2Flush(mu - M);
     L += lu * w;
-    const float* po = a.partO + ((base + u) * a.rowsPerSlice + r) * D + lane;
     KVF_UNROLL
-    for (int c = 0; c < C; ++c) o[c] = fmaf(po[c * kWarpSize], w, o[c]);
+    for (int c = 0; c < C; ++c) o[c] = fmaf(po[u * step * D + c * kWarpSize], w, o[c]);
   }
+  // No partial saw an admissible key: exactly 0 and -inf.
+  float* out = a.outRow(b, h, qrow) + lane;
   KVF_UNROLL
-  for (int c = 0; c < C; ++c) out[c * kWarpSize] = o[c] / L;
-  if (lane == 0) *a.lseAt(b, h, qrow) = (M + log2f(L)) * kLn2;
+  for (int c = 0; c < C; ++c) out[c * kWarpSize] = any ? o[c] / L : 0.0f;
+  if (lane == 0) *a.lseAt(b, h, qrow) = any ? (M + log2f(L)) * kLn2 : -INFINITY;
 }
 
 }  // namespace KVF_CUDA_NS

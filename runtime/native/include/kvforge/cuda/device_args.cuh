@@ -48,10 +48,10 @@ struct DeviceArgs {
   float* partL;  // same layout, sum of p
   int nSlices, nSplit, nUnits, chunksPerSplit, rowsPerSlice;
 
-  // Slots of (b, KV head hk) a kernel reads: [0, min(len(b, hk), maxLen)).
-  __device__ __forceinline__ int64_t keyCount(int64_t b, int64_t hk) const {
-    const int64_t n = len[b * lenStrideB + hk * lenStrideH];
-    return n < 0 ? 0 : (n < maxLen ? n : maxLen);
+  // Slots of (b, KV head hk) a kernel reads: [0, min(len(b, hk), maxLen)) (an int: len is int32).
+  __device__ __forceinline__ int keyCount(int64_t b, int64_t hk) const {
+    const int n = len[b * lenStrideB + hk * lenStrideH];
+    return n < 0 ? 0 : (n < maxLen ? n : int(maxLen));
   }
   __device__ __forceinline__ const T* keys(int64_t b, int64_t hk) const { return k + b * kStrideB + hk * kStrideH; }
   __device__ __forceinline__ const T* values(int64_t b, int64_t hk) const { return v + b * vStrideB + hk * vStrideH; }
@@ -70,6 +70,26 @@ struct DeviceArgs {
     return lse + row * lseStrideRow + b * lseStrideB + h * lseStrideH;
   }
 };
+
+// The slot rows of the (b, hk) a block reads, kept in its shared memory (kSlotBasesBytes) and
+// read again where they are used: held in registers through the main loop, the three 64-bit
+// pointers cost 6 of them (measured), while a shared-memory read per chunk costs nothing that
+// matters. Written by thread 0 before the block's first barrier.
+template <class T>
+struct SlotBases {
+  const T* k;
+  const T* v;
+  const int32_t* pos;
+};
+constexpr int kSlotBasesBytes = 32;  // sizeof(SlotBases), rounded up to keep 16-byte alignment
+
+// (A view with no slots may have null k, v, pos: no offset is added to a null pointer.)
+template <class T>
+__device__ __forceinline__ void storeSlotBases(SlotBases<T>* s, const DeviceArgs<T>& a, int64_t b, int64_t hk) {
+  if (threadIdx.x == 0)
+    *s = SlotBases<T>{a.k ? a.keys(b, hk) : nullptr, a.v ? a.values(b, hk) : nullptr,
+                      a.pos ? a.keyPositions(b, hk) : nullptr};
+}
 
 }  // namespace KVF_CUDA_NS
 }  // namespace kvf

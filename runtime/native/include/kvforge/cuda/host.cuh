@@ -17,6 +17,7 @@
 // std::runtime_error naming the call and the CUDA error.
 #pragma once
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -82,7 +83,8 @@ inline void requireSharedMemory(const DeviceProps& dev, int bytes, const char* k
     throw std::runtime_error(std::string("kvforge " KVF_CUDA_BACKEND ": ") + kernel + " (" + variant + ") needs " +
                              std::to_string(bytes) + " bytes of shared memory per block, device " +
                              std::to_string(dev.device) + " allows " + std::to_string(dev.smemOptIn) +
-                             " (cudaDevAttrMaxSharedMemoryPerBlockOptin); a smaller kTileQ or head dim fits");
+                             " (cudaDevAttrMaxSharedMemoryPerBlockOptin); a smaller kTileQ or head dim fits (the "
+                             "prefill also takes a byte per kTileK slots of maxLen for its tile classes)");
 }
 
 // The decode partials' device buffer of one backend and device. A call takes `m` before it
@@ -140,8 +142,9 @@ struct DecodePlan {
   int rowsPerSlice, nSlices, nSplit, chunksPerSplit;
 };
 
+// maxChunksPerSplit: the largest split the kernel takes (its class table's bound).
 inline DecodePlan planDecode(int64_t B, int64_t Hkv, int64_t groupRows, int64_t maxLen, int rowsPerSlice,
-                             int smCount) {
+                             int smCount, int64_t maxChunksPerSplit) {
   DecodePlan p;
   p.rowsPerSlice = rowsPerSlice;
   p.nSlices = int((groupRows + rowsPerSlice - 1) / rowsPerSlice);
@@ -150,11 +153,14 @@ inline DecodePlan planDecode(int64_t B, int64_t Hkv, int64_t groupRows, int64_t 
   const int64_t target = int64_t(kDecodeBlocksPerSm) * smCount;
   const int64_t want = (target + blocks - 1) / blocks;
   const int64_t most = (nChunks + kDecodeMinChunksPerSplit - 1) / kDecodeMinChunksPerSplit;
-  const int64_t split = std::max<int64_t>(1, std::min(want, most));
+  const int64_t fewest = (nChunks + maxChunksPerSplit - 1) / maxChunksPerSplit;
+  const int64_t split = std::max<int64_t>({1, fewest, std::min(want, most)});
   p.chunksPerSplit = int(std::max<int64_t>(1, (nChunks + split - 1) / split));
   p.nSplit = int(std::max<int64_t>(1, (nChunks + p.chunksPerSplit - 1) / p.chunksPerSplit));
   return p;
 }
+
+constexpr int64_t roundUp16(int64_t n) { return (n + 15) / 16 * 16; }
 
 // Decode is used when the rows sharing a KV head (G * maxRows) are at most this many (a few
 // slices); beyond it, the prefill's 64-row tiles are filled well enough.
@@ -166,7 +172,8 @@ template <class V, int R>
 void launchDecode(const V& var, DeviceArgs<typename V::Storage> d, const AttnArgs& a, const DeviceProps& dev,
                   cudaStream_t stream) {
   constexpr int D = V::kHeadDim;
-  const DecodePlan p = planDecode(a.B, a.kv.Hkv, d.G * a.maxRows, a.kv.maxLen, R, dev.smCount);
+  const DecodePlan p = planDecode(a.B, a.kv.Hkv, d.G * a.maxRows, a.kv.maxLen, R, dev.smCount,
+                                  kClassifies<V> ? kDecodeMaxChunksPerSplit : kMaxGridX);
   d.nSlices = p.nSlices, d.nSplit = p.nSplit, d.chunksPerSplit = p.chunksPerSplit, d.rowsPerSlice = R;
   d.nUnits = p.nSplit * kWarps;
   const size_t parts = size_t(a.B * a.kv.Hkv) * size_t(p.nSlices) * size_t(d.nUnits) * size_t(R);
@@ -174,7 +181,7 @@ void launchDecode(const V& var, DeviceArgs<typename V::Storage> d, const AttnArg
   if (mergeBlocks > kMaxGridX)
     throw std::invalid_argument("kvforge " KVF_CUDA_BACKEND " kernel: " + std::to_string(parts) +
                                 " decode rows exceed the grid limit");
-  constexpr int smem = decodeSmemBytes<V, R>();
+  const int smem = int(decodeSmemBytes<V, R>() + roundUp16(decodeClassBytes<V, R>(p.chunksPerSplit)));
   requireSharedMemory(dev, smem, "decodeKernel", variantShape<V>());
 
   Workspace& ws = workspace(dev.device);
@@ -199,8 +206,9 @@ void launchDecode(const V& var, DeviceArgs<typename V::Storage> d, const AttnArg
 template <class V>
 void launchPrefill(const V& var, const DeviceArgs<typename V::Storage>& d, const AttnArgs& a, const DeviceProps& dev,
                    cudaStream_t stream) {
-  constexpr int smem = prefillSmemBytes<V>();
-  requireSharedMemory(dev, smem, "prefillKernel", variantShape<V>());
+  const int64_t smem64 = prefillSmemBytes<V>() + roundUp16(prefillClassBytes<V>(a.kv.maxLen));
+  const int smem = int(std::min<int64_t>(smem64, INT32_MAX));
+  requireSharedMemory(dev, smem, "prefillKernel", variantShape<V>() + ", maxLen = " + std::to_string(a.kv.maxLen));
   SyncOnUnwind guard{stream};
   auto* prefill = &prefillKernel<V>;  // a template-id cannot be a macro argument
   check(cudaFuncSetAttribute(prefill, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "cudaFuncSetAttribute",
@@ -250,6 +258,9 @@ void checkArgs(const AttnArgs& a) {
   const bool kvAligned = aligned(kv.k, 16) && aligned(kv.v, 16) && kv.kStrideB % vec == 0 && kv.kStrideH % vec == 0 &&
                          kv.kStrideS % vec == 0 && kv.vStrideB % vec == 0 && kv.vStrideH % vec == 0 &&
                          kv.vStrideS % vec == 0;
+  requireArg(std::abs(kv.kStrideS) <= kMaxSlotStride && std::abs(kv.vStrideS) <= kMaxSlotStride,
+             "expected slot strides of at most 2^26 elements, got kStrideS = " + num(kv.kStrideS) +
+                 ", vStrideS = " + num(kv.vStrideS));
   requireArg(kv.maxLen == 0 || kvAligned,
              "kv.k and kv.v must be 16-byte aligned with strides that are multiples of " + num(vec) +
                  " elements, got k strides " + num(kv.kStrideB) + ", " + num(kv.kStrideH) + ", " + num(kv.kStrideS) +

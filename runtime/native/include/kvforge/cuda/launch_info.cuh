@@ -1,7 +1,9 @@
 // Host-side view of how forward<V> (host.cuh) launches a variant's kernels: for every __global__
 // function it may launch, the block size and the dynamic shared memory per block, taken from the
 // very constexpr functions and constants the launch code passes (kThreads, prefillSmemBytes<V>(),
-// decodeSmemBytes<V, R>(), kDecodeSmallRows, decodeLargeRows<D>()).
+// decodeSmemBytes<V, R>(), kDecodeSmallRows, decodeLargeRows<D>()). The tile classes' part of the
+// shared memory depends on the call; it is counted for a call with kLaunchInfoSlots slots
+// (prefill) and at its bound, kDecodeMaxChunksPerSplit chunks (decode).
 //
 // For tools, not for the addon: `kvforge resources` (runtime/cuda/resources.ts) compiles
 // runtime/native/tools/launch_info.cu against a generated .cu to read these numbers, and feeds
@@ -32,6 +34,7 @@ struct KernelLaunch {
 };
 
 constexpr int kMaxVariantLaunches = 4;
+constexpr int64_t kLaunchInfoSlots = 32768;  // maxLen of the call the prefill's numbers are for
 
 // Everything forward<V> may launch, with the variant's compiled shape.
 struct VariantLaunches {
@@ -53,9 +56,14 @@ constexpr VariantLaunches variantLaunches() {
       V::kTileK,
       4,
       {
-          {"prefill", 0, kThreads, prefillSmemBytes<V>(), true},          // launchPrefill<V>
-          {"decode", small, kThreads, decodeSmemBytes<V, small>(), true},  // launchDecode<V, small>
-          {"decode", large, kThreads, decodeSmemBytes<V, large>(), true},  // launchDecode<V, large>
+          {"prefill", 0, kThreads, int(prefillSmemBytes<V>() + roundUp16(prefillClassBytes<V>(kLaunchInfoSlots))),
+           true},  // launchPrefill<V>
+          {"decode", small, kThreads,
+           int(decodeSmemBytes<V, small>() + roundUp16(decodeClassBytes<V, small>(kDecodeMaxChunksPerSplit))),
+           true},  // launchDecode<V, small>
+          {"decode", large, kThreads,
+           int(decodeSmemBytes<V, large>() + roundUp16(decodeClassBytes<V, large>(kDecodeMaxChunksPerSplit))),
+           true},  // launchDecode<V, large>
           {"merge", 0, kThreads, 0, false},                                // launchDecode's merge
       }};
 }

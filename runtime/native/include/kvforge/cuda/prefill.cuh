@@ -7,10 +7,11 @@
 //   is sized by maxRows, and blocks past a shorter sequence's rows return at once.
 // - The query tile is loaded once, pre-scaled, into shared memory (f32); every lane reads it by
 //   broadcast in the score phase.
-// - Key tiles are kTileK slots of the row's (sequence, KV head), up to its own length. Their
-//   classes are computed on the device (classify.cuh), kThreads tiles at a time, one per thread,
-//   into shared memory: the block's rows and head against the tile's position summary. For every
-//   tile not EMPTY, the block stages its keys and values 32 at a time into shared memory, converted
+// - Key tiles are kTileK slots of the block's (sequence, KV head), up to its own length. Their
+//   classes are computed on the device (classify.cuh) before the main loop, one tile per thread,
+//   into shared memory (a byte per tile, sized by the host for maxLen): the block's rows and head
+//   against the tile's position summary. Computing them in the loop would keep the classifier's
+//   loop-invariant values live through it (measured: +24 registers). For every tile not EMPTY, the block stages its keys and values 32 at a time into shared memory, converted
 //   to f32 once (each value then serves kTileQ rows), and each warp runs warpStep on them. The mask
 //   is evaluated only in PARTIAL tiles, and the decision is block-uniform (one head, one query
 //   tile per block).
@@ -26,12 +27,18 @@
 namespace kvf {
 namespace KVF_CUDA_NS {
 
-// Dynamic shared memory of the prefill kernel of V, in bytes.
+// Dynamic shared memory of the prefill kernel of V, in bytes, without the tile classes.
 template <class V>
 constexpr int prefillSmemBytes() {
   constexpr int D = V::kHeadDim, TQ = V::kTileQ, R = TQ / kWarps;
   constexpr int floats = TQ * D + kChunk * (D + kPadK) + kChunk * D + kWarps * kWarpScratchFloats<R>;
-  return floats * 4 + 2 * TQ * 4 + (kClassifies<V> ? kThreads : 0);  // + rowPos, rowH, tile classes
+  return floats * 4 + kSlotBasesBytes + 2 * TQ * 4;  // + slot bases, rowPos, rowH
+}
+
+// The tile classes' shared memory for slots up to maxLen: one byte per key tile (kClassifies<V>).
+template <class V>
+constexpr int64_t prefillClassBytes(int64_t maxLen) {
+  return kClassifies<V> ? (maxLen + V::kTileK - 1) / V::kTileK : 0;
 }
 
 // Elements of T in one 16-byte global load of stageChunk (host.cuh requires K/V alignment to it).
@@ -41,17 +48,17 @@ constexpr int kStageVec = 16 / sizeof(T) < 8 ? int(16 / sizeof(T)) : 8;
 // Rows [0, n) of a chunk: K (padded rows) and V of n slots, rows ldK / ldV elements apart,
 // converted to f32.
 template <int D, class T>
-__device__ __forceinline__ void stageChunk(const T* K, int64_t ldK, const T* Vg, int64_t ldV, int n, float* Ks,
+__device__ __forceinline__ void stageChunk(const T* K, int ldK, const T* Vg, int ldV, int n, float* Ks,
                                            float* Vs) {
   constexpr int kVec = kStageVec<T>;  // 16-byte global loads
   constexpr int perRow = D / kVec;
   for (int idx = threadIdx.x; idx < n * perRow; idx += kThreads) {
     const int j = idx / perRow, c = (idx % perRow) * kVec;
     float x[kVec];
-    loadFloats<kVec>(K + int64_t(j) * ldK + c, x);
+    loadFloats<kVec>(K + (j * ldK + c), x);
     KVF_UNROLL
     for (int t = 0; t < kVec; t += 4) storeFloats<4>(Ks + j * (D + kPadK) + c + t, x + t);
-    loadFloats<kVec>(Vg + int64_t(j) * ldV + c, x);
+    loadFloats<kVec>(Vg + (j * ldV + c), x);
     KVF_UNROLL
     for (int t = 0; t < kVec; t += 4) storeFloats<4>(Vs + j * D + c + t, x + t);
   }
@@ -59,6 +66,7 @@ __device__ __forceinline__ void stageChunk(const T* K, int64_t ldK, const T* Vg,
 
 template <class V>
 __global__ void __launch_bounds__(kThreads, 1) prefillKernel(const V var, const DeviceArgs<typename V::Storage> a) {
+  using T = typename V::Storage;
   constexpr int D = V::kHeadDim, TQ = V::kTileQ, TK = V::kTileK, R = TQ / kWarps, C = D / kWarpSize;
   static_assert(D % kWarpSize == 0, "kHeadDim must be a multiple of 32");
   static_assert(TQ % kWarps == 0 && R >= 1 && R <= kWarpSize, "kTileQ must be a multiple of 4, at most 128");
@@ -70,9 +78,10 @@ __global__ void __launch_bounds__(kThreads, 1) prefillKernel(const V var, const 
   float* Ks = Qs + TQ * D;               // [kChunk][D + kPadK]
   float* Vs = Ks + kChunk * (D + kPadK);  // [kChunk][D]
   float* Wall = Vs + kChunk * D;          // kWarps x kWarpScratchFloats<R>
-  int* rowPos = reinterpret_cast<int*>(Wall + kWarps * kWarpScratchFloats<R>);  // [TQ]
+  SlotBases<T>* bases = reinterpret_cast<SlotBases<T>*>(Wall + kWarps * kWarpScratchFloats<R>);
+  int* rowPos = reinterpret_cast<int*>(reinterpret_cast<char*>(bases) + kSlotBasesBytes);  // [TQ]
   int* rowH = rowPos + TQ;                                                        // [TQ]
-  uint8_t* tileCls = reinterpret_cast<uint8_t*>(rowH + TQ);  // [kThreads] (kClassifies<V> only)
+  uint8_t* tileCls = reinterpret_cast<uint8_t*>(rowH + TQ);  // [prefillClassBytes] (kClassifies<V>)
 
   const int64_t qt = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int64_t nRows = a.rowCount[b], q0 = qt * TQ;
@@ -95,7 +104,19 @@ __global__ void __launch_bounds__(kThreads, 1) prefillKernel(const V var, const 
     rowPos[r] = r < rows ? a.queryPosition(b, row0 + r) : 0;
     rowH[r] = int(h);
   }
+  storeSlotBases(bases, a, b, hk);
   __syncthreads();
+
+  // Classes of all key tiles of (b, hk), before the main loop (none of its state is live yet):
+  // tile t by thread t % kThreads, into shared memory sized by the host for maxLen.
+  if constexpr (kClassifies<V>) {
+    const int nKeys = a.keyCount(b, hk), nKt = (nKeys + TK - 1) / TK;
+    const Interval heads{double(h), double(h)}, positions = positionRange(rowPos, rows);
+    for (int t = threadIdx.x; t < nKt; t += kThreads)
+      tileCls[t] = classifyKeys(var, a, b, hk, heads, positions, int64_t(t) * TK,
+                                (t + 1) * TK < nKeys ? (t + 1) * TK : nKeys);
+    __syncthreads();
+  }
 
   const int wr0 = warp * R;
   const int wRows = rows - wr0 < 0 ? 0 : (rows - wr0 < R ? rows - wr0 : R);
@@ -111,37 +132,22 @@ __global__ void __launch_bounds__(kThreads, 1) prefillKernel(const V var, const 
   }
   float m = -INFINITY, l = 0.0f;  // of row `lane` (lanes < R)
 
-  const int64_t nKeys = a.keyCount(b, hk), nKt = (nKeys + TK - 1) / TK;
-  for (int64_t kt = 0; kt < nKt; ++kt) {
-    uint8_t cls = V::kHasMask ? uint8_t(kTilePartial) : uint8_t(kTileFull);
-    if constexpr (kClassifies<V>) {
-      // Classes of tiles [kt, kt + kThreads), one per thread. The first barrier keeps the previous
-      // batch's classes until every thread has read them (EMPTY tiles pass no other barrier).
-      if (kt % kThreads == 0) {
-        __syncthreads();
-        const int64_t t = kt + threadIdx.x;
-        if (t < nKt) {
-          const int64_t s0 = t * TK, s1 = s0 + TK < nKeys ? s0 + TK : nKeys;
-          tileCls[threadIdx.x] = classifyKeys(var, a, b, hk, Interval{double(h), double(h)},
-                                              positionRange(rowPos, rows), s0, s1);
-        }
-        __syncthreads();
-      }
-      cls = tileCls[kt % kThreads];
-    }
+  const int nKeys = a.keyCount(b, hk), nKt = (nKeys + TK - 1) / TK;
+  for (int kt = 0; kt < nKt; ++kt) {
+    const uint8_t cls = kClassifies<V> ? tileCls[kt] : V::kHasMask ? uint8_t(kTilePartial) : uint8_t(kTileFull);
     if (cls == kTileEmpty) continue;
     wrows.masked = (V::kHasMask && cls != kTileFull) ? valid : 0u;
-    const int64_t tileEnd = (kt + 1) * TK < nKeys ? (kt + 1) * TK : nKeys;
-    for (int64_t k0 = kt * TK; k0 < tileEnd; k0 += kChunk) {
-      const int nk = int(tileEnd - k0 < kChunk ? tileEnd - k0 : kChunk);
+    const int tileEnd = (kt + 1) * TK < nKeys ? (kt + 1) * TK : nKeys;
+    for (int k0 = kt * TK; k0 < tileEnd; k0 += kChunk) {
+      const int nk = tileEnd - k0 < kChunk ? tileEnd - k0 : kChunk;
       __syncthreads();  // every warp is done with the previous chunk
       // (Slot pointers are formed only here: a view with no slots may have null k, v, pos.)
-      stageChunk<D>(a.keys(b, hk) + k0 * a.kStrideS, a.kStrideS, a.values(b, hk) + k0 * a.vStrideS, a.vStrideS, nk,
-                    Ks, Vs);
+      stageChunk<D>(bases->k + k0 * a.kStrideS, int(a.kStrideS), bases->v + k0 * a.vStrideS, int(a.vStrideS), nk, Ks,
+                    Vs);
       __syncthreads();
       if (wRows > 0)
-        warpStep<V, R, R, 1>(var, b, wrows, Ks, D + kPadK, Vs, D, a.keyPositions(b, hk) + k0, nk, a.sScale, W, acc, m,
-                             l);
+        warpStep<V, R, R, 1>(var, b, wrows, Ks, D + kPadK, [Vs] { return Vs; }, D, [&] { return bases->pos + k0; }, nk,
+                             a.sScale, W, acc, m, l);
     }
   }
 

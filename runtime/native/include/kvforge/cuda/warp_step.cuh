@@ -30,6 +30,7 @@ constexpr int kPadK = 4;                     // K rows in shared memory: D + 4 f
                                              // lanes' 16-byte reads of 32 different keys hit
                                              // distinct banks
 constexpr unsigned kFullMask = 0xffffffffu;
+constexpr int64_t kMaxSlotStride = int64_t(1) << 26;  // |slot stride| bound: 32 rows' offsets fit an int
 constexpr float kLog2e = 1.4426950408889634f;  // scores are kept in log2 units: exp2f is cheap
 constexpr float kLn2 = 0.6931471805599453f;    // lse = ln 2 * (m + log2 l)
 constexpr float kFlushBelow = -126.0f;         // 2^x below f32's smallest normal is flushed to 0
@@ -60,17 +61,19 @@ struct WarpRows {
 // KU: 4-element pieces of the key row loaded ahead of their use (1 for shared memory; more for
 // global memory, to keep several loads in flight per lane).
 // Q was pre-multiplied by scale * log2(e) when there is no score function; else s = scale * q.k
-// is formed exactly, passed to score(), and converted to log2 units afterwards.
-template <class V, int R, int RG, int KU, class KT>
-__device__ __forceinline__ void scoreChunk(const V& var, int64_t b, const WarpRows& rows, const KT* K, int64_t ldK,
-                                           const int32_t* kpos, int nk, float scale, float* S) {
+// is formed exactly, passed to score(), and converted to log2 units afterwards. kpos() returns the
+// keys' positions; it is called where they are read (after the dot products), so that a pointer
+// the caller keeps in shared memory is not held in registers through them.
+template <class V, int R, int RG, int KU, class KT, class PosFn>
+__device__ __forceinline__ void scoreChunk(const V& var, int64_t b, const WarpRows& rows, const KT* K, int ldK,
+                                           const PosFn& kpos, int nk, float scale, float* S) {
   constexpr int D = V::kHeadDim;
   constexpr int kVec = 4;
   static_assert(R % RG == 0, "row groups must tile the rows");
   static_assert(D % (kVec * KU) == 0, "KU pieces must tile the head dim");
   const int lane = threadIdx.x % kWarpSize;
   const int j = imin(lane, nk - 1);  // lanes past the chunk's end recompute its last key, unused
-  const KT* kr = K + int64_t(j) * ldK;
+  const KT* kr = K + j * ldK;
   float s[R];
   KVF_UNROLL
   for (int r = 0; r < R; ++r) s[r] = 0.0f;
@@ -97,7 +100,7 @@ __device__ __forceinline__ void scoreChunk(const V& var, int64_t b, const WarpRo
       }
     }
   }
-  const int64_t kp = kpos[j];
+  const int64_t kp = kpos()[j];
   KVF_UNROLL
   for (int r = 0; r < R; ++r) {
     float x = -INFINITY;
@@ -145,9 +148,13 @@ __device__ __forceinline__ bool softmaxChunk(float* S, float* alpha, uint32_t li
 // acc = acc * alpha + P V for the live rows; V rows [0, nk) with stride ldV (float shared memory
 // or storage dtype in global memory); lane holds channels lane + 32 i. kSafe: keys with p == 0
 // are skipped by selection, so a NaN or Inf in their value never enters.
-template <bool kSafe, int R, int D, class VT>
+// values() returns the value rows (called once, here, as kpos() in scoreChunk). Row strides are
+// int: offsets inside a chunk (32 rows) stay in 32 bits (host.cuh bounds slot strides by
+// kMaxSlotStride).
+template <bool kSafe, int R, int D, class VFn>
 __device__ __forceinline__ void pvChunk(float (&acc)[R][D / kWarpSize], const float* S, const float* alpha,
-                                        uint32_t live, const VT* Vp, int64_t ldV, int nk) {
+                                        uint32_t live, const VFn& values, int ldV, int nk) {
+  const auto* Vp = values();
   constexpr int C = D / kWarpSize;
   const int lane = threadIdx.x % kWarpSize;
   KVF_UNROLL
@@ -164,7 +171,7 @@ __device__ __forceinline__ void pvChunk(float (&acc)[R][D / kWarpSize], const fl
     float v[4][C];
     KVF_UNROLL
     for (int t = 0; t < 4; ++t) {
-      const VT* vr = Vp + int64_t(j0 + t) * ldV + lane;
+      const auto* vr = Vp + ((j0 + t) * ldV + lane);
       KVF_UNROLL
       for (int i = 0; i < C; ++i) v[t][i] = j0 + t < nk ? toFloat(vr[i * kWarpSize]) : 0.0f;
     }
@@ -186,10 +193,10 @@ __device__ __forceinline__ void pvChunk(float (&acc)[R][D / kWarpSize], const fl
 }
 
 // The whole step. W is the warp's scratch (kWarpScratchFloats<R>). (m, l) live in lane r for
-// row r; acc in every lane.
-template <class V, int R, int RG, int KU, class KT, class VT>
-__device__ __forceinline__ void warpStep(const V& var, int64_t b, const WarpRows& rows, const KT* K, int64_t ldK,
-                                         const VT* Vp, int64_t ldV, const int32_t* kpos, int nk, float scale,
+// row r; acc in every lane. Vp() and kpos(): the value rows and key positions (see pvChunk).
+template <class V, int R, int RG, int KU, class KT, class VFn, class PosFn>
+__device__ __forceinline__ void warpStep(const V& var, int64_t b, const WarpRows& rows, const KT* K, int ldK,
+                                         const VFn& Vp, int ldV, const PosFn& kpos, int nk, float scale,
                                          float* W, float (&acc)[R][V::kHeadDim / kWarpSize], float& m, float& l) {
   float* S = W;
   float* alpha = W + R * kLdS;
