@@ -3,7 +3,7 @@
 //
 // JS surface (all argument errors are TypeError / RangeError naming argument, expected, received):
 //   listKernels(backend = 'cpu'): string[]
-//   forward(kernelId: string, a: ForwardArgs, backend = 'cpu'): Promise<{ out: Float32Array; lse: Float32Array }>
+//   forward(kernelId: string, a: NativeForwardArgs (runtime/api/native.ts), backend = 'cpu'): Promise<{ out: Float32Array; lse: Float32Array }>
 //   deviceReport(): { compiledBackends: string[]; cpu: { simd: 'avx512' | 'avx2+fma' | 'scalar'; threads: number };
 //                     cuda: { compiled: boolean; emulated: boolean; available: boolean; devices: number; reason: string } }
 //   probeFma(threads: number, seconds?: number): Promise<number>              GFLOP/s

@@ -1,7 +1,7 @@
 // AttnArgs: one attention call as every kernel sees it, version 2 of the kernel interface
-// (semantics.md section 1). Version 1 (forward_args.hpp: contiguous [B, Hq, Lq, D] arrays, one
-// position map for every sequence and head, a host-computed tile map) is now an adapter that
-// builds one of these (runtime/native/src/adapt_v1.*).
+// (semantics.md section 1). Version 1 (contiguous [B, Hq, Lq, D] arrays, one position map for
+// every sequence and head, a host-computed tile map) is now an adapter that builds one of these
+// (kvforge/v1_call.hpp).
 //
 // Queries: sequence b has rowCount[b] query rows (0 = the sequence takes no part in this call),
 // row i of it at position qpos[rowStart[b] + i + b * qposStrideB]. Element d of query head h of

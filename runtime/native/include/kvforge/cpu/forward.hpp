@@ -2,7 +2,7 @@
 //
 // A Variant (written by the code generator, see test/kernels/ for hand-written examples) is a
 // class with
-//   static constexpr int  kTileQ, kTileK;      // the plan's tiles; the tile map uses them
+//   static constexpr int  kTileQ, kTileK;      // the plan's tiles (classification granularity)
 //   static constexpr bool kHasMask, kHasScore; // false: mask()/score() are never called
 //   explicit Variant(const double* params);    // runtime parameters in declared order
 //   uint8_t classify(Interval b, Interval h, Interval q, Interval k) const;  // optional, generated:
