@@ -191,7 +191,7 @@ __global__ void __launch_bounds__(kThreads) decodeMergeKernel(const DeviceArgs<T
   constexpr int C = D / kWarpSize;
   const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
   // ints: B * Hkv <= 65535 (host.cuh), perBh < 64, G * rowCount[b] <= kDecodeMaxGroupRows, and a
-  // row's partials span nUnits * rowsPerSlice * D < 2^31 floats (nUnits <= 8 x the SM count).
+  // row's partials span nUnits * rowsPerSlice * D < 2^31 floats (nUnits = 4 x the key splits).
   const int perBh = a.nSlices * a.rowsPerSlice;
   const int row = blockIdx.x * kWarps + warp;  // bh * perBh + gr
   if (row >= int(a.B * a.Hkv) * perBh) return;

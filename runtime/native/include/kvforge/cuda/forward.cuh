@@ -26,7 +26,7 @@
 // multiple of 4, at most 128 (each of the prefill's 4 warps owns kTileQ / 4 rows). Recommended, for
 // every storage dtype (cuda-test/run.sh shows no spills): kTileK = 64; kTileQ = 64 for D = 64, 32
 // for D = 128 and 256 (about 170, 130 and 160 registers). D = 128 with kTileQ = 64 also fits
-// (222-230 registers at sm_80, 252-254 at sm_90: no room left for a heavy mask or score), with
+// (about 220 registers at sm_80, 252 at sm_90: no room left for a heavy mask or score), with
 // more reuse per staged key; a GPU timing should pick.
 //
 // Semantics: semantics.md section 1 and kvforge/cpu/forward.hpp, including its documented
