@@ -29,7 +29,7 @@ export interface VariantView {
   readonly readsB: boolean;
   readonly readsH: boolean;
   /** Statements of `classify(b, h, q, k)`, one per line, indented for the struct. */
-  readonly classifyBody: string;
+  readonly classifyBody: readonly string[];
 }
 
 export function variantView(u: KernelUnit, d: Dialect): VariantView {
@@ -58,6 +58,6 @@ export function variantView(u: KernelUnit, d: Dialect): VariantView {
     scoreExpr: u.score ? printExpr(u.score, d) : 's',
     readsB: reads.has('b'),
     readsH: reads.has('h'),
-    classifyBody: printClassifyBody(u.mask, { param: (name) => (intFields.has(name) ? d.param(name) : undefined) }).join('\n    '),
+    classifyBody: printClassifyBody(u.mask, { param: (name) => (intFields.has(name) ? d.param(name) : undefined) }),
   };
 }
