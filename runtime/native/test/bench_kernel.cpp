@@ -9,8 +9,7 @@
 // bytes) and that rate's share of the DRAM read probe run just before the case (same process,
 // same threads, buffer of the rotation's size): ratios measured side by side, since absolute
 // times move with the machine's load.
-// "cpu" is the median of the process's CPU time per call / threads: on a machine shared with
-// other work it stays near the wall time of an undisturbed call while the wall time does not.
+// "min" is the fastest call: on a machine shared with other work, a hint of the undisturbed time.
 // Usage: bench_kernel [threads=2] [case substring] [reps multiplier]
 //   (the substring "probe" runs only the probes; "decode" every decode case; "bf16", "B=16"...)
 #include <algorithm>
@@ -22,7 +21,6 @@
 #include <random>
 #include <string>
 #include <vector>
-#include <time.h>
 #include <unistd.h>
 
 #include "kvforge/convert.hpp"
@@ -128,15 +126,8 @@ size_t l3Bytes() {
 size_t rotationBytes() { return std::max(size_t(64) << 20, 2 * l3Bytes()); }
 
 struct DecodeResult {
-  double ms, gbs, share, probe, cpuMs, minMs;
+  double ms, gbs, share, probe, minMs;
 };
-
-// CPU time of the whole process (all threads), ms.
-double processCpuMs() {
-  timespec t;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return double(t.tv_sec) * 1e3 + double(t.tv_nsec) * 1e-6;
-}
 
 DecodeResult runDecode(const DecodeCase& c, int threads, int repMul) {
   const CpuKernel& kern = kernelOrExit("causal_iv");
@@ -200,19 +191,17 @@ DecodeResult runDecode(const DecodeCase& c, int threads, int repMul) {
   res.probe = probeReadGBs(threads, rotationBytes(), 0.25);
   // About 0.4 s of calls, at least 15.
   const int reps = std::max(15, int(0.4e3 / (bytesRead / 10e9 * 1e3 + 0.05))) * repMul;
-  std::vector<double> ms, cpu;
+  std::vector<double> ms;
   for (int r = -3; r < reps; ++r) {
     const size_t at = size_t((r + 3) % copies) * perCopy;
     if (c.dtype == DType::F32) kv.k = kf.data() + at, kv.v = vf.data() + at;
     else kv.k = kh.data() + at, kv.v = vh.data() + at;
-    const double c0 = processCpuMs();
     const auto t0 = Clock::now();
     kern.fn(a, nullptr);
     const double t = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    if (r >= 0) ms.push_back(t), cpu.push_back((processCpuMs() - c0) / threads);
+    if (r >= 0) ms.push_back(t);
   }
   res.ms = median(ms);
-  res.cpuMs = median(cpu);
   res.minMs = *std::min_element(ms.begin(), ms.end());
   res.gbs = bytesRead / (res.ms * 1e-3) / 1e9;
   res.share = res.gbs / res.probe;
@@ -253,8 +242,8 @@ int main(int argc, char** argv) {
   for (const DecodeCase& c : decodes)
     if (wanted(c.name)) {
       const DecodeResult r = runDecode(c, threads, repMul);
-      std::printf("%-36s median %8.3f ms  %6.1f GB/s  share %.2f of DRAM %.1f GB/s  (%d threads; cpu %.3f, min %.3f ms)\n",
-                  c.name, r.ms, r.gbs, r.share, r.probe, threads, r.cpuMs, r.minMs);
+      std::printf("%-36s median %8.3f ms  %6.1f GB/s  share %.2f of DRAM %.1f GB/s  (%d threads; min %.3f ms)\n", c.name,
+                  r.ms, r.gbs, r.share, r.probe, threads, r.minMs);
     }
   return 0;
 }
