@@ -2,13 +2,17 @@
 // awkward shapes: Lq = 1, Lq != Lk, odd lengths, D and Dv from 1 to 256, GQA ratios 1/2/4/8,
 // explicit position maps with gaps, each kernel without classify() (every tile PARTIAL), with an
 // exact one and with a loosened one (kernels/box_classify.hpp), NaN in masked keys/values,
-// Lk = 0, Lq = 0, 1 to 3 threads. Calls go through the version-1 adapter (kvforge/v1_call.hpp).
+// Lk = 0, Lq = 0, 1 to 3 threads. Calls go through the version-1 adapter (kvforge/v1_call.hpp),
+// and (checkV2) through hand-built AttnArgs: f32, f16 and bf16 storage, ragged rows per sequence,
+// a length and positions per (b, kv head), NaN in the slots past each length.
 // Exits non-zero on the first failure and prints how to reproduce it (the seed is fixed).
 //
 // Tolerance: |out - ref| <= kTol * (1 + |ref|) per element, same for lse; exact for empty rows
 // (0 and -inf) and for the NaN pattern.
 #include <algorithm>
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -16,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "kvforge/convert.hpp"
 #include "kvforge/cpu/exp2.hpp"
 #include "kvforge/registry.hpp"
 #include "kvforge/v1_call.hpp"
@@ -76,12 +81,17 @@ const std::vector<Shape> kShapes = {
     {3, 2, 1, 33, 31, 7, 9},    {1, 32, 4, 70, 129, 64, 64}, {2, 6, 3, 5, 260, 33, 17},
     {1, 8, 2, 4, 1000, 64, 64}, {1, 4, 2, 8, 333, 40, 24},  {1, 16, 1, 7, 150, 32, 32},
     {1, 2, 1, 20, 45, 512, 1000}, {1, 2, 2, 2, 45, 300, 513},
+    // Decode shapes of the lane kernels (qk_dot.hpp): 8 rows with an odd D (pair lanes with a
+    // tail), 6 rows of G = 3, 4 rows with D % 4 = 2, 24 rows (a group of 16 and one of 8).
+    {1, 8, 1, 1, 1100, 65, 64}, {2, 12, 4, 2, 301, 63, 31}, {1, 4, 1, 1, 77, 6, 70}, {1, 24, 3, 3, 211, 64, 48},
 };
 
 enum class Pos { Default, Gaps };
 // Which registration of an example runs (kernels/box_classify.hpp): its id as written (no
 // classify(): every tile PARTIAL), "_exact" or "_loose".
 const char* const kClassifyKinds[] = {"", "_exact", "_loose"};
+
+int64_t ceilDivI(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 float randn(std::mt19937& rng) { return std::normal_distribution<float>(0.0f, 1.0f)(rng); }
 
@@ -259,6 +269,142 @@ void checkAllocationFailure(const CpuKernel& kern) {
   }
 }
 
+
+// ---- interface v2 directly: storage dtypes, ragged rows and per-head lengths ----
+//
+// AttnArgs built by hand (not through the v1 adapter): queries packed [totalRows][Hq][D] with a
+// row count per sequence (0 included), K/V slots [B][Hkv][capacity][D] in f32, f16 or bf16 with
+// a length per (b, kv head) (0 and non-multiples of 16 included) and positions per (b, kv head);
+// slots past a head's length hold NaN, which no kernel may let through. The reference runs per
+// (b, kv head) on the dtype-rounded K/V (what the kernel reads), with that head's slots only.
+
+struct V2Shape {
+  int64_t B, Hq, Hkv, D, Dv, cap;
+  std::vector<int32_t> rows;  // per sequence
+  std::vector<int32_t> lens;  // per (b, kv head); empty: random in [0, cap]
+};
+
+const std::vector<V2Shape> kV2Shapes = {
+    {2, 8, 1, 64, 64, 300, {1, 1}, {300, 129}},
+    {3, 32, 4, 64, 64, 200, {1, 0, 2}, {}},
+    {2, 8, 2, 65, 33, 150, {3, 1}, {0, 17, 150, 16}},
+    {1, 4, 4, 7, 9, 90, {4}, {1, 15, 33, 90}},
+    {2, 6, 2, 128, 128, 260, {8, 5}, {}},
+    {1, 16, 1, 64, 64, 3000, {1}, {2999}},  // B * Hkv = 1: the keys are split into chunks
+    {2, 4, 2, 40, 24, 100, {12, 3}, {}},    // 12 rows: the prefill path
+};
+
+float roundTo(DType t, float x) {
+  return t == DType::F32 ? x : t == DType::F16 ? f16ToFloat(floatToF16(x)) : bf16ToFloat(floatToBf16(x));
+}
+
+void checkV2(const Spec& s, const CpuKernel& kern, const std::string& id, const V2Shape& sh, DType dt, bool gaps,
+             std::mt19937& rng, int threads, int& cases) {
+  const int64_t B = sh.B, Hq = sh.Hq, Hkv = sh.Hkv, D = sh.D, Dv = sh.Dv, cap = sh.cap, G = Hq / Hkv;
+  std::vector<int32_t> rowCount = sh.rows, rowStart(static_cast<size_t>(B)), len(static_cast<size_t>(B * Hkv));
+  int32_t total = 0, maxRows = 0;
+  for (int64_t b = 0; b < B; ++b) rowStart[size_t(b)] = total, total += rowCount[size_t(b)], maxRows = std::max(maxRows, rowCount[size_t(b)]);
+  for (int64_t i = 0; i < B * Hkv; ++i)
+    len[size_t(i)] = sh.lens.empty() ? int32_t(rng() % uint32_t(cap + 1)) : sh.lens[size_t(i)];
+  // Slots: values rounded to the dtype; the reference reads the rounded floats.
+  const size_t nK = size_t(B * Hkv * cap * D), nV = size_t(B * Hkv * cap * Dv);
+  std::vector<float> kr(nK), vr(nV);
+  for (int64_t bh = 0; bh < B * Hkv; ++bh)
+    for (int64_t j = 0; j < cap; ++j) {
+      const bool live = j < len[size_t(bh)];
+      for (int64_t d = 0; d < D; ++d) kr[size_t((bh * cap + j) * D + d)] = live ? roundTo(dt, randn(rng)) : NAN;
+      for (int64_t d = 0; d < Dv; ++d) vr[size_t((bh * cap + j) * Dv + d)] = live ? roundTo(dt, randn(rng)) : NAN;
+    }
+  std::vector<uint16_t> kh, vh;
+  if (dt != DType::F32) {
+    kh.resize(nK), vh.resize(nV);
+    for (size_t i = 0; i < nK; ++i) kh[i] = dt == DType::F16 ? floatToF16(kr[i]) : floatToBf16(kr[i]);
+    for (size_t i = 0; i < nV; ++i) vh[i] = dt == DType::F16 ? floatToF16(vr[i]) : floatToBf16(vr[i]);
+  }
+  // Positions per (b, kv head): the slot index, or increasing with gaps; the sequence's query rows
+  // sit just past its newest key (plus jumps with gaps).
+  std::vector<int32_t> pos(size_t(B * Hkv * cap)), qpos(size_t(std::max(total, 1)));
+  for (int64_t bh = 0; bh < B * Hkv; ++bh) {
+    int32_t at = 2;
+    for (int64_t j = 0; j < cap; ++j) pos[size_t(bh * cap + j)] = gaps ? (at += 1 + int32_t(rng() % 3)) : int32_t(j);
+  }
+  for (int64_t b = 0; b < B; ++b) {
+    int32_t newest = 0;
+    for (int64_t hk = 0; hk < Hkv; ++hk) {
+      const int32_t L = len[size_t(b * Hkv + hk)];
+      if (L > 0) newest = std::max(newest, pos[size_t((b * Hkv + hk) * cap + L - 1)]);
+    }
+    int32_t qa = newest - rowCount[size_t(b)] + 1;
+    for (int32_t i = 0; i < rowCount[size_t(b)]; ++i) qpos[size_t(rowStart[size_t(b)] + i)] = gaps ? (qa += 1 + int32_t(rng() % 2)) : qa + i;
+  }
+  const int64_t nSum = ceilDivI(cap, kSummaryTile);
+  std::vector<int32_t> sumMin(size_t(B * Hkv * nSum), INT32_MAX), sumMax(sumMin.size(), INT32_MIN);
+  for (int64_t bh = 0; bh < B * Hkv; ++bh)
+    for (int64_t j = 0; j < len[size_t(bh)]; ++j) {
+      const size_t t = size_t(bh * nSum + j / kSummaryTile);
+      sumMin[t] = std::min(sumMin[t], pos[size_t(bh * cap + j)]);
+      sumMax[t] = std::max(sumMax[t], pos[size_t(bh * cap + j)]);
+    }
+  std::vector<float> q(size_t(std::max(total, 1)) * size_t(Hq * D));
+  for (float& x : q) x = 2.0f * randn(rng);
+  std::vector<float> out(size_t(std::max(total, 1)) * size_t(Hq * Dv), 12345.0f), lse(size_t(std::max(total, 1)) * size_t(Hq), 12345.0f);
+
+  AttnArgs a;
+  a.B = B, a.Hq = Hq, a.rowStart = rowStart.data(), a.rowCount = rowCount.data(), a.maxRows = maxRows, a.totalRows = total;
+  a.q = q.data(), a.qStrideB = 0, a.qStrideH = D, a.qStrideRow = Hq * D;
+  a.qpos = qpos.data(), a.qposStrideB = 0;
+  a.out = out.data(), a.oStrideB = 0, a.oStrideH = Dv, a.oStrideRow = Hq * Dv;
+  a.lse = lse.data(), a.lseStrideB = 0, a.lseStrideH = 1, a.lseStrideRow = Hq;
+  SlotView& kv = a.kv;
+  kv.k = dt == DType::F32 ? static_cast<const void*>(kr.data()) : kh.data();
+  kv.v = dt == DType::F32 ? static_cast<const void*>(vr.data()) : vh.data();
+  kv.dtype = dt, kv.B = B, kv.Hkv = Hkv, kv.D = D, kv.Dv = Dv, kv.capacity = cap;
+  kv.maxLen = *std::max_element(len.begin(), len.end());
+  kv.kStrideB = Hkv * cap * D, kv.kStrideH = cap * D, kv.kStrideS = D;
+  kv.vStrideB = Hkv * cap * Dv, kv.vStrideH = cap * Dv, kv.vStrideS = Dv;
+  kv.pos = pos.data(), kv.posStrideB = Hkv * cap, kv.posStrideH = cap;
+  kv.len = len.data(), kv.lenStrideB = Hkv, kv.lenStrideH = 1;
+  kv.sumMin = sumMin.data(), kv.sumMax = sumMax.data(), kv.sumStrideB = Hkv * nSum, kv.sumStrideH = nSum;
+  a.scale = 1.0 / std::sqrt(double(D)), a.threads = threads;
+  kern.fn(a, s.params.data());
+
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t hk = 0; hk < Hkv; ++hk) {
+      const int64_t n = rowCount[size_t(b)], L = len[size_t(b * Hkv + hk)];
+      // The (b, hk) sub-problem: B = 1, G query heads, one kv head of L slots.
+      Problem p{1, G, 1, n, L, D, Dv, a.scale, {}, {}, {}, {}, {}};
+      p.q.resize(size_t(G * n * D)), p.k.resize(size_t(L * D)), p.v.resize(size_t(L * Dv));
+      p.qpos.resize(size_t(n)), p.kpos.resize(size_t(L));
+      Run r;
+      r.out.resize(size_t(G * n * Dv)), r.lse.resize(size_t(G * n));
+      for (int64_t g = 0; g < G; ++g)
+        for (int64_t i = 0; i < n; ++i) {
+          const int64_t row = rowStart[size_t(b)] + i, h = hk * G + g;
+          std::copy_n(&q[size_t((row * Hq + h) * D)], D, &p.q[size_t((g * n + i) * D)]);
+          std::copy_n(&out[size_t((row * Hq + h) * Dv)], Dv, &r.out[size_t((g * n + i) * Dv)]);
+          r.lse[size_t(g * n + i)] = lse[size_t(row * Hq + h)];
+        }
+      for (int64_t i = 0; i < n; ++i) p.qpos[size_t(i)] = qpos[size_t(rowStart[size_t(b)] + i)];
+      const int64_t bh = b * Hkv + hk;
+      std::copy_n(&kr[size_t(bh * cap * D)], L * D, p.k.data());
+      std::copy_n(&vr[size_t(bh * cap * Dv)], L * Dv, p.v.data());
+      std::copy_n(&pos[size_t(bh * cap)], L, p.kpos.data());
+      const MaskFn mask = [&](int64_t, int64_t h, int64_t qq, int64_t kk) { return s.mask(b, hk * G + h, qq, kk); };
+      ScoreFn score;
+      if (s.score)
+        score = [&](double x, int64_t, int64_t h, int64_t qq, int64_t kk) { return s.score(x, b, hk * G + h, qq, kk); };
+      std::vector<double> ro, rl;
+      referenceForward(p, mask, score, ro, rl);
+      char what[256];
+      std::snprintf(what, sizeof what, "v2 %s %s B=%lld Hq=%lld Hkv=%lld D=%lld Dv=%lld cap=%lld pos=%s threads=%d: (b=%lld, hk=%lld) rows=%lld len=%lld",
+                    id.c_str(), dtypeName(dt), (long long)B, (long long)Hq, (long long)Hkv, (long long)D, (long long)Dv,
+                    (long long)cap, gaps ? "gaps" : "default", threads, (long long)b, (long long)hk, (long long)n, (long long)L);
+      compare(what, p, r, ro, rl);
+      if (failures > 0) return;
+    }
+  ++cases;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -298,6 +444,19 @@ int main(int argc, char** argv) {
         if (failures > 0) return 1;
       }
   }
+  int v2cases = 0;
+  for (const Spec& s : specs())
+    for (const char* kind : kClassifyKinds) {
+      if (*kind && !s.hasMask) continue;
+      const std::string id = s.id + kind;
+      for (const V2Shape& sh : kV2Shapes)
+        for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
+          checkV2(s, *findCpuKernel(id), id, sh, dt, (combo & 1) != 0, rng, 1 + (combo % 3), v2cases);
+          ++combo;
+          if (failures > 0) return 1;
+        }
+    }
+  cases += v2cases;
   std::printf("check_kernel: %d cases passed (seed %u); worst error / (1 + |ref|): out %.3g, lse %.3g (tolerance %g)\n",
               cases, seed, worstOut, worstLse, kTol);
   return 0;

@@ -15,6 +15,13 @@
 // - Keys are processed in steps of kDecodeStep so the step's K and V rows stay in L1 between
 //   Q*K^T and P*V; in PARTIAL tiles the mask is evaluated first and only the blocks of a step
 //   between the first and last admissible key are read at all.
+// - Q*K^T (SIMD builds) keeps all rows of the unit in the vector lanes (qk_dot.hpp: 8 rows x 2
+//   dimensions per zmm at G = 8), so each key row is read once from L1 for all of them and one
+//   broadcast load feeds one FMA; P*V uses pv.hpp's register-blocked panels.
+// - While a step computes, the K/V rows kPrefetchSteps ahead are requested into L2, a few lines
+//   per micro-kernel iteration: the hardware prefetchers alone leave DRAM idle during compute.
+// - bf16 rows are widened in the split layout (storage_rows.hpp: two integer ops per 2 x lanes
+//   values); Q's columns are permuted to match and O's are put back once per unit.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -39,9 +46,25 @@ namespace kvf::cpu {
 // beats packing K up to Lq = 8 and loses from Lq = 16.
 constexpr int64_t kDecodeMaxLq = 8;
 constexpr int kDecodeStep = 64;      // keys per Q*K^T -> softmax -> P*V step
+// Steps ahead that K/V are prefetched to L2 (measured on the reference case: 1, 2 and 4 within
+// noise of each other; requests issued in one burst per step overlapped nothing).
+constexpr int kPrefetchSteps = 1;
 // Key chunks per (b, kv head) at most: the split aims at 4 units per thread, so this bounds
 // threads * 4 (kMaxThreads = 256 -> 1024).
 constexpr int64_t kMaxDecodeChunks = 1024;
+
+// Q*K^T of SIMD builds: rows in lanes (qk_dot.hpp), groups of up to kGroupRows rows, keys in
+// calls of kGroupKeys. Scalar builds: qkDot3x4 on row triples.
+#ifndef KVF_DECODE_LANES
+#define KVF_DECODE_LANES KVF_CPU_AVX2
+#endif
+#if KVF_DECODE_LANES
+constexpr bool kSimdQk = true;
+constexpr int kGroupRows = kQkLanes, kGroupKeys = kQkKeys;
+#else
+constexpr bool kSimdQk = false;
+constexpr int kGroupRows = kDotRows, kGroupKeys = kDotKeys;
+#endif
 
 // The rows of one (sequence, kv head): row r is query row r % n of query head hk * G + r / n,
 // n = rowCount[b] (at most maxRows).
@@ -52,7 +75,8 @@ struct DecodeShape {
     DecodeShape s;
     s.G = a.Hq / a.kv.Hkv;
     s.Rmax = s.G * a.maxRows;
-    s.Rpad = roundUp(s.Rmax, kDotRows);  // padding rows of Q are zero, their scores ignored
+    // Padding rows of Q are zero, their scores ignored; the lane kernels write whole groups.
+    s.Rpad = roundUp(s.Rmax, kGroupRows);
     s.Dpad = roundUp(a.kv.D, 8);
     s.ldO = roundUp(a.kv.Dv, 16);
     s.nKt = ceilDiv(a.kv.maxLen, tileK);
@@ -68,19 +92,24 @@ struct DecodeShape {
 };
 
 struct DecodeScratch {
-  Scratch<float> q, s, o, kf, vf;
+  Scratch<float> q, ql, s, o, kf, vf;
   Scratch<float> m, l, alpha;
   Scratch<uint32_t> zb;
   Scratch<TileClass> cls;
   Scratch<RowInfo> rows;
   Scratch<BlockMode> modes;
   Scratch<uint8_t> admit;  // R x kDecodeStep mask results of PARTIAL rows
+#if KVF_DECODE_LANES
+  Scratch<QkGroup> groups;
+#endif
 
-  DecodeScratch(const DecodeShape& sh, int64_t Dv, bool widen)
+  DecodeScratch(const DecodeShape& sh, int64_t D, bool widen)
       : q(sh.Rpad * sh.Dpad, "query rows"),
+        ql(kSimdQk ? ceilDiv(sh.Rmax, kGroupRows) * D * kGroupRows : 0, "query rows"),
         s(sh.Rpad * kDecodeStep, "scores"),
         o(sh.Rmax * sh.ldO, "output accumulators"),
-        kf(widen ? kDecodeStep * sh.Dpad : 0, "widened keys"),
+        // Widened keys, or (f32) the copy of a step's last incomplete key group.
+        kf(kDecodeStep * sh.Dpad, "widened keys"),
         vf(widen ? kDecodeStep * sh.ldO : 0, "widened values"),
         m(sh.Rmax, "softmax state"),
         l(sh.Rmax, "softmax state"),
@@ -89,7 +118,11 @@ struct DecodeScratch {
         cls(sh.Rmax, "tile classes"),
         rows(sh.Rmax, "row descriptors"),
         modes(kDecodeStep / kKeyBlock, "block modes"),
-        admit(sh.Rmax * kDecodeStep, "mask results") {}
+        admit(sh.Rmax * kDecodeStep, "mask results")
+#if KVF_DECODE_LANES
+        , groups(ceilDiv(sh.Rmax, kGroupRows), "query row groups")
+#endif
+  {}
 };
 
 // Classes of the R rows of (b, hk) for key slots [s0, s1): one classify() of the box of all rows,
@@ -111,6 +144,20 @@ bool decodeClasses(const V& var, const SlotView& kv, int64_t b, int64_t hk, int6
   return any;
 }
 
+// L2 prefetch of the bytes [p, p + bytes), one request per 64-byte line (prefetchL2,
+// storage_rows.hpp), and of rows [0, n) of a slot array (stride and row length in bytes).
+inline void prefetchBytes(const void* p, int64_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  const char* end = c + bytes;
+  for (c = reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(c) & ~uintptr_t(63)); c < end; c += 64)
+    prefetchL2(c);
+}
+inline void prefetchRows(const void* p, int64_t stride, int64_t rowBytes, int64_t n) {
+  if (n <= 0) return;
+  if (stride == rowBytes) return prefetchBytes(p, n * rowBytes);
+  for (int64_t j = 0; j < n; ++j) prefetchBytes(static_cast<const char*>(p) + j * stride, rowBytes);
+}
+
 // One unit: the R rows of (b, hk) against key tiles [kt0, kt1). Leaves O (unnormalised), m, l.
 template <class V, DType T>
 void decodeUnit(const V& var, const AttnArgs& a, int64_t tileK, const DecodeShape& sh, int64_t b, int64_t hk,
@@ -119,17 +166,25 @@ void decodeUnit(const V& var, const AttnArgs& a, int64_t tileK, const DecodeShap
   const int64_t D = kv.D, Dv = kv.Dv, n = a.rowCount[b], R = sh.G * n, ldQ = sh.Dpad, ldS = kDecodeStep;
   const float qScale = V::kHasScore ? 1.0f : static_cast<float>(a.scale) * kLog2e;
   const float sScale = static_cast<float>(a.scale);
+  constexpr bool kSplit = T == DType::BF16 && kSplitChunk > 0;  // storage_rows.hpp: widenRowsSplit
   RowInfo* rows = ws.rows.data();
   float* Q = ws.q.data();
-  const int64_t Rpad = roundUp(R, kDotRows);
+  const int64_t Rpad = roundUp(R, kGroupRows);
   std::fill(Q, Q + Rpad * ldQ, 0.0f);
   const int32_t* qp = queryPositions(a, b);
   for (int64_t r = 0; r < R; ++r) {
     const int64_t g = r / n, i = r % n;
     rows[r] = RowInfo{hk * sh.G + g, i, qp[i], g};
     const float* src = queryRow(a, b, rows[r].h, i);
-    for (int64_t d = 0; d < D; ++d) Q[r * ldQ + d] = src[d] * qScale;
+    for (int64_t d = 0; d < D; ++d) Q[r * ldQ + d] = src[kSplit ? splitSource(d, D) : d] * qScale;
   }
+#if KVF_DECODE_LANES
+  QkGroup* groups = ws.groups.data();
+  int nGroups = 0;
+  for (int r0 = 0; r0 < R; r0 += kGroupRows, ++nGroups)
+    groups[nGroups] = laneQueries(Q, ldQ, r0, static_cast<int>(std::min<int64_t>(kGroupRows, R - r0)), D,
+                                  ws.ql.data() + int64_t(nGroups) * D * kGroupRows);
+#endif
   float* O = ws.o.data();
   std::fill(O, O + R * sh.ldO, 0.0f);
   std::fill(ws.m.data(), ws.m.data() + R, -INFINITY);
@@ -141,7 +196,11 @@ void decodeUnit(const V& var, const AttnArgs& a, int64_t tileK, const DecodeShap
   const Interval hBox{double(hk * sh.G), double(hk * sh.G + sh.G - 1)};
   const Interval qBox = queryRange(a, b, 0, n);
   const int32_t* kpos = slotPos(kv, b, hk);
+#if !KVF_DECODE_LANES
   const Mask8 dTail = laneMask(static_cast<int>(D & 7));
+#else
+  (void)zeroRow;
+#endif
   const int nR = static_cast<int>(R);
   for (int64_t kt = kt0; kt < kt1; ++kt) {
     const int64_t tileStart = kt * tileK, tileEnd = std::min(len, tileStart + tileK);
@@ -152,11 +211,76 @@ void decodeUnit(const V& var, const AttnArgs& a, int64_t tileK, const DecodeShap
       if (kr.empty()) continue;
       const int64_t k0 = s0 + kr.lo;  // keys [k0, k0 + nk) are all this step computes
       const int nk = kr.hi - kr.lo;
+      // Prefetch (L2) of the keys kPrefetchSteps steps ahead: without it the DRAM transfers of
+      // a step and its compute do not overlap (f32, one thread: 1.21 -> 0.93 ms per call).
+      using Raw = typename Storage<T>::Raw;
+      const int64_t pf0 = k0 + kPrefetchSteps * kDecodeStep;
+      const int64_t ldKb = kv.kStrideS * int64_t(sizeof(Raw)), ldVb = kv.vStrideS * int64_t(sizeof(Raw));
+      const int64_t rowK = D * int64_t(sizeof(Raw)), rowV = Dv * int64_t(sizeof(Raw));
+      // Slots [pf0 + j, pf0 + j + n) of K and V, clipped to the head's length, requested at once.
+      const auto prefetchAhead = [&](int64_t j, int64_t n) {
+        n = std::min(n, len - (pf0 + j));
+        if (n <= 0) return;
+        prefetchRows(slotK<Raw>(kv, b, hk, pf0 + j), ldKb, rowK, n);
+        prefetchRows(slotV<Raw>(kv, b, hk, pf0 + j), ldVb, rowV, n);
+      };
+      // SIMD builds with contiguous rows spread the requests over the step's micro-kernels.
+      const bool spread = kSimdQk && ldKb == rowK && ldVb == rowV;
+      if (!kSimdQk) prefetchAhead(0, kDecodeStep);
       const int nBlk = static_cast<int>(ceilDiv(nk, kKeyBlock));
       const int nkPad = nBlk * kKeyBlock;
-      const float* K;
+      float* S = ws.s.data();
       const float* Vs;
-      int64_t ldK, ldV;
+      int64_t ldV;
+#if KVF_DECODE_LANES
+      // Keys [0, nkQ) in whole calls of kGroupKeys: the last, incomplete call reads a zero-padded
+      // copy (f32) or the zero-padded widened tile, never past the step's keys.
+      const int nkQ = static_cast<int>(roundUp(nk, kGroupKeys));
+      const float* K;
+      int64_t ldK;
+      int nIn;  // keys read in place
+      if constexpr (T == DType::F32) {
+        K = slotK<float>(kv, b, hk, k0), ldK = kv.kStrideS;
+        Vs = slotV<float>(kv, b, hk, k0), ldV = kv.vStrideS;
+        nIn = nk / kGroupKeys * kGroupKeys;
+        if (nIn < nk) {
+          float* kt = ws.kf.data();
+          for (int j = 0; j < kGroupKeys; ++j) {
+            float* dst = kt + j * sh.Dpad;
+            if (nIn + j < nk) std::copy(K + (nIn + j) * ldK, K + (nIn + j) * ldK + D, dst);
+            else std::fill(dst, dst + D, 0.0f);
+          }
+        }
+      } else {
+        widenRowsSplit<T>(slotK<Raw>(kv, b, hk, k0), kv.kStrideS, nk, D, ws.kf.data(), sh.Dpad);
+        widenRowsSplit<T>(slotV<Raw>(kv, b, hk, k0), kv.vStrideS, nk, Dv, ws.vf.data(), sh.ldO);
+        for (int j = nk; j < nkQ; ++j) std::fill(ws.kf.data() + j * sh.Dpad, ws.kf.data() + j * sh.Dpad + D, 0.0f);
+        K = ws.kf.data(), ldK = sh.Dpad, Vs = ws.vf.data(), ldV = sh.ldO;
+        nIn = nkQ;
+      }
+      // The first group's Q*K^T call for keys [j, j + kGroupKeys) requests those keys' future K
+      // rows, spread over its D loop (or, rows not contiguous, their K and V rows at once); the
+      // P*V panels request the future V rows (linesOf, storage_rows.hpp).
+      const auto ahead = [&](int j) {
+        const int64_t s = pf0 + j, n = std::min<int64_t>(kGroupKeys, len - s);
+        if (n <= 0) return LinePrefetch{};
+        if (!spread) {
+          prefetchAhead(j, n);
+          return LinePrefetch{};
+        }
+        return linesOf(slotK<Raw>(kv, b, hk, s), n * rowK, std::max<int64_t>(1, groups[0].nP - 1));
+      };
+      const auto none = [](int) { return LinePrefetch{}; };
+      for (int gi = 0; gi < nGroups; ++gi) {
+        if (nIn > 0) {
+          if (gi == 0) qkLanes(groups[gi], K, ldK, D, nIn, S, ldS, ahead);
+          else qkLanes(groups[gi], K, ldK, D, nIn, S, ldS, none);
+        }
+        if (nIn < nkQ) qkLanes(groups[gi], ws.kf.data(), sh.Dpad, D, nkQ - nIn, S + nIn, ldS, none);
+      }
+#else
+      const float* K;
+      int64_t ldK;
       if constexpr (T == DType::F32) {
         K = slotK<float>(kv, b, hk, k0), ldK = kv.kStrideS;
         Vs = slotV<float>(kv, b, hk, k0), ldV = kv.vStrideS;
@@ -165,21 +289,36 @@ void decodeUnit(const V& var, const AttnArgs& a, int64_t tileK, const DecodeShap
         widenRows<T>(slotV<typename Storage<T>::Raw>(kv, b, hk, k0), kv.vStrideS, nk, Dv, ws.vf.data(), sh.ldO);
         K = ws.kf.data(), ldK = sh.Dpad, Vs = ws.vf.data(), ldV = sh.ldO;
       }
-      float* S = ws.s.data();
       if (D % 8 != 0) qkDotAll<true>(Q, ldQ, Rpad, K, ldK, D, nk, zeroRow, dTail, S, ldS);
       else qkDotAll<false>(Q, ldQ, Rpad, K, ldK, D, nk, zeroRow, dTail, S, ldS);
+#endif
       applyScoreMask(var, b, rows, ws.cls.data(), nR, kpos + k0, ws.admit.data() + kr.lo, kDecodeStep, nk, nkPad,
                      sScale, S, ldS);
       softmaxUpdate(S, ldS, nR, nkPad, ws.m.data(), ws.l.data(), ws.alpha.data(), ws.zb.data());
-      for (int r0 = 0; r0 < nR; r0 += kPanelRows) {
+      const int nPanels = static_cast<int>(ceilDiv(nR, kPanelRows));
+      const int64_t pfV = std::clamp<int64_t>(len - pf0, 0, kDecodeStep);  // future V rows to request
+      for (int r0 = 0, pi = 0; r0 < nR; r0 += kPanelRows, ++pi) {
         const int rg = std::min(kPanelRows, nR - r0);
         blockModes(ws.zb.data(), nBlk, r0, r0 + rg, nk, ws.modes.data());
         relaxSafeBlocks(ws.modes.data(), nk, Vs, ldV, Dv);
+        // Panel pi requests its share of the future V rows, spread over its keys.
+        const int64_t v0 = pfV * pi / nPanels, v1 = pfV * (pi + 1) / nPanels;
+        const LinePrefetch lp =
+            spread && v1 > v0 ? linesOf(slotV<Raw>(kv, b, hk, pf0 + v0), (v1 - v0) * rowV, nk) : LinePrefetch{};
         withRows(rg, [&](auto rc) {
           pvRows<decltype(rc)::value>(S + r0 * ldS, ldS, ws.modes.data(), nk, Vs, ldV, Dv, ws.alpha.data() + r0,
-                                      O + r0 * sh.ldO, sh.ldO);
+                                      O + r0 * sh.ldO, sh.ldO, lp);
         });
       }
+    }
+  }
+  if constexpr (kSplit) {
+    // O's columns are in the split order of the widened values: back to the original order.
+    float* tmp = ws.vf.data();  // free now; ldO >= Dv floats
+    for (int64_t r = 0; r < R; ++r) {
+      float* Or = O + r * sh.ldO;
+      for (int64_t c = 0; c < Dv; ++c) tmp[splitSource(c, Dv)] = Or[c];
+      std::copy(tmp, tmp + Dv, Or);
     }
   }
 }
@@ -232,7 +371,7 @@ void decodeForward(const V& var, const AttnArgs& a) {
     const int64_t n = a.rowCount[b], R = sh.G * n;
     if (n == 0) return;
     auto& ws = scratch[static_cast<size_t>(w)];
-    if (!ws) ws = std::make_unique<DecodeScratch>(sh, Dv, T != DType::F32);
+    if (!ws) ws = std::make_unique<DecodeScratch>(sh, a.kv.D, T != DType::F32);
     const int64_t kt0 = c * sh.tilesPerChunk, kt1 = std::min(sh.nKt, kt0 + sh.tilesPerChunk);
     decodeUnit<V, T>(var, a, V::kTileK, sh, b, hk, kt0, kt1, zeroRow.data(), *ws);
     for (int64_t r = 0; r < R; ++r) {

@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 #include "kvforge/cpu/online_softmax.hpp"
+#include "kvforge/cpu/storage_rows.hpp"
 #include "kvforge/cpu/vec16.hpp"
 #include "kvforge/cpu/vec8.hpp"
 
@@ -22,7 +23,8 @@ namespace kvf::cpu {
 // vector of the chunk has fewer than 16 valid columns and is read with lane mask mt.
 template <int R, int NV, bool Tail>
 KVF_MICROKERNEL void pvPanel16(const float* P, int64_t ldP, const BlockMode* modes, int nk, const float* V,
-                               int64_t ldV, __mmask16 mt, const float* alpha, float* O, int64_t ldO) {
+                               int64_t ldV, __mmask16 mt, const float* alpha, float* O, int64_t ldO,
+                               const LinePrefetch& pf) {
   Vec16 acc[R][NV];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
@@ -41,6 +43,7 @@ KVF_MICROKERNEL void pvPanel16(const float* P, int64_t ldP, const BlockMode* mod
     const int j0 = blk * kKeyBlock, j1 = j0 + kKeyBlock < nk ? j0 + kKeyBlock : nk;
     if (mode == kBlockFma) {
       for (int j = j0; j < j1; ++j) {
+        prefetchStep(pf, j);
         Vec16 v[NV];
         loadV(V + j * ldV, v);
 #pragma GCC unroll 8
@@ -52,6 +55,7 @@ KVF_MICROKERNEL void pvPanel16(const float* P, int64_t ldP, const BlockMode* mod
       }
     } else {
       for (int j = j0; j < j1; ++j) {
+        prefetchStep(pf, j);
         Vec16 v[NV];
         loadV(V + j * ldV, v);
 #pragma GCC unroll 8
@@ -76,7 +80,7 @@ KVF_MICROKERNEL void pvPanel16(const float* P, int64_t ldP, const BlockMode* mod
 // read with lane masks (m0, m1). O has full 8 * NV columns (scratch, padded).
 template <int R, int NV, bool Tail>
 KVF_MICROKERNEL void pvPanel(const float* P, int64_t ldP, const BlockMode* modes, int nk, const float* V, int64_t ldV,
-                    Mask8 m0, Mask8 m1, const float* alpha, float* O, int64_t ldO) {
+                    Mask8 m0, Mask8 m1, const float* alpha, float* O, int64_t ldO, const LinePrefetch& pf) {
   Vec8 acc[R][NV];
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) {
@@ -99,6 +103,7 @@ KVF_MICROKERNEL void pvPanel(const float* P, int64_t ldP, const BlockMode* modes
     const int j0 = blk * kKeyBlock, j1 = j0 + kKeyBlock < nk ? j0 + kKeyBlock : nk;
     if (mode == kBlockFma) {
       for (int j = j0; j < j1; ++j) {
+        prefetchStep(pf, j);
         Vec8 v[NV];
         loadV(V + j * ldV, v);
 #pragma GCC unroll 6
@@ -109,6 +114,7 @@ KVF_MICROKERNEL void pvPanel(const float* P, int64_t ldP, const BlockMode* modes
       }
     } else {
       for (int j = j0; j < j1; ++j) {
+        prefetchStep(pf, j);
         Vec8 v[NV];
         loadV(V + j * ldV, v);
 #pragma GCC unroll 6
@@ -157,13 +163,15 @@ inline void relaxSafeBlocks(BlockMode* modes, int nk, const float* V, int64_t ld
 }
 
 // All value columns [0, Dv) for R rows: chunks of 16, the last one possibly narrower. Value row j
-// starts at V + j * ldV.
+// starts at V + j * ldV. The first chunk issues the prefetches pf (per key).
 template <int R>
 inline void pvRows(const float* P, int64_t ldP, const BlockMode* modes, int nk, const float* V, int64_t ldV, int64_t Dv,
-                   const float* alpha, float* O, int64_t ldO) {
+                   const float* alpha, float* O, int64_t ldO, const LinePrefetch& pf = LinePrefetch{}) {
+  const LinePrefetch none;
 #if KVF_CPU_AVX512
   int64_t c0 = 0;
-  for (; c0 + 64 <= Dv; c0 += 64) pvPanel16<R, 4, false>(P, ldP, modes, nk, V + c0, ldV, 0, alpha, O + c0, ldO);
+  for (; c0 + 64 <= Dv; c0 += 64)
+    pvPanel16<R, 4, false>(P, ldP, modes, nk, V + c0, ldV, 0, alpha, O + c0, ldO, c0 == 0 ? pf : none);
   const int rest = static_cast<int>(Dv - c0);
   if (rest == 0) return;
   const int nv = (rest + 15) / 16;
@@ -172,29 +180,30 @@ inline void pvRows(const float* P, int64_t ldP, const BlockMode* modes, int nk, 
   float* Oc = O + c0;
   if (rest % 16 == 0) {
     switch (nv) {
-      case 1: pvPanel16<R, 1, false>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO); break;
-      case 2: pvPanel16<R, 2, false>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO); break;
-      default: pvPanel16<R, 3, false>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO); break;
+      case 1: pvPanel16<R, 1, false>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO, c0 == 0 ? pf : none); break;
+      case 2: pvPanel16<R, 2, false>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO, c0 == 0 ? pf : none); break;
+      default: pvPanel16<R, 3, false>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO, c0 == 0 ? pf : none); break;
     }
   } else {
     switch (nv) {
-      case 1: pvPanel16<R, 1, true>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO); break;
-      case 2: pvPanel16<R, 2, true>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO); break;
-      case 3: pvPanel16<R, 3, true>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO); break;
-      default: pvPanel16<R, 4, true>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO); break;
+      case 1: pvPanel16<R, 1, true>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO, c0 == 0 ? pf : none); break;
+      case 2: pvPanel16<R, 2, true>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO, c0 == 0 ? pf : none); break;
+      case 3: pvPanel16<R, 3, true>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO, c0 == 0 ? pf : none); break;
+      default: pvPanel16<R, 4, true>(P, ldP, modes, nk, Vc, ldV, mt, alpha, Oc, ldO, c0 == 0 ? pf : none); break;
     }
   }
 #else
   int64_t c0 = 0;
   for (; c0 + 16 <= Dv; c0 += 16)
-    pvPanel<R, 2, false>(P, ldP, modes, nk, V + c0, ldV, Mask8{}, Mask8{}, alpha, O + c0, ldO);
+    pvPanel<R, 2, false>(P, ldP, modes, nk, V + c0, ldV, Mask8{}, Mask8{}, alpha, O + c0, ldO, c0 == 0 ? pf : none);
   const int rest = static_cast<int>(Dv - c0);
   if (rest == 8) {
-    pvPanel<R, 1, false>(P, ldP, modes, nk, V + c0, ldV, Mask8{}, Mask8{}, alpha, O + c0, ldO);
+    pvPanel<R, 1, false>(P, ldP, modes, nk, V + c0, ldV, Mask8{}, Mask8{}, alpha, O + c0, ldO, c0 == 0 ? pf : none);
   } else if (rest > 8) {
-    pvPanel<R, 2, true>(P, ldP, modes, nk, V + c0, ldV, laneMask(8), laneMask(rest - 8), alpha, O + c0, ldO);
+    pvPanel<R, 2, true>(P, ldP, modes, nk, V + c0, ldV, laneMask(8), laneMask(rest - 8), alpha, O + c0, ldO,
+                        c0 == 0 ? pf : none);
   } else if (rest > 0) {
-    pvPanel<R, 1, true>(P, ldP, modes, nk, V + c0, ldV, laneMask(rest), Mask8{}, alpha, O + c0, ldO);
+    pvPanel<R, 1, true>(P, ldP, modes, nk, V + c0, ldV, laneMask(rest), Mask8{}, alpha, O + c0, ldO, c0 == 0 ? pf : none);
   }
 #endif
 }
