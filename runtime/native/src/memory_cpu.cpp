@@ -27,7 +27,7 @@ void cpuFill(void* dst, int byteValue, size_t bytes) {
 }
 void cpuSynchronize() {}
 
-const MemoryOps kCpuMemory{"cpu", cpuAlloc, cpuRelease, cpuCopy, cpuCopy, cpuCopy, cpuFill, cpuSynchronize};
+const MemoryOps kCpuMemory{"cpu", cpuAlloc, cpuRelease, cpuCopy, cpuCopy, cpuCopy, cpuFill, cpuSynchronize, true};
 
 struct Registrar {
   Registrar() { registerMemoryOps(&kCpuMemory); }

@@ -7,10 +7,12 @@
 #include <vector>
 
 #include "kvforge/attn_args.hpp"
+#include "kvforge/staging.hpp"
 #include "kvforge/cpu/thread_pool.hpp"
 #include "backends.hpp"
 #include "call_memory.hpp"
 #include "napi_args.hpp"
+#include "napi_call.hpp"
 #include "napi_buffer.hpp"
 #include "napi_cache.hpp"
 
@@ -18,41 +20,30 @@ namespace kvf::napi {
 namespace {
 
 constexpr const char* kFn = "attend";
-constexpr size_t kMinParamSlots = 16;
 
 // One call, parsed: pointers into JS memory (sync) or into the copies below (async).
 struct AttendCall {
+  static constexpr const char* kFn = "attend";
   CpuKernel kernel;
   std::string storage;
   AttnArgs args;
   std::vector<double> params;
   NativeCache* cache = nullptr;
-  // async only
+  std::unique_ptr<Staging> staging;  // q, positions, rows and outputs in target memory
+  // async only: the copies the call owns, the cache kept alive, the results
   AlignedCopy q, qpos, rowStart, rowCount;
   Napi::Reference<Napi::Object> cacheRef;
-  Napi::Reference<Napi::ArrayBuffer> out, lse;
-  size_t outLength = 0, lseLength = 0;
-  // device staging (backend "cuda"): released by the destructor
-  const MemoryOps* mem = nullptr;
-  std::vector<void*> device;
-  float* hostOut = nullptr;
-  float* hostLse = nullptr;
-  size_t outBytes = 0, lseBytes = 0;
+  Outputs results;
 
   ~AttendCall() {
-    for (void* p : device) mem->release(p);
+    if (cacheRef) cache->endUse();
   }
-  void* deviceAlloc(size_t bytes) {
-    device.reserve(device.size() + 1);  // push_back cannot throw after the allocation
-    void* p = mem->alloc(bytes);
-    device.push_back(p);
-    return p;
+  std::string kernelId() const { return kernel.id; }
+  void execute() {
+    kernel.fn(args, params.data());
+    staging->finish();
   }
-  void* toDevice(const void* host, size_t bytes) {
-    void* p = deviceAlloc(bytes);
-    if (bytes) mem->upload(p, host, bytes);
-    return p;
-  }
+  void done() noexcept {}
 };
 
 Napi::Value prop(const Napi::Object& a, const char* name) { return a.Get(name); }
@@ -82,7 +73,7 @@ std::unique_ptr<AttendCall> parse(const Napi::CallbackInfo& info, bool sync) {
     throw ArgError(ArgError::Type, std::string(kFn) + ": expected (kernelId, backend, cache, args, sync)");
   const std::string id = info[0].As<Napi::String>().Utf8Value();
   const std::string backend = info[1].As<Napi::String>().Utf8Value();
-  if (!findKernel(backend, id, call->kernel, &call->storage))
+  if (!findMemoryOps(backend) || !findKernel(backend, id, call->kernel, &call->storage))
     throw ArgError(ArgError::Range, argName(kFn, "kernelId") + " must be a kernel compiled for backend '" + backend + "', received '" + id + "'");
   const Napi::Object cobj = info[2].As<Napi::Object>();
   NativeCache* cache = nullptr;
@@ -130,13 +121,7 @@ std::unique_ptr<AttendCall> parse(const Napi::CallbackInfo& info, bool sync) {
   const TypedArrayBytes q = qBuf ? TypedArrayBytes{qBuf->data(), size_t(rows * a.Hq * D), size_t(rows * a.Hq * D) * 4}
                                  : readTypedArray(kFn, "q", prop(o, "q"), napi_float32_array, rows * a.Hq * D, rowsFormula + ", Hq*D = " + std::to_string(a.Hq * D));
   const TypedArrayBytes qp = readTypedArray(kFn, "qpos", prop(o, "qpos"), napi_int32_array, rows, rowsFormula);
-  {
-    const TypedArrayBytes p = readTypedArray(kFn, "params", prop(o, "params"), napi_float64_array, -1, "");
-    if (call->kernel.numParams >= 0 && int64_t(p.length) != call->kernel.numParams)
-      throw ArgError(ArgError::Range, argName(kFn, "params") + " must have length " + std::to_string(call->kernel.numParams));
-    call->params.assign(std::max(p.length, kMinParamSlots), 0.0);
-    if (p.length) std::memcpy(call->params.data(), p.data, p.bytes);
-  }
+  call->params = readParams(kFn, prop(o, "params"), call->kernel.numParams, id);
   a.qStrideB = 0, a.qStrideH = D, a.qStrideRow = a.Hq * D, a.qposStrideB = 0;
   a.oStrideB = 0, a.oStrideH = Dv, a.oStrideRow = a.Hq * Dv;
   a.lseStrideB = 0, a.lseStrideH = 1, a.lseStrideRow = a.Hq;
@@ -154,10 +139,11 @@ std::unique_ptr<AttendCall> parse(const Napi::CallbackInfo& info, bool sync) {
     call->q = AlignedCopy(q.data, q.bytes), call->qpos = AlignedCopy(qp.data, qp.bytes);
     call->rowStart = AlignedCopy(rs.data, rs.bytes), call->rowCount = AlignedCopy(rc.data, rc.bytes);
     Napi::ArrayBuffer ob = Napi::ArrayBuffer::New(info.Env(), size_t(nOut) * 4), lb = Napi::ArrayBuffer::New(info.Env(), size_t(nLse) * 4);
-    call->out = Napi::Persistent(ob), call->lse = Napi::Persistent(lb);
-    call->outLength = size_t(nOut), call->lseLength = size_t(nLse);
+    call->results.out = Napi::Persistent(ob), call->results.lse = Napi::Persistent(lb);
+    call->results.outLength = size_t(nOut), call->results.lseLength = size_t(nLse);
     out = static_cast<float*>(ob.Data()), lse = static_cast<float*>(lb.Data());
     call->cacheRef = Napi::Persistent(cobj);
+    cache->beginUse();  // until the call is destroyed: the cache refuses changes meanwhile
     a.q = call->q.as<float>(), a.qpos = call->qpos.as<int32_t>();
     a.rowStart = call->rowStart.as<int32_t>(), a.rowCount = call->rowCount.as<int32_t>();
   } else {
@@ -165,116 +151,37 @@ std::unique_ptr<AttendCall> parse(const Napi::CallbackInfo& info, bool sync) {
     a.rowStart = start, a.rowCount = count;
   }
   a.out = out, a.lse = lse;
-  if (backend == "cuda") {  // every pointer must be device memory (buffers already are)
-    call->mem = findMemoryOps(backend);
-    if (!qBuf) a.q = static_cast<const float*>(call->toDevice(a.q, size_t(rows * a.Hq * D) * 4));
-    a.qpos = static_cast<const int32_t*>(call->toDevice(a.qpos, size_t(rows) * 4));
-    a.rowStart = static_cast<const int32_t*>(call->toDevice(a.rowStart, size_t(B) * 4));
-    a.rowCount = static_cast<const int32_t*>(call->toDevice(a.rowCount, size_t(B) * 4));
-    if (!outBuf) {
-      call->hostOut = out, call->outBytes = size_t(nOut) * 4;
-      a.out = static_cast<float*>(call->deviceAlloc(call->outBytes));
-    }
-    if (!lseBuf) {
-      call->hostLse = lse, call->lseBytes = size_t(nLse) * 4;
-      a.lse = static_cast<float*>(call->deviceAlloc(call->lseBytes));
-    }
-  }
+  // Every pointer in target memory: on "cuda" the host arrays are staged (buffers already are).
+  call->staging = std::make_unique<Staging>(findMemoryOps(backend));
+  Staging& st = *call->staging;
+  if (!qBuf) a.q = static_cast<const float*>(st.in(0, a.q, size_t(rows * a.Hq * D) * 4));
+  a.qpos = static_cast<const int32_t*>(st.in(1, a.qpos, size_t(rows) * 4));
+  a.rowStart = static_cast<const int32_t*>(st.in(2, a.rowStart, size_t(B) * 4));
+  a.rowCount = static_cast<const int32_t*>(st.in(3, a.rowCount, size_t(B) * 4));
+  if (!outBuf) a.out = static_cast<float*>(st.out(4, a.out, size_t(nOut) * 4));
+  if (!lseBuf) a.lse = static_cast<float*>(st.out(5, a.lse, size_t(nLse) * 4));
   return call;
 }
-
-// Runs the kernel; for "cuda", downloads the results into the host arrays.
-void execute(AttendCall& c) {
-  c.kernel.fn(c.args, c.params.data());
-  if (c.mem) {
-    if (c.outBytes) c.mem->download(c.hostOut, c.args.out, c.outBytes);
-    if (c.lseBytes) c.mem->download(c.hostLse, c.args.lse, c.lseBytes);
-  }
-}
-
-std::string failureMessage(const std::string& id) {
-  try {
-    throw;
-  } catch (const std::bad_alloc&) {
-    return "attend: kernel '" + id + "' ran out of memory";
-  } catch (const std::exception& e) {
-    return std::string(e.what());
-  } catch (...) {
-    return "attend: kernel '" + id + "' failed with an unknown exception (this is a bug in kvforge)";
-  }
-}
-
-class AttendWorker : public Napi::AsyncWorker {
- public:
-  AttendWorker(Napi::Env env, std::unique_ptr<AttendCall> call)
-      : Napi::AsyncWorker(env, "kvforge.attend"), deferred_(Napi::Promise::Deferred::New(env)), call_(std::move(call)) {
-    call_->cache->beginUse();
-  }
-  ~AttendWorker() override { call_->cache->endUse(); }
-  Napi::Promise promise() const { return deferred_.Promise(); }
-
- protected:
-  void Execute() override {
-    try {
-      execute(*call_);
-    } catch (...) {
-      SetError(failureMessage(call_->kernel.id));
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::Object result = Napi::Object::New(env);
-    result.Set("out", Napi::Float32Array::New(env, call_->outLength, call_->out.Value(), 0));
-    result.Set("lse", Napi::Float32Array::New(env, call_->lseLength, call_->lse.Value(), 0));
-    deferred_.Resolve(result);
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::unique_ptr<AttendCall> call_;
-};
 
 }  // namespace
 
 Napi::Value attend(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   const bool sync = info.Length() > 4 && info[4].ToBoolean().Value();
+  if (!sync) return queueCall<AttendCall>(info, [](const Napi::CallbackInfo& i) { return parse(i, false); });
+  // Synchronous: argument errors throw (TypeError / RangeError), the kernel runs here.
+  Napi::Env env = info.Env();
   std::unique_ptr<AttendCall> call;
-  std::string error;
   try {
-    call = parse(info, sync);
+    call = parse(info, true);
+    call->execute();
   } catch (const ArgError& e) {
-    if (sync) throw toJsError(env, e);
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Reject(toJsError(env, e).Value());
-    return d.Promise();
-  } catch (const Napi::Error& e) {
-    if (sync) throw;
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Reject(e.Value());
-    return d.Promise();
-  } catch (const std::exception& e) {
-    error = std::string("attend: ") + e.what();
+    throw toJsError(env, e);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    throw Napi::Error::New(env, kernelFailure(kFn, call ? call->kernel.id : std::string("?")));
   }
-  if (!error.empty()) {
-    if (sync) throw Napi::Error::New(env, error);
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Reject(Napi::Error::New(env, error).Value());
-    return d.Promise();
-  }
-  if (sync) {
-    try {
-      execute(*call);
-    } catch (...) {
-      throw Napi::Error::New(env, failureMessage(call->kernel.id));
-    }
-    return env.Undefined();
-  }
-  auto* worker = new AttendWorker(env, std::move(call));  // deletes itself after OnOK/OnError
-  Napi::Promise p = worker->promise();
-  worker->Queue();
-  return p;
+  return env.Undefined();
 }
 
 }  // namespace kvf::napi

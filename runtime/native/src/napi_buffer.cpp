@@ -80,7 +80,7 @@ Napi::Value NativeBuffer::upload(const Napi::CallbackInfo& info) {
       mem_->upload(dst, f, src.bytes);
     } else {
       std::vector<uint16_t> tmp(src.length);
-      for (size_t i = 0; i < src.length; ++i) tmp[i] = dtype_ == DType::F16 ? floatToF16(f[i]) : floatToBf16(f[i]);
+      encodeAs(dtype_, f, src.length, tmp.data());
       mem_->upload(dst, tmp.data(), tmp.size() * 2);
     }
     return info.Env().Undefined();
@@ -102,7 +102,7 @@ Napi::Value NativeBuffer::download(const Napi::CallbackInfo& info) {
     } else {
       std::vector<uint16_t> tmp(dst.length);
       mem_->download(tmp.data(), src, tmp.size() * 2);
-      for (size_t i = 0; i < dst.length; ++i) f[i] = dtype_ == DType::F16 ? f16ToFloat(tmp[i]) : bf16ToFloat(tmp[i]);
+      decodeFrom(dtype_, tmp.data(), dst.length, f);
     }
     return info.Env().Undefined();
   });

@@ -13,9 +13,6 @@ namespace {
 
 constexpr int64_t kMaxSafe = (int64_t(1) << 53) - 1;
 
-// Host memory is the target's memory on the CPU and under the emulator: no staging copies there.
-bool hostAddressable(const std::string& backend) { return backend != "cuda"; }
-
 int64_t checkedProduct(std::initializer_list<int64_t> xs, const char* fn, const char* what) {
   int64_t p = 1;
   for (int64_t x : xs)
@@ -61,6 +58,7 @@ NativeCache::NativeCache(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Nati
     ops_ = findCacheOps(backend_);
     if (!mem_ || !ops_)
       throw ArgError(ArgError::Range, argName(fn, "backend") + " must be a backend compiled into this addon, received '" + backend_ + "'");
+    staging_ = std::make_unique<Staging>(mem_);
     view_.B = readInteger(fn, "B", info[1], 1, "a positive integer");
     view_.Hkv = readInteger(fn, "Hkv", info[2], 1, "a positive integer");
     view_.D = readInteger(fn, "D", info[3], 1, "a positive integer");
@@ -80,11 +78,7 @@ NativeCache::NativeCache(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Nati
   }
 }
 
-NativeCache::~NativeCache() {
-  freeView(view_);
-  for (Staging& s : staging_)
-    if (s.p) mem_->release(s.p);
-}
+NativeCache::~NativeCache() { freeView(view_); }
 
 void NativeCache::allocate(CacheView& v, int64_t capacity) {
   v.capacity = (capacity + kSummaryTile - 1) / kSummaryTile * kSummaryTile;
@@ -120,19 +114,6 @@ void NativeCache::requireUsable(const char* fn) const {
   if (inUse_.load() != 0)
     throw ArgError(ArgError::Range, std::string(fn) + ": the cache is read by " + std::to_string(inUse_.load()) +
                                         " attention call(s) still in flight; await them first");
-}
-
-void* NativeCache::stage(size_t slot, const void* host, size_t bytes) {
-  if (hostAddressable(backend_)) return const_cast<void*>(host);
-  Staging& s = staging_[slot];
-  if (s.bytes < bytes || !s.p) {
-    if (s.p) mem_->release(s.p);
-    s.p = nullptr, s.bytes = 0;
-    s.p = mem_->alloc(std::max<size_t>(bytes, 256));
-    s.bytes = std::max<size_t>(bytes, 256);
-  }
-  if (bytes) mem_->upload(s.p, host, bytes);
-  return s.p;
 }
 
 SlotView NativeCache::slots() const {
@@ -174,11 +155,11 @@ Napi::Value NativeCache::append(const Napi::CallbackInfo& info) {
       throw ArgError(ArgError::Range, argName(fn, "positions") + " must hold " + std::to_string(rows) + " positions (" + rowsFormula + "), received " + describeValue(info[2]));
     AppendArgs a;
     a.cache = view_;
-    a.k = static_cast<const float*>(stage(0, k.data, size_t(rows * H * view_.D) * 4));
-    a.v = static_cast<const float*>(stage(1, v.data, size_t(rows * H * view_.Dv) * 4));
-    a.positions = static_cast<const int32_t*>(stage(2, pos.data, size_t(rows) * 4));
-    a.start = static_cast<const int32_t*>(stage(3, st, size_t(B) * 4));
-    a.count = static_cast<const int32_t*>(stage(4, ct, size_t(B) * 4));
+    a.k = static_cast<const float*>(staging_->in(0, k.data, size_t(rows * H * view_.D) * 4));
+    a.v = static_cast<const float*>(staging_->in(1, v.data, size_t(rows * H * view_.Dv) * 4));
+    a.positions = static_cast<const int32_t*>(staging_->in(2, pos.data, size_t(rows) * 4));
+    a.start = static_cast<const int32_t*>(staging_->in(3, st, size_t(B) * 4));
+    a.count = static_cast<const int32_t*>(staging_->in(4, ct, size_t(B) * 4));
     int64_t maxCount = 0;
     for (int64_t b = 0; b < B; ++b) maxCount = std::max<int64_t>(maxCount, ct[b]);
     a.maxCount = maxCount;
@@ -199,7 +180,7 @@ Napi::Value NativeCache::truncate(const Napi::CallbackInfo& info) {
     const int32_t* kp = static_cast<const int32_t*>(keep.data);
     TruncateArgs a;
     a.cache = view_;
-    a.keep = static_cast<const int32_t*>(stage(3, kp, size_t(B) * 4));
+    a.keep = static_cast<const int32_t*>(staging_->in(3, kp, size_t(B) * 4));
     ops_->truncate(a);
     for (int64_t b = 0; b < B; ++b)
       if (kp[b] >= 0)
@@ -255,14 +236,7 @@ Napi::Value NativeCache::read(const Napi::CallbackInfo& info) {
     }
     const auto widen = [&](const std::vector<uint8_t>& raw, size_t count) {
       Napi::Float32Array f = Napi::Float32Array::New(env, count);
-      for (size_t i = 0; i < count; ++i) {
-        if (view_.dtype == DType::F32) std::memcpy(f.Data() + i, raw.data() + 4 * i, 4);
-        else {
-          uint16_t x;
-          std::memcpy(&x, raw.data() + 2 * i, 2);
-          f[i] = view_.dtype == DType::F16 ? f16ToFloat(x) : bf16ToFloat(x);
-        }
-      }
+      decodeFrom(view_.dtype, raw.data(), count, f.Data());
       return f;
     };
     Napi::Object out = Napi::Object::New(env);

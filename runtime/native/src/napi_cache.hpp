@@ -18,12 +18,14 @@
 #include <napi.h>
 
 #include <atomic>
+#include <memory>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "kvforge/cache_ops.hpp"
 #include "kvforge/memory.hpp"
+#include "kvforge/staging.hpp"
 
 namespace kvf::napi {
 
@@ -59,8 +61,6 @@ class NativeCache : public Napi::ObjectWrap<NativeCache> {
   void allocate(CacheView& v, int64_t capacity);  // every array of v, initEmpty'd
   void freeView(CacheView& v) noexcept;
   void requireUsable(const char* fn) const;
-  // A target copy of host bytes, reusing the cache's staging buffer (grown when needed).
-  void* stage(size_t slot, const void* host, size_t bytes);
 
   std::string backend_;
   const MemoryOps* mem_ = nullptr;
@@ -68,11 +68,7 @@ class NativeCache : public Napi::ObjectWrap<NativeCache> {
   CacheView view_;
   std::vector<int32_t> lenHost_;  // [B * Hkv], what the target holds
   std::atomic<int> inUse_{0};
-  struct Staging {
-    void* p = nullptr;
-    size_t bytes = 0;
-  };
-  Staging staging_[5];
+  std::unique_ptr<Staging> staging_;  // the ops' argument arrays in target memory, reused per call
 };
 
 }  // namespace kvf::napi

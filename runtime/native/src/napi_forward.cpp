@@ -28,15 +28,13 @@
 #include "backends.hpp"
 #include "call_memory.hpp"
 #include "napi_args.hpp"
+#include "napi_call.hpp"
 
 namespace kvf::napi {
 namespace {
 
 constexpr const char* kFn = "forward";
 constexpr int64_t kMaxSafe = (int64_t(1) << 53) - 1;
-// Params are copied into at least this many zero-padded slots, so a variant whose parameter count
-// the registry does not know can never read outside the copy.
-constexpr size_t kMinParamSlots = 16;
 
 struct Factor {
   const char* name;
@@ -67,27 +65,35 @@ AlignedCopy storedAs(const std::string& storage, AlignedCopy f32) {
   if (t == DType::F32) return f32;
   const size_t n = f32.bytes() / sizeof(float);
   std::vector<uint16_t> tmp(n);
-  const float* src = f32.as<float>();
-  for (size_t i = 0; i < n; ++i) tmp[i] = t == DType::F16 ? floatToF16(src[i]) : floatToBf16(src[i]);
+  encodeAs(t, f32.as<float>(), n, tmp.data());
   return AlignedCopy(tmp.data(), n * sizeof(uint16_t));
 }
 
 // Everything one call needs, kept alive together until the worker is destroyed (main thread).
 struct Call {
+  static constexpr const char* kFn = "forward";
   CpuKernel kernel;  // a copy: CUDA backends' descriptors are converted into this shape
+  const MemoryOps* memory = nullptr;  // the backend's: staging to device memory where needed
+  std::unique_ptr<Staging> staging;
   std::string storage = "f32";  // the K/V dtype the kernel reads (CUDA kernels: their plan's)
   V1Layout args;     // every pointer points into memory below
   std::unique_ptr<V1Call> v2;  // built once the layout is complete
   AlignedCopy q, k, v, qpos, kpos;
   std::vector<int32_t> defaultQpos, defaultKpos;
   std::vector<double> params;
-  // The outputs: created in parse(), unreachable from JS until OnOK hands them out.
-  Napi::Reference<Napi::ArrayBuffer> out, lse;
-  size_t outLength = 0, lseLength = 0;
+  Outputs results;
 
+  std::string kernelId() const { return kernel.id; }
+  void execute() {
+    staging = std::make_unique<Staging>(memory);
+    v2->stage(*staging);
+    kernel.fn(v2->args(), params.data());
+    staging->finish();
+  }
   // Give the input copies back as soon as the kernel is done (worker thread), so they are in the
   // pool before JS runs the caller's next call: the worker itself is destroyed only after that.
-  void dropInputs() noexcept {
+  void done() noexcept {
+    staging.reset();
     v2.reset();
     q = AlignedCopy(), k = AlignedCopy(), v = AlignedCopy();
     qpos = AlignedCopy(), kpos = AlignedCopy();
@@ -130,7 +136,8 @@ std::unique_ptr<Call> parse(const Napi::CallbackInfo& info) {
                                           "), received '" + backend + "'");
     }
   }
-  if (!findKernel(backend, id, call->kernel, &call->storage)) {
+  call->memory = findMemoryOps(backend);
+  if (!call->memory || !findKernel(backend, id, call->kernel, &call->storage)) {
     std::string known;
     const std::vector<std::string> ids = listKernels(backend);
     for (size_t i = 0; i < ids.size() && i < 12; ++i) known += (i ? ", " : "") + ids[i];
@@ -205,17 +212,7 @@ std::unique_ptr<Call> parse(const Napi::CallbackInfo& info) {
     throw ArgError(ArgError::Range, argName(kFn, "qpos") + " is needed: default positions exceed the int32 range");
 
   // Params: copied (zero-padded), so the variant's constructor reads a stable snapshot.
-  {
-    const Napi::Value pv = prop(a, "params");
-    const TypedArrayBytes t = readTypedArray(kFn, "params", pv, napi_float64_array, -1, "");
-    const size_t n = t.length;
-    if (kern.numParams >= 0 && static_cast<int64_t>(n) != kern.numParams)
-      throw ArgError(ArgError::Range, argName(kFn, "params") + " must be a Float64Array of length " +
-                                          std::to_string(kern.numParams) + " (the parameters of kernel '" + id +
-                                          "'), received " + describeValue(pv));
-    call->params.assign(std::max(n, kMinParamSlots), 0.0);
-    if (n > 0) std::memcpy(call->params.data(), t.data, t.bytes);
-  }
+  call->params = readParams(kFn, prop(a, "params"), kern.numParams, id);
 
   // Outputs, last: every argument is valid, and no JS runs between here and the worker.
   {
@@ -226,76 +223,18 @@ std::unique_ptr<Call> parse(const Napi::CallbackInfo& info) {
     Napi::ArrayBuffer lse = newOutput(info.Env(), "lse", nLse, lseFormula);
     f.out = static_cast<float*>(out.Data());
     f.lse = static_cast<float*>(lse.Data());
-    call->out = Napi::Persistent(out);
-    call->lse = Napi::Persistent(lse);
-    call->outLength = size_t(nOut);
-    call->lseLength = size_t(nLse);
+    call->results.out = Napi::Persistent(out);
+    call->results.lse = Napi::Persistent(lse);
+    call->results.outLength = size_t(nOut);
+    call->results.lseLength = size_t(nLse);
   }
   call->v2 = std::make_unique<V1Call>(f);
   call->v2->setStorage(dtypeOf(call->storage));
   return call;
 }
 
-class ForwardWorker : public Napi::AsyncWorker {
- public:
-  ForwardWorker(Napi::Env env, std::unique_ptr<Call> call)
-      : Napi::AsyncWorker(env, "kvforge.forward"), deferred_(Napi::Promise::Deferred::New(env)), call_(std::move(call)) {}
-
-  Napi::Promise promise() const { return deferred_.Promise(); }
-
- protected:
-  void Execute() override {
-    const std::string& id = call_->kernel.id;
-    try {
-      call_->kernel.fn(call_->v2->args(), call_->params.data());
-    } catch (const std::bad_alloc&) {
-      SetError("forward: kernel '" + id + "' ran out of memory");
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    } catch (...) {
-      SetError("forward: kernel '" + id + "' failed with an unknown exception (this is a bug in kvforge)");
-    }
-    call_->dropInputs();
-  }
-  // { out: Float32Array, lse: Float32Array } over the buffers the kernel wrote.
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::Object result = Napi::Object::New(env);
-    result.Set("out", Napi::Float32Array::New(env, call_->outLength, call_->out.Value(), 0));
-    result.Set("lse", Napi::Float32Array::New(env, call_->lseLength, call_->lse.Value(), 0));
-    deferred_.Resolve(result);
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::unique_ptr<Call> call_;
-};
-
 }  // namespace
 
-Napi::Value forward(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::unique_ptr<Call> call;
-  try {
-    call = parse(info);
-  } catch (const ArgError& e) {
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Reject(toJsError(env, e).Value());
-    return d.Promise();
-  } catch (const Napi::Error& e) {  // a throwing getter on the argument object
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Reject(e.Value());
-    return d.Promise();
-  } catch (const std::exception& e) {
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Reject(Napi::Error::New(env, std::string("forward: ") + e.what()).Value());
-    return d.Promise();
-  }
-  auto* worker = new ForwardWorker(env, std::move(call));  // deletes itself after OnOK/OnError
-  Napi::Promise p = worker->promise();
-  worker->Queue();
-  return p;
-}
+Napi::Value forward(const Napi::CallbackInfo& info) { return queueCall<Call>(info, parse); }
 
 }  // namespace kvf::napi

@@ -81,4 +81,23 @@ struct Storage<DType::BF16> {
   KVF_HOST_DEVICE static uint16_t store(float x) { return floatToBf16(x); }
 };
 
+// n f32 values as `t` values (dst holds n * dtypeBytes(t) bytes), and back: host loops for the
+// places that move a whole array (uploads, downloads, the typed-array path's K/V).
+inline void encodeAs(DType t, const float* src, size_t n, void* dst) {
+  if (t == DType::F32) {
+    memcpy(dst, src, n * 4);
+    return;
+  }
+  uint16_t* d = static_cast<uint16_t*>(dst);
+  for (size_t i = 0; i < n; ++i) d[i] = t == DType::F16 ? floatToF16(src[i]) : floatToBf16(src[i]);
+}
+inline void decodeFrom(DType t, const void* src, size_t n, float* dst) {
+  if (t == DType::F32) {
+    memcpy(dst, src, n * 4);
+    return;
+  }
+  const uint16_t* s = static_cast<const uint16_t*>(src);
+  for (size_t i = 0; i < n; ++i) dst[i] = t == DType::F16 ? f16ToFloat(s[i]) : bf16ToFloat(s[i]);
+}
+
 }  // namespace kvf

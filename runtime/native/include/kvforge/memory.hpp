@@ -33,6 +33,9 @@ struct MemoryOps {
   void (*copy)(void* dst, const void* src, size_t bytes);          // target <- target (no overlap)
   void (*fill)(void* dst, int byteValue, size_t bytes);
   void (*synchronize)();          // every queued operation of this backend has finished
+  // True when the target's memory is host memory ("cpu", and "cuda-emu", whose kernels run on the
+  // host): host arrays may then be handed to kernels as they are, with no staging copy.
+  bool hostAddressable;
 };
 
 // The ops of a backend compiled into this addon; nullptr for any other name.

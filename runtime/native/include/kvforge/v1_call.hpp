@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 #include "kvforge/attn_args.hpp"
+#include "kvforge/staging.hpp"
 
 namespace kvf {
 
@@ -65,6 +66,27 @@ class V1Call {
   const AttnArgs& args() const { return args_; }
   // k and v hold `t` values (rounded by the caller) instead of f32.
   void setStorage(DType t) { args_.kv.dtype = t; }
+
+  // Point every array of the call at its copy in `st`'s target memory (no-op on host-addressable
+  // targets); st.finish() after the kernel brings out and lse back.
+  void stage(Staging& st) {
+    AttnArgs& a = args_;
+    SlotView& kv = a.kv;
+    const size_t rows = size_t(a.B * a.Hq * a.maxRows), es = size_t(dtypeBytes(kv.dtype));
+    const size_t keys = size_t(kv.B * kv.Hkv * kv.maxLen), nSum = sumMin_.size();
+    a.q = static_cast<const float*>(st.in(0, a.q, rows * size_t(kv.D) * 4));
+    kv.k = st.in(1, kv.k, keys * size_t(kv.D) * es);
+    kv.v = st.in(2, kv.v, keys * size_t(kv.Dv) * es);
+    kv.pos = static_cast<const int32_t*>(st.in(3, kv.pos, size_t(kv.maxLen) * 4));
+    kv.len = static_cast<const int32_t*>(st.in(4, kv.len, 4));
+    kv.sumMin = static_cast<const int32_t*>(st.in(5, kv.sumMin, nSum * 4));
+    kv.sumMax = static_cast<const int32_t*>(st.in(6, kv.sumMax, nSum * 4));
+    a.rowStart = static_cast<const int32_t*>(st.in(7, a.rowStart, rowStart_.size() * 4));
+    a.rowCount = static_cast<const int32_t*>(st.in(8, a.rowCount, rowCount_.size() * 4));
+    a.qpos = static_cast<const int32_t*>(st.in(9, a.qpos, size_t(a.maxRows) * 4));
+    a.out = static_cast<float*>(st.out(10, a.out, rows * size_t(kv.Dv) * 4));
+    a.lse = static_cast<float*>(st.out(11, a.lse, rows * 4));
+  }
 
  private:
   std::vector<int32_t> rowStart_, rowCount_, sumMin_, sumMax_;

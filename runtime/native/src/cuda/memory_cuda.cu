@@ -60,7 +60,12 @@ void memSynchronize() {
   if (err != cudaSuccess) fail("cudaDeviceSynchronize", "", err);
 }
 
-const MemoryOps kMemory{KVF_CUDA_BACKEND, memAlloc, memRelease, memUpload, memDownload, memCopy, memFill, memSynchronize};
+const MemoryOps kMemory{KVF_CUDA_BACKEND, memAlloc, memRelease, memUpload, memDownload, memCopy, memFill, memSynchronize,
+#if defined(KVF_CUDA_EMULATION)
+                        true};
+#else
+                        false};
+#endif
 
 struct Registrar {
   Registrar() { registerMemoryOps(&kMemory); }

@@ -1,0 +1,125 @@
+// What every asynchronous kernel call of the addon shares (forward, attend): reading the
+// parameter array, the worker that runs a parsed call off the main thread and resolves with the
+// { out, lse } arrays it allocated, the message of a failed kernel, and turning parse errors into
+// a rejected promise (the promise-returning exports never throw synchronously).
+#pragma once
+#include <napi.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "napi_args.hpp"
+
+namespace kvf::napi {
+
+// Params are copied into at least this many zero-padded slots, so a variant whose parameter count
+// the registry does not know can never read outside the copy.
+constexpr size_t kMinParamSlots = 16;
+
+// The Float64Array `v` of a call's run-time parameters, checked against the kernel's declared
+// count (numParams < 0: not declared), copied and padded.
+inline std::vector<double> readParams(const char* fn, const Napi::Value& v, int numParams, const std::string& kernelId) {
+  const TypedArrayBytes t = readTypedArray(fn, "params", v, napi_float64_array, -1, "");
+  if (numParams >= 0 && static_cast<int64_t>(t.length) != numParams)
+    throw ArgError(ArgError::Range, argName(fn, "params") + " must be a Float64Array of length " + std::to_string(numParams) +
+                                        " (the parameters of kernel '" + kernelId + "'), received " + describeValue(v));
+  std::vector<double> p(std::max(t.length, kMinParamSlots), 0.0);
+  if (t.length > 0) std::memcpy(p.data(), t.data, t.bytes);
+  return p;
+}
+
+// Inside a catch block: the message of the exception in flight, for a kernel call that failed.
+inline std::string kernelFailure(const char* fn, const std::string& kernelId) {
+  try {
+    throw;
+  } catch (const std::bad_alloc&) {
+    return std::string(fn) + ": kernel '" + kernelId + "' ran out of memory";
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return std::string(fn) + ": kernel '" + kernelId + "' failed with an unknown exception (this is a bug in kvforge)";
+  }
+}
+
+// The results a call allocated in parse(), unreachable from JS until the promise resolves.
+struct Outputs {
+  Napi::Reference<Napi::ArrayBuffer> out, lse;
+  size_t outLength = 0, lseLength = 0;
+};
+
+// Runs `call->execute()` on a libuv worker thread and resolves with { out, lse } (Float32Arrays
+// over call->results), or rejects with kernelFailure's message. Call provides
+//   static constexpr const char* kFn;  std::string kernelId() const;  Outputs results;
+//   void execute();          // the kernel (worker thread)
+//   void done() noexcept;    // after execute, success or not (worker thread): drop what it can
+template <class Call>
+class KernelWorker : public Napi::AsyncWorker {
+ public:
+  KernelWorker(Napi::Env env, std::unique_ptr<Call> call)
+      : Napi::AsyncWorker(env, Call::kFn), deferred_(Napi::Promise::Deferred::New(env)), call_(std::move(call)) {}
+
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      call_->execute();
+    } catch (...) {
+      SetError(kernelFailure(Call::kFn, call_->kernelId()));
+    }
+    call_->done();
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object result = Napi::Object::New(env);
+    const Outputs& r = call_->results;
+    result.Set("out", Napi::Float32Array::New(env, r.outLength, r.out.Value(), 0));
+    result.Set("lse", Napi::Float32Array::New(env, r.lseLength, r.lse.Value(), 0));
+    deferred_.Resolve(result);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::unique_ptr<Call> call_;
+};
+
+// A promise rejected with the exception in flight (inside a catch block): an ArgError as its JS
+// TypeError/RangeError, a JS exception as itself, anything else as an Error prefixed with `fn`.
+inline Napi::Promise rejectedWithCurrent(Napi::Env env, const char* fn) {
+  auto d = Napi::Promise::Deferred::New(env);
+  try {
+    throw;
+  } catch (const ArgError& e) {
+    d.Reject(toJsError(env, e).Value());
+  } catch (const Napi::Error& e) {  // a throwing getter on an argument object
+    d.Reject(e.Value());
+  } catch (const std::exception& e) {
+    d.Reject(Napi::Error::New(env, std::string(fn) + ": " + e.what()).Value());
+  } catch (...) {
+    d.Reject(Napi::Error::New(env, std::string(fn) + ": an unknown exception (this is a bug in kvforge)").Value());
+  }
+  return d.Promise();
+}
+
+// parse(info) -> unique_ptr<Call>, then the call queued on a KernelWorker; parse errors reject.
+template <class Call, class Parse>
+Napi::Value queueCall(const Napi::CallbackInfo& info, Parse&& parse) {
+  Napi::Env env = info.Env();
+  std::unique_ptr<Call> call;
+  try {
+    call = parse(info);
+  } catch (...) {
+    return rejectedWithCurrent(env, Call::kFn);
+  }
+  auto* worker = new KernelWorker<Call>(env, std::move(call));  // deletes itself after OnOK/OnError
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
+}
+
+}  // namespace kvf::napi
