@@ -307,8 +307,6 @@ for (const target of ['cpp', 'cuda'] as const) describe(`KV cache and attention 
     m.reset(1);
     expect(caught(() => cache.append(1, chunk(1, 50, 3))).code).toBe('KVF3010');
     sameSlots(cache, m, 'after refused appends');
-    const other = kernels.find((x) => x.unit.heads.kv !== Hkv || x.unit.headDim !== D || x.unit.valueDim !== Dv);
-    if (other) expect(caught(() => other.decodeSync(cache, { q: new Float32Array(0), out: new Float32Array(0), lse: new Float32Array(0) })).code).toBe('KVF3011');
     cache.dispose();
     expect(caught(() => cache.lengths()).code).toBe('KVF3012');
     expect(caught(() => k.decodeSync(cache, { q: new Float32Array(0), out: new Float32Array(0), lse: new Float32Array(0) })).code).toBe('KVF3012');
@@ -316,11 +314,35 @@ for (const target of ['cpp', 'cuda'] as const) describe(`KV cache and attention 
 });
 
 describe('caches and buffers serve kernels of their own target only', () => {
-  const spec = defineAttention({ name: 'targets', heads: { q: 4, kv: 2 }, headDim: 64, mask: defineMask((b, h, q, k) => k <= q, { name: 'c' }) });
-  let cpu: CompiledAttention, cuda: CompiledAttention;
+  const mask = defineMask((b, h, q, k) => k <= q, { name: 'c' });
+  const spec = defineAttention({ name: 'targets', heads: { q: 4, kv: 2 }, headDim: 64, mask });
+  const oneKvHead = defineAttention({ name: 'onekv', heads: { q: 4, kv: 1 }, headDim: 64, mask });
+  let cpu: CompiledAttention, cuda: CompiledAttention, mqa: CompiledAttention;
   beforeAll(async () => {
-    [cpu, cuda] = (await compile([spec, { spec, plan: { target: 'cuda', dtype: 'f32' } }])) as [CompiledAttention, CompiledAttention];
+    [cpu, cuda, mqa] = (await compile([spec, { spec, plan: { target: 'cuda', dtype: 'f32' } }, oneKvHead])) as [CompiledAttention, CompiledAttention, CompiledAttention];
   }, 900_000);
+
+  it('a cache of other KV heads is KVF3011; a cache read by a call in flight refuses changes (KVF3010)', async () => {
+    using cache = cpu.createCache({ batch: 1, capacity: 16 });
+    cache.append(0, { k: rand(1, 3 * 2 * 64), v: rand(2, 3 * 2 * 64), positions: Int32Array.of(0, 1, 2) });
+    const e = caught(() => mqa.decodeSync(cache, { q: new Float32Array(4 * 64), out: new Float32Array(4 * 64), lse: new Float32Array(4) }));
+    expect([e.code, e.message]).toEqual(['KVF3011', expect.stringMatching(/Hkv=2.*Hkv=1/)]);
+    const pending = cpu.decode(cache, { q: rand(3, 4 * 64) });
+    const step = { k: rand(4, 2 * 64), v: rand(5, 2 * 64), positions: Int32Array.of(3) };
+    for (const change of [() => cache.append(0, step), () => cache.truncate(1), () => cache.grow(1000), () => cache.dispose()]) {
+      expect(caught(change).code).toBe('KVF3010');
+    }
+    await pending;
+    cache.append(0, step); // and once the call is done, it may change
+    expect(cache.length(0)).toBe(4);
+  });
+
+  it('a cache larger than memory is KVF3005, not a crash', () => {
+    expect(caught(() => cpu.createCache({ batch: 65535, capacity: 2 ** 31 - 1 })).code).toBe('KVF3005');
+    using cache = cpu.createCache({ batch: 1, capacity: 16 });
+    expect(caught(() => cache.grow(2 ** 31 - 1)).code).toBe('KVF3005');
+    expect(cache.capacity).toBe(16); // the failed growth lost nothing
+  });
 
   it('a CPU cache passed to a CUDA kernel of the same addon is KVF3011', () => {
     using cache = cpu.createCache({ batch: 1 });

@@ -160,9 +160,9 @@ export async function prefill(k: CacheKernel, cache: KvCache, x: PrefillInputs, 
   for (const p of x.positions) (qlo = Math.min(qlo, p)), (qhi = Math.max(qhi, p));
   const kb = keyBox(cache, active);
   if (kb.klo <= kb.khi) checkRange(k, cache, { qlo, qhi, ...kb }, values);
-  return await k.addon.attend(k.unit.id, k.backend, cache.native, {
+  return await cache.reading(() => k.addon.attend(k.unit.id, k.backend, cache.native, {
     q: x.q, qpos: x.positions, rowStart, rowCount, Hq: heads.q, scale: k.unit.scale, params, threads: threadsOf(threads),
-  }, false);
+  }, false));
 }
 
 /** The rows of one decode step: every sequence that is not released, at its position. */
@@ -197,9 +197,9 @@ function decodeRange(k: CacheKernel, cache: KvCache, rowCount: Int32Array, qpos:
 export async function decode(k: CacheKernel, cache: KvCache, x: DecodeInputs, params: Float64Array, values: Readonly<Record<string, number>>, threads?: number) {
   const { rowStart, rowCount, qpos, q } = decodeRows(k, cache, x, false);
   decodeRange(k, cache, rowCount, qpos, values);
-  return await k.addon.attend(k.unit.id, k.backend, cache.native, {
+  return await cache.reading(() => k.addon.attend(k.unit.id, k.backend, cache.native, {
     q, qpos, rowStart, rowCount, Hq: k.unit.heads.q, scale: k.unit.scale, params, threads: threadsOf(threads),
-  }, false);
+  }, false));
 }
 
 /**

@@ -57,6 +57,19 @@ function positiveInt(name: string, v: unknown, max = INT32_MAX): number {
   return v;
 }
 
+/** `f()`, with a failed native allocation turned into KVF3005 naming what was asked for. */
+function allocating<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    const m = (e as Error).message ?? '';
+    if (/alloc|memory|too large/i.test(m) && !(e instanceof KvforgeError)) {
+      throw new KvforgeError('KVF3005', `${what} could not be allocated: ${m}`, { hint: 'a smaller capacity or batch, or fewer caches alive at once' });
+    }
+    throw e;
+  }
+}
+
 export class KvCache implements CacheShape {
   readonly batch: number;
   readonly kvHeads: number;
@@ -68,6 +81,8 @@ export class KvCache implements CacheShape {
   readonly addon: NativeAddon;
   readonly #native: NativeCache;
   #disposed = false;
+  /** Attention calls in flight that read this cache: changes wait until none (KVF3010). */
+  #reading = 0;
   /** Per sequence: last appended position (-Infinity: none), min and max position held, released. */
   readonly #last: Float64Array;
   readonly #min: Float64Array;
@@ -88,7 +103,8 @@ export class KvCache implements CacheShape {
     this.backend = backend;
     this.addon = addon;
     const capacity = opts.capacity === undefined ? 256 : positiveInt('capacity', opts.capacity);
-    this.#native = new addon.NativeCache(backend, this.batch, this.kvHeads, this.headDim, this.valueDim, DTYPE_NUMBER[this.dtype], capacity);
+    this.#native = allocating(`a cache of ${this.batch} x ${this.kvHeads} x ${capacity} slots`,
+      () => new addon.NativeCache(backend, this.batch, this.kvHeads, this.headDim, this.valueDim, DTYPE_NUMBER[this.dtype], capacity));
     this.#last = new Float64Array(this.batch).fill(-Infinity);
     this.#min = new Float64Array(this.batch).fill(Infinity);
     this.#max = new Float64Array(this.batch).fill(-Infinity);
@@ -115,6 +131,16 @@ export class KvCache implements CacheShape {
   get native(): NativeCache {
     this.#requireLive();
     return this.#native;
+  }
+
+  /** Run `read` (an attention call) with the cache marked as read: changes meanwhile are KVF3010. */
+  async reading<T>(read: () => Promise<T>): Promise<T> {
+    this.#reading++;
+    try {
+      return await read();
+    } finally {
+      this.#reading--;
+    }
   }
 
   /** Slots allocated per (sequence, KV head). */
@@ -190,6 +216,7 @@ export class KvCache implements CacheShape {
 
   #appendRows(counts: Int32Array, chunk: Chunk, touched: readonly number[]): void {
     this.#requireLive();
+    this.#requireIdle('append');
     if (typeof chunk !== 'object' || chunk === null) throw new KvforgeError('KVF3004', `append needs { k, v, positions }, received ${String(chunk)}`);
     let rows = 0;
     for (const b of touched) rows += counts[b]!;
@@ -222,7 +249,7 @@ export class KvCache implements CacheShape {
       at += n;
     }
     if (need > INT32_MAX) throw new KvforgeError('KVF3005', `a sequence would hold ${need} slots, more than 2^31 - 1`);
-    if (need > this.#native.capacity) this.#native.grow(Math.min(INT32_MAX, Math.max(need, 2 * this.#native.capacity)));
+    if (need > this.#native.capacity) this.#grow(Math.min(INT32_MAX, Math.max(need, 2 * this.#native.capacity)));
     this.#native.append(chunk.k, chunk.v, chunk.positions, start, counts);
     for (const b of touched) {
       const first = chunk.positions[start[b]!]!, last = chunk.positions[start[b]! + counts[b]! - 1]!;
@@ -239,6 +266,7 @@ export class KvCache implements CacheShape {
     if (typeof keep !== 'number' || !Number.isInteger(keep) || keep < 0 || keep > INT32_MAX) {
       throw new KvforgeError('KVF3004', `truncate(keep) needs a non-negative integer, received ${String(keep)}`);
     }
+    this.#requireIdle('truncate');
     const k = new Int32Array(this.batch).fill(-1);
     if (seq === undefined) k.fill(keep);
     else k[this.#seq(seq)] = keep;
@@ -274,7 +302,12 @@ export class KvCache implements CacheShape {
   /** Grow every (sequence, KV head) to at least `capacity` slots, keeping every slot. */
   grow(capacity: number): void {
     this.#requireLive();
-    this.#native.grow(positiveInt('capacity', capacity));
+    this.#grow(positiveInt('capacity', capacity));
+  }
+
+  #grow(capacity: number): void {
+    this.#requireIdle('grow');
+    allocating(`growing the cache to ${capacity} slots per (sequence, KV head)`, () => this.#native.grow(capacity));
   }
 
   /** The slots of (seq, KV head) as f32: k [len, D], v [len, Dv], positions [len]. */
@@ -303,6 +336,7 @@ export class KvCache implements CacheShape {
   /** Free the cache's memory now. Later use is KVF3012. */
   dispose(): void {
     if (this.#disposed) return;
+    this.#requireIdle('dispose');
     this.#native.release();
     this.#disposed = true;
   }
@@ -313,6 +347,14 @@ export class KvCache implements CacheShape {
 
   #requireLive(): void {
     if (this.#disposed) throw new KvforgeError('KVF3012', 'this KV cache was disposed: its memory is freed', { hint: 'create a new cache with createCache()' });
+  }
+
+  #requireIdle(what: string): void {
+    if (this.#reading > 0) {
+      throw new KvforgeError('KVF3010', `${what}: ${this.#reading} attention call(s) reading this cache are still in flight`, {
+        hint: 'await prefill()/decode() before changing the cache they read',
+      });
+    }
   }
 
   #seq(seq: number): number {
