@@ -125,6 +125,33 @@ struct DecodeScratch {
   {}
 };
 
+// The DecodeScratch of the calling thread, kept across calls: every size above is monotone in
+// (Rmax, Rpad, Dpad, ldO, D, widen), so one built for the largest of each serves every smaller
+// shape (the strides come from the call's DecodeShape, not from the scratch).
+struct DecodeScratchSize {
+  int64_t Rmax = 0, Rpad = 0, Dpad = 0, ldO = 0, D = 0;
+  bool widen = false;
+  bool covers(const DecodeScratchSize& o) const {
+    return Rmax >= o.Rmax && Rpad >= o.Rpad && Dpad >= o.Dpad && ldO >= o.ldO && D >= o.D && (widen || !o.widen);
+  }
+};
+
+inline DecodeScratch& threadDecodeScratch(const DecodeShape& sh, int64_t D, bool widen) {
+  thread_local std::unique_ptr<DecodeScratch> ws;
+  thread_local DecodeScratchSize have;
+  const DecodeScratchSize need{sh.Rmax, sh.Rpad, sh.Dpad, sh.ldO, D, widen};
+  if (!ws || !have.covers(need)) {
+    const DecodeScratchSize grown{std::max(have.Rmax, need.Rmax), std::max(have.Rpad, need.Rpad), std::max(have.Dpad, need.Dpad),
+                                  std::max(have.ldO, need.ldO), std::max(have.D, need.D), have.widen || need.widen};
+    DecodeShape big = sh;
+    big.Rmax = grown.Rmax, big.Rpad = grown.Rpad, big.Dpad = grown.Dpad, big.ldO = grown.ldO;
+    ws.reset();  // the old one first: peak memory is one scratch, not two
+    ws = std::make_unique<DecodeScratch>(big, grown.D, grown.widen);
+    have = grown;
+  }
+  return *ws;
+}
+
 // Classes of the R rows of (b, hk) for key slots [s0, s1): one classify() of the box of all rows,
 // then one per row only when that box is PARTIAL. Returns whether any row is non-EMPTY.
 template <class V>
@@ -351,34 +378,49 @@ inline void mergeRow(const float* Oparts, const float* ms, const float* ls, int6
   *lse = (M + std::log2(L)) * kLn2;
 }
 
+// A call with at most this many key slots in all (over the sequences with rows and their KV
+// heads) runs on the calling thread: waking a pool thread costs about what ~150 slots of a
+// memory-bound decode do (a short cache, or the first steps after a prompt), so splitting such a
+// call only adds the wake-up to the call's time.
+constexpr int64_t kDecodeInlineSlots = 512;
+
+inline int decodeThreads(const AttnArgs& a) {
+  int64_t slots = 0;
+  for (int64_t b = 0; b < a.B && slots <= kDecodeInlineSlots; ++b)
+    if (a.rowCount[b] > 0)
+      for (int64_t hk = 0; hk < a.kv.Hkv; ++hk) slots += slotLen(a.kv, b, hk);
+  return slots <= kDecodeInlineSlots ? 1 : std::clamp(a.threads, 1, kMaxThreads);
+}
+
 template <class V, DType T>
 void decodeForward(const V& var, const AttnArgs& a) {
-  const int threads = std::clamp(a.threads, 1, kMaxThreads);
+  const int threads = decodeThreads(a);
   const DecodeShape sh = DecodeShape::of(a, V::kTileK, threads);
   const int64_t Hkv = a.kv.Hkv, Dv = a.kv.Dv, BH = a.B * Hkv, units = BH * sh.nChunks;
   const bool split = sh.nChunks > 1;
-  // Partial results of split units: O [unit][Rmax][Dv] unnormalised, m and l [unit][Rmax].
-  Scratch<float> partO(split ? units * sh.Rmax * Dv : 0, "partial outputs of key chunks");
-  Scratch<float> partM(split ? units * sh.Rmax : 0, "partial outputs of key chunks");
-  Scratch<float> partL(split ? units * sh.Rmax : 0, "partial outputs of key chunks");
-  Scratch<float> zeroRow(sh.Dpad, "a zero key");
-  std::fill(zeroRow.data(), zeroRow.data() + sh.Dpad, 0.0f);
+  // Partial results of split units: O [unit][Rmax][Dv] unnormalised, m and l [unit][Rmax]. Kept by
+  // the calling thread across calls, as each worker's DecodeScratch is (a serving loop's steady
+  // state allocates nothing).
+  thread_local ReusedScratch<float> partOMem, partMMem, partLMem, zeroMem;
+  float* partO = split ? partOMem.reserve(size_t(units * sh.Rmax * Dv), "partial outputs of key chunks") : nullptr;
+  float* partM = split ? partMMem.reserve(size_t(units * sh.Rmax), "partial outputs of key chunks") : nullptr;
+  float* partL = split ? partLMem.reserve(size_t(units * sh.Rmax), "partial outputs of key chunks") : nullptr;
+  float* zeroRow = zeroMem.reserve(size_t(sh.Dpad), "a zero key");
+  std::fill(zeroRow, zeroRow + sh.Dpad, 0.0f);
 
-  std::vector<std::unique_ptr<DecodeScratch>> scratch(static_cast<size_t>(threads));
-  parallelFor(threads, units, [&](int64_t u, int w) {
+  parallelFor(threads, units, [&](int64_t u, int) {
     const int64_t bh = u / sh.nChunks, c = u % sh.nChunks;
     const int64_t b = bh / Hkv, hk = bh % Hkv;
     const int64_t n = a.rowCount[b], R = sh.G * n;
     if (n == 0) return;
-    auto& ws = scratch[static_cast<size_t>(w)];
-    if (!ws) ws = std::make_unique<DecodeScratch>(sh, a.kv.D, T != DType::F32);
+    DecodeScratch* ws = &threadDecodeScratch(sh, a.kv.D, T != DType::F32);
     const int64_t kt0 = c * sh.tilesPerChunk, kt1 = std::min(sh.nKt, kt0 + sh.tilesPerChunk);
-    decodeUnit<V, T>(var, a, V::kTileK, sh, b, hk, kt0, kt1, zeroRow.data(), *ws);
+    decodeUnit<V, T>(var, a, V::kTileK, sh, b, hk, kt0, kt1, zeroRow, *ws);
     for (int64_t r = 0; r < R; ++r) {
       const float* Or = ws->o.data() + r * sh.ldO;
       if (split) {
         const int64_t idx = u * sh.Rmax + r;
-        std::copy(Or, Or + Dv, partO.data() + idx * Dv);
+        std::copy(Or, Or + Dv, partO + idx * Dv);
         partM[idx] = ws->m[r];
         partL[idx] = ws->l[r];
       } else {
@@ -399,7 +441,7 @@ void decodeForward(const V& var, const AttnArgs& a) {
         ls[c] = partL[idx];
       }
       const int64_t h = hk * sh.G + r / n, i = r % n;
-      mergeRow(partO.data() + (bh * sh.nChunks * sh.Rmax + r) * Dv, ms, ls, sh.nChunks, sh.Rmax * Dv, Dv,
+      mergeRow(partO + (bh * sh.nChunks * sh.Rmax + r) * Dv, ms, ls, sh.nChunks, sh.Rmax * Dv, Dv,
                outRow(a, b, h, i), lseAt(a, b, h, i));
     }
   });

@@ -93,17 +93,30 @@ struct QkGroup {
   const float* QL;  // nP * kQkLanes floats, 64-byte aligned
 };
 
-// Builds group rows [r0, r0 + n) of the row-major Q (stride ldQ, D columns) into QL.
+namespace qk_detail {
+// Rows [r0, r0 + n) of Q into lanes at width W; lanes of rows n.. are zero. Q's columns [D, ldQ)
+// must be zero (decode pads them) and ldQ >= nP * W, so a row's last incomplete W-tuple is read
+// as it is, without a per-element test.
+template <int W>
+inline void laneQueriesW(const float* Q, int64_t ldQ, int r0, int n, int64_t nP, float* QL) {
+  constexpr int kRows = kQkLanes / W;
+  for (int64_t p = 0; p < nP; ++p) {
+    float* dst = QL + p * kQkLanes;
+    for (int r = 0; r < n; ++r)
+      for (int e = 0; e < W; ++e) dst[r * W + e] = Q[(r0 + r) * ldQ + p * W + e];
+    for (int i = n * W; i < kRows * W; ++i) dst[i] = 0.0f;
+  }
+}
+}  // namespace qk_detail
+
+// Builds group rows [r0, r0 + n) of the row-major Q (stride ldQ >= roundUp(D, 8), columns
+// [D, ldQ) zero) into QL.
 inline QkGroup laneQueries(const float* Q, int64_t ldQ, int r0, int n, int64_t D, float* QL) {
   const int W = laneWidthFor(n);
   const int64_t nP = (D + W - 1) / W;
-  const int rowsInLanes = kQkLanes / W;
-  for (int64_t p = 0; p < nP; ++p)
-    for (int r = 0; r < rowsInLanes; ++r)
-      for (int e = 0; e < W; ++e) {
-        const int64_t d = p * W + e;
-        QL[p * kQkLanes + r * W + e] = r < n && d < D ? Q[(r0 + r) * ldQ + d] : 0.0f;
-      }
+  if (W == 1) qk_detail::laneQueriesW<1>(Q, ldQ, r0, n, nP, QL);
+  else if (W == 2) qk_detail::laneQueriesW<2>(Q, ldQ, r0, n, nP, QL);
+  else qk_detail::laneQueriesW<4>(Q, ldQ, r0, n, nP, QL);
   return QkGroup{r0, n, W, nP, QL};
 }
 

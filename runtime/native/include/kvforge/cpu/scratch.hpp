@@ -81,4 +81,19 @@ class Scratch {
   size_t n_ = 0;
 };
 
+// A Scratch one thread keeps across calls (a thread_local of the kernel that uses it): it grows to
+// the largest request and never shrinks, so a decode loop of one shape allocates nothing after its
+// first step. The contents are whatever the last call left.
+template <class T>
+class ReusedScratch {
+ public:
+  T* reserve(size_t count, const char* what, const char* context = "forward") {
+    if (s_.size() < count) s_.allocate(count, what, context);
+    return s_.data();
+  }
+
+ private:
+  Scratch<T> s_;
+};
+
 }  // namespace kvf::cpu
