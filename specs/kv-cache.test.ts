@@ -377,6 +377,68 @@ describe('caches and buffers serve kernels of their own target only', () => {
   });
 });
 
+describe('decode steps on a serving loop', () => {
+  const spec = defineAttention({ name: 'serving', heads: { q: 4, kv: 2 }, headDim: 32, mask: defineMask((b, h, q, k) => k <= q, { name: 'c' }) });
+  let k: CompiledAttention;
+  beforeAll(async () => {
+    [k] = (await compile([spec])) as [CompiledAttention];
+  }, 900_000);
+
+  it('the last sequence released: decode and decodeSync still give one row per sequence, the released row untouched', async () => {
+    using cache = k.createCache({ batch: 3, capacity: 8 });
+    const m = new Model(3, 2, 'f32');
+    const kk = rand(1, 9 * 2 * 32), vv = rand(2, 9 * 2 * 32), positions = Int32Array.from([0, 1, 2, 3, 0, 1, 0, 1, 2]);
+    cache.appendBatch([4, 2, 3], { k: kk, v: vv, positions });
+    m.append(0, kk, vv, positions.subarray(0, 4), 32, 32, 0), m.append(1, kk, vv, positions.subarray(4, 6), 32, 32, 4);
+    cache.release(2);
+    const q = rand(3, 3 * 4 * 32);
+    const out = new Float32Array(3 * 4 * 32).fill(7), lse = new Float32Array(3 * 4).fill(7);
+    k.decodeSync(cache, { q, out, lse });
+    const r = await k.decode(cache, { q });
+    expect([r.out.length, r.lse.length]).toEqual([3 * 4 * 32, 3 * 4]);
+    for (let b = 0; b < 2; b++) {
+      const want = referenceRows(spec, m, b, q.subarray(b * 128, (b + 1) * 128), Int32Array.of(m.lastPos(b)));
+      expectClose({ out: out.subarray(b * 128, (b + 1) * 128), lse: lse.subarray(b * 4, (b + 1) * 4) }, want, 'f32', `sync seq ${b}`);
+      expectClose({ out: r.out.subarray(b * 128, (b + 1) * 128), lse: r.lse.subarray(b * 4, (b + 1) * 4) }, want, 'f32', `async seq ${b}`);
+    }
+    expect(out.subarray(256).every((x) => x === 7) && lse.subarray(8).every((x) => x === 7)).toBe(true);
+    expect(r.out.subarray(256).every((x) => x === 0)).toBe(true);
+  });
+
+  it('one plan serves every step: appends past the capacity, truncation, release and admit between decodeSync calls', () => {
+    using cache = k.createCache({ batch: 2, capacity: 2 });
+    const m = new Model(2, 2, 'f32');
+    const out = new Float32Array(2 * 4 * 32), lse = new Float32Array(2 * 4);
+    for (let t = 0; t < 40; t++) {
+      const ks = rand(10 + t, 2 * 2 * 32), vs = rand(60 + t, 2 * 2 * 32), pos = Int32Array.of(t, t);
+      const active = [0, 1].filter((b) => !cache.isReleased(b));
+      const rows = Int32Array.from([0, 1], (b) => (cache.isReleased(b) ? 0 : 1));
+      cache.appendBatch(rows, { k: Float32Array.from(active.flatMap((b) => Array.from(ks.subarray(b * 64, b * 64 + 64)))), v: Float32Array.from(active.flatMap((b) => Array.from(vs.subarray(b * 64, b * 64 + 64)))), positions: Int32Array.from(active, () => t) });
+      for (const b of active) m.append(b, ks, vs, pos.subarray(b, b + 1), 32, 32, b);
+      if (t === 17) (cache.truncate(5), m.truncate(0, 5), m.truncate(1, 5));
+      if (t === 25) (cache.release(1), m.reset(1));
+      if (t === 31) expect(cache.admit()).toBe(1);
+      const q = rand(100 + t, 2 * 4 * 32);
+      k.decodeSync(cache, { q, out, lse, positions: pos });
+      for (const b of active.filter((s) => !cache.isReleased(s))) {
+        const want = referenceRows(spec, m, b, q.subarray(b * 128, (b + 1) * 128), pos.subarray(b, b + 1));
+        expectClose({ out: out.subarray(b * 128, (b + 1) * 128), lse: lse.subarray(b * 4, (b + 1) * 4) }, want, 'f32', `step ${t} seq ${b}`);
+      }
+    }
+    expect(cache.capacity).toBeGreaterThanOrEqual(32);
+  });
+
+  it('decodeSync allocates nothing on the JS heap in steady state', () => {
+    const file = path.join(PACKAGE_ROOT, 'specs/fixtures/decode-alloc-probe.ts');
+    const r = execFileSync(process.execPath, ['--expose-gc', '--conditions=kvforge-source', '--import', 'tsx', file], { cwd: PACKAGE_ROOT, encoding: 'utf8', timeout: 400_000 });
+    const got = JSON.parse(r.trim().split('\n').pop()!) as { bytesPerCall: number; calls: number; collections: number };
+    // No collection hid an allocation, and one allocation per call would be at least 16 bytes;
+    // what is left is the measurement's own (getHeapSpaceStatistics).
+    expect([got.calls, got.collections]).toEqual([2000, 0]);
+    expect(got.bytesPerCall).toBeLessThan(2);
+  }, 600_000);
+});
+
 describe('the README cache example', () => {
   it('README shows specs/fixtures/cache-quickstart.ts verbatim, and it runs', () => {
     const file = path.join(PACKAGE_ROOT, 'specs/fixtures/cache-quickstart.ts');

@@ -21,6 +21,7 @@ describe('smoke.mjs', () => {
     if (r.status !== 0) throw new Error(`smoke.mjs failed (exit ${r.status}, signal ${r.signal}, ${r.error?.message ?? 'no spawn error'}):\n${log.slice(-6000)}`);
     expect(log).toMatch(/forward max abs error vs float64: /);
     expect(log).toContain('concurrent and unreferenced calls: ok');
+    expect(log).toContain('KV cache: attend, AttendPlan, NativeBuffer: ok');
     expect(log.match(/ rejected: (TypeError|RangeError) forward: argument '/g)?.length).toBe(8);
     expect(log).toContain('smoke: ok');
   });

@@ -46,12 +46,20 @@ export interface NativeBuffer {
   readonly released: boolean;
 }
 
-/** One attention call over a cache (runtime/native/src/napi_attend.hpp): packed ragged rows. */
-export interface NativeAttendArgs {
-  q: Float32Array | NativeBuffer; qpos: Int32Array; rowStart: Int32Array; rowCount: Int32Array;
+/** What an attention call over a cache is bound to besides its arrays. */
+export interface NativeAttendScalars {
   Hq: number; scale: number; params: Float64Array; threads: number;
-  /** Buffers (f32, the kernel's backend) only with sync. */
-  out?: Float32Array | NativeBuffer; lse?: Float32Array | NativeBuffer;
+}
+
+/** One asynchronous attention call over a cache (runtime/native/src/napi_attend.hpp): packed ragged rows. */
+export interface NativeAttendArgs extends NativeAttendScalars {
+  q: Float32Array; qpos: Int32Array; rowStart: Int32Array; rowCount: Int32Array;
+}
+
+/** Attention over one cache bound once, run in place per step (runtime/native/src/napi_attend_plan.hpp). */
+export interface NativeAttendPlan {
+  run(q: Float32Array | NativeBuffer, qpos: Int32Array, rowStart: Int32Array, rowCount: Int32Array,
+    out: Float32Array | NativeBuffer, lse: Float32Array | NativeBuffer): void;
 }
 
 export interface NativeAddon {
@@ -61,9 +69,9 @@ export interface NativeAddon {
   deviceReport(): NativeDeviceReport;
   NativeBuffer: new (backend: Backend, dtype: number, length: number) => NativeBuffer;
   NativeCache: new (backend: Backend, B: number, Hkv: number, D: number, Dv: number, dtype: number, capacity: number) => NativeCache;
-  /** sync: runs now and writes a.out / a.lse (undefined); else resolves with new arrays. */
-  attend(kernelId: string, backend: Backend, cache: NativeCache, a: NativeAttendArgs, sync: true): undefined;
-  attend(kernelId: string, backend: Backend, cache: NativeCache, a: NativeAttendArgs, sync: false): Promise<{ out: Float32Array; lse: Float32Array }>;
+  /** Resolves with new arrays; the cache refuses changes until it does. */
+  attend(kernelId: string, backend: Backend, cache: NativeCache, a: NativeAttendArgs): Promise<{ out: Float32Array; lse: Float32Array }>;
+  AttendPlan: new (kernelId: string, backend: Backend, cache: NativeCache, a: NativeAttendScalars) => NativeAttendPlan;
   probeFma(threads: number, seconds: number): Promise<number>;
   probeRead(threads: number, bytes: number, seconds: number): Promise<number>;
 }

@@ -59,9 +59,25 @@ export function checkRunOptions(opts: unknown): CheckedRunOptions {
   if (extra.length) {
     throw new KvforgeError('KVF3004', `unknown run option(s) ${extra.map((k) => `'${k}'`).join(', ')}`, { hint: 'run options are threads and params' });
   }
-  const t = opts.threads;
+  return { threads: checkThreadsOption(opts.threads), params: opts.params };
+}
+
+/** The run option `threads`: undefined, or an integer 1..MAX_THREADS. */
+export function checkThreadsOption(t: unknown): number | undefined {
   if (t !== undefined && !(typeof t === 'number' && Number.isInteger(t) && t >= 1 && t <= MAX_THREADS)) {
     throw new KvforgeError('KVF3004', `run option 'threads' must be an integer from 1 to ${MAX_THREADS}, got ${kind(t)}`);
   }
-  return { threads: t as number | undefined, params: opts.params };
+  return t as number | undefined;
+}
+
+/**
+ * The `threads` of run options that hold nothing but `threads` (or undefined for {} and no
+ * options), checked; null when they hold anything else (then checkRunOptions reads them).
+ * Allocates nothing: the decode loop calls it every step.
+ */
+export function threadsOnlyOption(opts: unknown): number | undefined | null {
+  if (opts === undefined) return undefined;
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) return null;
+  for (const k in opts) if (k !== 'threads' || !Object.prototype.hasOwnProperty.call(opts, k)) return null;
+  return checkThreadsOption((opts as { threads?: unknown }).threads);
 }

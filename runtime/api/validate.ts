@@ -49,7 +49,7 @@ function checkCount(name: string, v: unknown): number {
 }
 
 export function checkArray<T extends Float32Array | Int32Array>(
-  name: string, x: unknown, ctor: { new (n: number): T; name: string }, length: number, formula: string,
+  name: string, x: unknown, ctor: { new (n: number): T; name: string }, length: number, formula: string | (() => string),
 ): T {
   if (!(x instanceof ctor)) {
     throw new KvforgeError('KVF3001', `argument '${name}' must be a ${ctor.name}, received ${typeName(x)}`,
@@ -57,7 +57,7 @@ export function checkArray<T extends Float32Array | Int32Array>(
   }
   checkNotDetached(name, x);
   if (x.length !== length) {
-    throw new KvforgeError('KVF3002', `argument '${name}' has length ${x.length}, expected ${formula} = ${length}`);
+    throw new KvforgeError('KVF3002', `argument '${name}' has length ${x.length}, expected ${typeof formula === 'function' ? formula() : formula} = ${length}`);
   }
   return x;
 }

@@ -21,7 +21,7 @@ import type { Backend, NativeAddon } from '../api/native.ts';
 import { MAX_THREADS } from '../api/options.ts';
 import { checkArray } from '../api/validate.ts';
 import { TargetBuffer } from '../api/buffer.ts';
-import type { NativeBuffer } from '../api/native.ts';
+import type { NativeAttendPlan, NativeBuffer } from '../api/native.ts';
 import type { KvCache } from './kvCache.ts';
 
 /** The kernel side of a call: what CompiledAttention knows. */
@@ -54,85 +54,104 @@ export interface DecodeOutputs {
   readonly lse: Float32Array | TargetBuffer;
 }
 
-/** A typed array checked as usual, or an f32 buffer of the kernel's addon and target with `length` values. */
-function arrayOrBuffer(k: CacheKernel, name: string, x: unknown, length: number, formula: string, allowBuffer: boolean): Float32Array | NativeBuffer {
+/** What the arrays of a call must hold, for messages (built only on the way to an error). */
+type Formula = (k: CacheKernel, B: number) => string;
+const Q_FORMULA: Formula = (k, B) => `B*Hq*D (B=${B}, Hq=${k.unit.heads.q}, D=${k.unit.headDim})`;
+const OUT_FORMULA: Formula = (k, B) => `B*Hq*Dv (B=${B}, Hq=${k.unit.heads.q}, Dv=${k.unit.valueDim})`;
+const LSE_FORMULA: Formula = (k, B) => `B*Hq (B=${B}, Hq=${k.unit.heads.q})`;
+
+/**
+ * A typed array checked as usual, or an f32 buffer of the kernel's addon and target with `length`
+ * values. The accepted cases allocate nothing (decodeSync calls this three times per step).
+ */
+function arrayOrBuffer(k: CacheKernel, name: string, x: unknown, length: number, formula: Formula, B: number, allowBuffer: boolean): Float32Array | NativeBuffer {
   if (x instanceof TargetBuffer) {
     if (!allowBuffer) throw new KvforgeError('KVF3001', `'${name}' is a TargetBuffer: buffers are read and written in place by decodeSync only`, { hint: 'pass a Float32Array to the asynchronous calls' });
     if (x.disposed) throw new KvforgeError('KVF3012', `buffer '${name}' was disposed`);
     if (x.addon !== k.addon || x.backend !== k.backend) throw new KvforgeError('KVF3011', `buffer '${name}' lives on backend '${x.backend}' of another addon or target than kernel '${k.unit.id}' ('${k.backend}')`);
     if (x.dtype !== 'f32') throw new KvforgeError('KVF3001', `buffer '${name}' must hold f32 values, it holds ${x.dtype}`);
-    if (x.length !== length) throw new KvforgeError('KVF3002', `buffer '${name}' holds ${x.length} values, expected ${formula} = ${length}`);
+    if (x.length !== length) throw new KvforgeError('KVF3002', `buffer '${name}' holds ${x.length} values, expected ${formula(k, B)} = ${length}`);
     return x.native;
   }
-  return checkArray(name, x, Float32Array, length, formula);
+  // A detached array has length 0, so one of the right non-zero length is usable as it is.
+  if (x instanceof Float32Array && x.length === length && length > 0) return x;
+  return checkArrayFor(k, name, x, length, formula, B);
+}
+
+// The slow paths with closures live in functions of their own: V8 allocates a function's closure
+// context on entry, whether or not the closure is created, so a closure in a hot function costs
+// an allocation per call.
+function checkArrayFor(k: CacheKernel, name: string, x: unknown, length: number, formula: Formula, B: number): Float32Array {
+  return checkArray(name, x, Float32Array, length, () => formula(k, B));
 }
 
 interface Box { qlo: number; qhi: number; klo: number; khi: number }
-const proven = new WeakMap<KernelUnitData, Map<string, Box>>();
+/** Per kernel, per parameter array (one per distinct run options, see CompiledAttention), per batch: the widest box proven. */
+const proven = new WeakMap<KernelUnitData, WeakMap<Float64Array, Map<number, Box>>>();
 
-function contains(a: Box, b: Box): boolean {
-  return a.qlo <= b.qlo && b.qhi <= a.qhi && a.klo <= b.klo && b.khi <= a.khi;
-}
-
-/** KVF3007 unless the box of this call is proven; proves a wider box when it can (see above). */
-function checkRange(k: CacheKernel, cache: KvCache, box: Box, params: Readonly<Record<string, number>>): void {
+/**
+ * KVF3007 unless the box [qlo, qhi] x [klo, khi] of this call is proven; proves a wider box when
+ * it can (see above). A box inside one already proven costs a few comparisons and allocates nothing.
+ */
+function checkRange(k: CacheKernel, cache: KvCache, qlo: number, qhi: number, klo: number, khi: number, params: Float64Array, values: Readonly<Record<string, number>>): void {
   const u = k.unit;
   if (!u.mask && !u.score) return;
-  const key = `${cache.batch} ${JSON.stringify(params)}`;
   let byParams = proven.get(u);
-  if (!byParams) proven.set(u, (byParams = new Map()));
-  const have = byParams.get(key);
-  if (have && contains(have, box)) return;
-  const call = (b: Box) => checkCallIntegerRange(u, { B: cache.batch, Hq: u.heads.q, qpos: [b.qlo, b.qhi], kpos: [b.klo, b.khi], params });
-  const widen = (lo: number, hi: number) => [Math.min(lo, 0) * 2, Math.max(hi, 0) * 2 + 1024] as const;
-  const [qlo, qhi] = widen(box.qlo, box.qhi);
-  const [klo, khi] = widen(box.klo, box.khi);
-  const wide = { qlo: Math.min(qlo, klo), qhi: Math.max(qhi, khi), klo: Math.min(qlo, klo), khi: Math.max(qhi, khi) };
+  if (!byParams) proven.set(u, (byParams = new WeakMap()));
+  let byBatch = byParams.get(params);
+  if (!byBatch) byParams.set(params, (byBatch = new Map()));
+  const have = byBatch.get(cache.batch);
+  if (have && have.qlo <= qlo && qhi <= have.qhi && have.klo <= klo && khi <= have.khi) return;
+  proveRange(u, cache.batch, { qlo, qhi, klo, khi }, byBatch, values);
+}
+
+/** Proves a box twice as wide as `box` (or else `box` itself, or throws KVF3007) and records it. */
+function proveRange(u: KernelUnitData, B: number, box: Box, byBatch: Map<number, Box>, values: Readonly<Record<string, number>>): void {
+  const call = (b: Box) => checkCallIntegerRange(u, { B, Hq: u.heads.q, qpos: [b.qlo, b.qhi], kpos: [b.klo, b.khi], params: values });
+  const lo = Math.min(box.qlo, box.klo, 0) * 2, hi = Math.max(box.qhi, box.khi, 0) * 2 + 1024;
+  const wide = { qlo: lo, qhi: hi, klo: lo, khi: hi };
   try {
     call(wide);
-    byParams.set(key, wide);
+    byBatch.set(B, wide);
   } catch {
     call(box); // throws KVF3007 for the call's own box when that is out of range
-    byParams.set(key, box);
+    byBatch.set(B, box);
   }
 }
 
-/** KVF3011 unless `cache` can serve kernel `k`. */
+const kernelName = (k: CacheKernel): string => `kernel '${k.unit.id}'`;
+
+/** KVF3011 unless `cache` can serve kernel `k` (allocates nothing when it can). */
 export function checkCacheFits(k: CacheKernel, cache: KvCache): void {
   const { heads, headDim, valueDim, plan } = k.unit;
-  const what = `kernel '${k.unit.id}'`;
   if (cache === null || typeof cache !== 'object' || typeof (cache as { native?: unknown }).native !== 'object') {
-    throw new KvforgeError('KVF3011', `${what} needs a KvCache from createCache(), received ${cache === null ? 'null' : typeof cache}`);
+    throw new KvforgeError('KVF3011', `${kernelName(k)} needs a KvCache from createCache(), received ${cache === null ? 'null' : typeof cache}`);
   }
-  if (cache.disposed) throw new KvforgeError('KVF3012', `the KV cache passed to ${what} was disposed`);
+  if (cache.disposed) throw new KvforgeError('KVF3012', `the KV cache passed to ${kernelName(k)} was disposed`);
   if (cache.addon !== k.addon) {
-    throw new KvforgeError('KVF3011', `the KV cache was created for kernels of another addon than ${what}'s`, {
+    throw new KvforgeError('KVF3011', `the KV cache was created for kernels of another addon than ${kernelName(k)}'s`, {
       hint: 'compile the kernels that share a cache in one compile() call, and create the cache from one of them',
     });
   }
   if (cache.backend !== k.backend) {
-    throw new KvforgeError('KVF3011', `the KV cache lives on backend '${cache.backend}', ${what} runs on '${k.backend}': a cache serves kernels of its own target`);
+    throw new KvforgeError('KVF3011', `the KV cache lives on backend '${cache.backend}', ${kernelName(k)} runs on '${k.backend}': a cache serves kernels of its own target`);
   }
   if (cache.kvHeads !== heads.kv || cache.headDim !== headDim || cache.valueDim !== valueDim) {
-    throw new KvforgeError('KVF3011', `the KV cache holds Hkv=${cache.kvHeads}, D=${cache.headDim}, Dv=${cache.valueDim}; ${what} reads Hkv=${heads.kv}, D=${headDim}, Dv=${valueDim}`);
+    throw new KvforgeError('KVF3011', `the KV cache holds Hkv=${cache.kvHeads}, D=${cache.headDim}, Dv=${cache.valueDim}; ${kernelName(k)} reads Hkv=${heads.kv}, D=${headDim}, Dv=${valueDim}`);
   }
   if (plan.target === 'cuda' && cache.dtype !== plan.dtype) {
-    throw new KvforgeError('KVF3011', `${what} reads ${plan.dtype} slots, the cache holds ${cache.dtype}`, { hint: `createCache(kernel, { dtype: '${plan.dtype}', ... })` });
+    throw new KvforgeError('KVF3011', `${kernelName(k)} reads ${plan.dtype} slots, the cache holds ${cache.dtype}`, { hint: `createCache(kernel, { dtype: '${plan.dtype}', ... })` });
   }
 }
 
-function keyBox(cache: KvCache, seqs: Iterable<number>): { klo: number; khi: number } {
-  let klo = Infinity, khi = -Infinity;
-  for (const b of seqs) {
-    const r = cache.positionRange(b);
-    if (r) (klo = Math.min(klo, r.lo)), (khi = Math.max(khi, r.hi));
-  }
-  return { klo, khi };
-}
+const DEFAULT_THREADS = Math.min(os.availableParallelism(), MAX_THREADS);
 
 function threadsOf(threads: number | undefined): number {
-  return threads ?? Math.min(os.availableParallelism(), MAX_THREADS);
+  return threads ?? DEFAULT_THREADS;
 }
+
+/** [min, max] of the positions held by the sequences with rows (reused; lo > hi: none hold any). */
+const keys = new Float64Array(2);
 
 /** Prefill: `counts[b]` new query rows of sequence b at `positions`, against the cache's slots. */
 export async function prefill(k: CacheKernel, cache: KvCache, x: PrefillInputs, params: Float64Array, values: Readonly<Record<string, number>>, threads?: number) {
@@ -142,7 +161,6 @@ export async function prefill(k: CacheKernel, cache: KvCache, x: PrefillInputs, 
   if (!x.counts || x.counts.length !== cache.batch) throw new KvforgeError('KVF3002', `'counts' must list the query rows of each of the ${cache.batch} sequences`);
   const rowStart = new Int32Array(cache.batch), rowCount = new Int32Array(cache.batch);
   let rows = 0;
-  const active: number[] = [];
   for (let b = 0; b < cache.batch; b++) {
     const n = x.counts[b];
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new KvforgeError('KVF3004', `counts[${b}] must be a non-negative integer, received ${String(n)}`);
@@ -150,7 +168,6 @@ export async function prefill(k: CacheKernel, cache: KvCache, x: PrefillInputs, 
     rowStart[b] = rows;
     rowCount[b] = n;
     rows += n;
-    if (n > 0) active.push(b);
   }
   const shape = `rows=${rows}, Hq=${heads.q}, D=${headDim}`;
   checkArray('q', x.q, Float32Array, rows * heads.q * headDim, `rows*Hq*D (${shape})`);
@@ -158,62 +175,96 @@ export async function prefill(k: CacheKernel, cache: KvCache, x: PrefillInputs, 
   if (rows === 0) return { out: new Float32Array(0), lse: new Float32Array(0) };
   let qlo = Infinity, qhi = -Infinity;
   for (const p of x.positions) (qlo = Math.min(qlo, p)), (qhi = Math.max(qhi, p));
-  const kb = keyBox(cache, active);
-  if (kb.klo <= kb.khi) checkRange(k, cache, { qlo, qhi, ...kb }, values);
+  cache.heldRange(rowCount, keys);
+  if (keys[0]! <= keys[1]!) checkRange(k, cache, qlo, qhi, keys[0]!, keys[1]!, params, values);
   return await cache.reading(() => k.addon.attend(k.unit.id, k.backend, cache.native, {
     q: x.q, qpos: x.positions, rowStart, rowCount, Hq: heads.q, scale: k.unit.scale, params, threads: threadsOf(threads),
-  }, false));
+  }));
 }
 
-/** The rows of one decode step: every sequence that is not released, at its position. */
-function decodeRows(k: CacheKernel, cache: KvCache, x: DecodeInputs, sync: boolean) {
-  checkCacheFits(k, cache);
-  const { heads, headDim } = k.unit;
-  if (x === null || typeof x !== 'object') throw new KvforgeError('KVF3004', `decode needs { q, positions? }, received ${String(x)}`);
+/** The query positions of a decode step: `positions`, or each sequence's last appended one. */
+function decodePositions(cache: KvCache, rowCount: Int32Array, positions: Int32Array | undefined): Int32Array {
   const B = cache.batch;
-  const q = arrayOrBuffer(k, 'q', x.q, B * heads.q * headDim, `B*Hq*D (B=${B}, Hq=${heads.q}, D=${headDim})`, sync);
-  const rows = cache.decodeRows();
-  let qpos = x.positions;
-  if (qpos === undefined) {
-    qpos = cache.lastPositions();
-    for (let b = 0; b < B; b++) {
-      if (rows.rowCount[b] && cache.lastPosition(b) === undefined) {
-        throw new KvforgeError('KVF3010', `sequence ${b} holds no token, so its query has no default position`, { hint: 'pass positions, or append the token first' });
-      }
+  if (positions !== undefined) {
+    if (positions instanceof Int32Array && positions.length === B && B > 0) return positions;
+    return checkArray('positions', positions, Int32Array, B, `B (${B})`);
+  }
+  for (let b = 0; b < B; b++) {
+    if (rowCount[b] && cache.lastPosition(b) === undefined) {
+      throw new KvforgeError('KVF3010', `sequence ${b} holds no token, so its query has no default position`, { hint: 'pass positions, or append the token first' });
     }
-  } else checkArray('positions', qpos, Int32Array, B, `B (${B})`);
-  return { ...rows, qpos, q };
+  }
+  return cache.lastPositions();
 }
 
-function decodeRange(k: CacheKernel, cache: KvCache, rowCount: Int32Array, qpos: Int32Array, values: Readonly<Record<string, number>>): void {
+/** KVF3007 unless the positions of a decode step (sequences with a row) are in the kernel's range. */
+function checkDecodeRange(k: CacheKernel, cache: KvCache, rowCount: Int32Array, qpos: Int32Array, params: Float64Array, values: Readonly<Record<string, number>>): void {
   let qlo = Infinity, qhi = -Infinity;
-  const active: number[] = [];
-  for (let b = 0; b < cache.batch; b++) if (rowCount[b]) (active.push(b), (qlo = Math.min(qlo, qpos[b]!)), (qhi = Math.max(qhi, qpos[b]!)));
-  const kb = keyBox(cache, active);
-  if (qlo <= qhi && kb.klo <= kb.khi) checkRange(k, cache, { qlo, qhi, ...kb }, values);
+  for (let b = 0; b < cache.batch; b++) if (rowCount[b]) (qlo = Math.min(qlo, qpos[b]!)), (qhi = Math.max(qhi, qpos[b]!));
+  cache.heldRange(rowCount, keys);
+  if (qlo <= qhi && keys[0]! <= keys[1]!) checkRange(k, cache, qlo, qhi, keys[0]!, keys[1]!, params, values);
+}
+
+function checkDecodeInputs(x: unknown): asserts x is DecodeInputs {
+  if (x === null || typeof x !== 'object') throw new KvforgeError('KVF3004', `decode needs { q, positions? }, received ${String(x)}`);
 }
 
 /** Decode: one query per sequence against its slots; resolves with new arrays. */
 export async function decode(k: CacheKernel, cache: KvCache, x: DecodeInputs, params: Float64Array, values: Readonly<Record<string, number>>, threads?: number) {
-  const { rowStart, rowCount, qpos, q } = decodeRows(k, cache, x, false);
-  decodeRange(k, cache, rowCount, qpos, values);
+  checkCacheFits(k, cache);
+  checkDecodeInputs(x);
+  const { heads, headDim } = k.unit;
+  const B = cache.batch;
+  // A buffer is refused (with where buffers go): the asynchronous call copies its inputs.
+  const q = arrayOrBuffer(k, 'q', x.q, B * heads.q * headDim, Q_FORMULA, B, false) as Float32Array;
+  const { rowStart, rowCount } = cache.decodeRows();
+  const qpos = decodePositions(cache, rowCount, x.positions);
+  checkDecodeRange(k, cache, rowCount, qpos, params, values);
   return await cache.reading(() => k.addon.attend(k.unit.id, k.backend, cache.native, {
-    q, qpos, rowStart, rowCount, Hq: k.unit.heads.q, scale: k.unit.scale, params, threads: threadsOf(threads),
-  }, false));
+    q, qpos, rowStart, rowCount, Hq: heads.q, scale: k.unit.scale, params, threads: threadsOf(threads),
+  }));
 }
 
 /**
- * Decode on the calling thread into preallocated `out` / `lse`: no copies, no allocation (the
- * per-call path of a serving loop). Blocks JS for the kernel's duration.
+ * Native plans of decodeSync, per cache, per kernel, per parameter array (CompiledAttention keeps
+ * one parameter array per thread count for calls without run-time params, so a loop that mixes
+ * option forms keeps one plan per form), with the thread count they were bound to.
+ */
+interface PlanEntry { readonly threads: number; readonly plan: NativeAttendPlan }
+const plans = new WeakMap<KvCache, Map<KernelUnitData, WeakMap<Float64Array, PlanEntry>>>();
+
+/** The native plan of kernel `k` over `cache` for `params` and `threads` (built on first use). */
+function planFor(k: CacheKernel, cache: KvCache, params: Float64Array, threads: number): NativeAttendPlan {
+  let byKernel = plans.get(cache);
+  if (!byKernel) plans.set(cache, (byKernel = new Map()));
+  let byParams = byKernel.get(k.unit);
+  if (!byParams) byKernel.set(k.unit, (byParams = new WeakMap()));
+  const have = byParams.get(params);
+  if (have && have.threads === threads) return have.plan;
+  return newPlan(k, cache, params, threads, byParams);
+}
+
+function newPlan(k: CacheKernel, cache: KvCache, params: Float64Array, threads: number, byParams: WeakMap<Float64Array, PlanEntry>): NativeAttendPlan {
+  const plan = new k.addon.AttendPlan(k.unit.id, k.backend, cache.native, { Hq: k.unit.heads.q, scale: k.unit.scale, params, threads });
+  byParams.set(params, { threads, plan });
+  return plan;
+}
+
+/**
+ * Decode on the calling thread into preallocated `out` / `lse`: no copies, and in steady state
+ * no allocation, in JS or native code (the per-call path of a serving loop; a plan bound to the
+ * cache is built on the first step). Blocks JS for the kernel's duration.
  */
 export function decodeSync(k: CacheKernel, cache: KvCache, x: DecodeInputs & DecodeOutputs, params: Float64Array, values: Readonly<Record<string, number>>, threads?: number): void {
-  const { rowStart, rowCount, qpos, q } = decodeRows(k, cache, x, true);
-  const { heads, valueDim } = k.unit;
+  checkCacheFits(k, cache);
+  checkDecodeInputs(x);
+  const { heads, headDim, valueDim } = k.unit;
   const B = cache.batch;
-  const out = arrayOrBuffer(k, 'out', x.out, B * heads.q * valueDim, `B*Hq*Dv (B=${B}, Hq=${heads.q}, Dv=${valueDim})`, true);
-  const lse = arrayOrBuffer(k, 'lse', x.lse, B * heads.q, `B*Hq (B=${B}, Hq=${heads.q})`, true);
-  decodeRange(k, cache, rowCount, qpos, values);
-  k.addon.attend(k.unit.id, k.backend, cache.native, {
-    q, qpos, rowStart, rowCount, Hq: heads.q, scale: k.unit.scale, params, threads: threadsOf(threads), out, lse,
-  }, true);
+  const q = arrayOrBuffer(k, 'q', x.q, B * heads.q * headDim, Q_FORMULA, B, true);
+  const out = arrayOrBuffer(k, 'out', x.out, B * heads.q * valueDim, OUT_FORMULA, B, true);
+  const lse = arrayOrBuffer(k, 'lse', x.lse, B * heads.q, LSE_FORMULA, B, true);
+  const { rowStart, rowCount } = cache.decodeRows();
+  const qpos = decodePositions(cache, rowCount, x.positions);
+  checkDecodeRange(k, cache, rowCount, qpos, params, values);
+  planFor(k, cache, params, threadsOf(threads)).run(q, qpos, rowStart, rowCount, out, lse);
 }

@@ -179,6 +179,19 @@ export class KvCache implements CacheShape {
     return this.#min[s]! <= this.#max[s]! ? { lo: this.#min[s]!, hi: this.#max[s]! } : undefined;
   }
 
+  /**
+   * [min, max] over the sequences with `rows[b] > 0` of the positions they hold, written into
+   * `into` (lo > hi: none holds any). Internal (runtime/cache/attend.ts); allocates nothing.
+   */
+  heldRange(rows: Int32Array, into: Float64Array): void {
+    let lo = Infinity, hi = -Infinity;
+    for (let b = 0; b < this.batch; b++) {
+      if (rows[b]! > 0 && this.#min[b]! <= this.#max[b]!) (lo = Math.min(lo, this.#min[b]!)), (hi = Math.max(hi, this.#max[b]!));
+    }
+    into[0] = lo;
+    into[1] = hi;
+  }
+
   /** Append a chunk of tokens to one sequence. */
   append(seq: number, chunk: Chunk): void {
     const counts = new Int32Array(this.batch);

@@ -4,6 +4,8 @@
 // JS surface (all argument errors are TypeError / RangeError naming argument, expected, received):
 //   listKernels(backend = 'cpu'): string[]
 //   forward(kernelId: string, a: NativeForwardArgs (runtime/api/native.ts), backend = 'cpu'): Promise<{ out: Float32Array; lse: Float32Array }>
+//   attend(kernelId, backend, cache, a): Promise<{ out; lse }>   attention over a KV cache (napi_attend.hpp)
+//   AttendPlan, NativeCache, NativeBuffer: classes (napi_attend_plan.hpp, napi_cache.hpp, napi_buffer.hpp)
 //   deviceReport(): { compiledBackends: string[]; cpu: { simd: 'avx512' | 'avx2+fma' | 'scalar'; threads: number };
 //                     cuda: { compiled: boolean; emulated: boolean; available: boolean; devices: number; reason: string } }
 //   probeFma(threads: number, seconds?: number): Promise<number>              GFLOP/s
@@ -16,6 +18,7 @@
 #include "backends.hpp"
 #include "cuda_device.hpp"
 #include "napi_attend.hpp"
+#include "napi_attend_plan.hpp"
 #include "napi_buffer.hpp"
 #include "napi_cache.hpp"
 #include "napi_forward.hpp"
@@ -62,6 +65,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("listKernels", Napi::Function::New(env, listKernels, "listKernels"));
   exports.Set("forward", Napi::Function::New(env, kvf::napi::forward, "forward"));
   exports.Set("attend", Napi::Function::New(env, kvf::napi::attend, "attend"));
+  exports.Set("AttendPlan", kvf::napi::AttendPlan::define(env));
   exports.Set("NativeCache", kvf::napi::NativeCache::define(env));
   exports.Set("NativeBuffer", kvf::napi::NativeBuffer::define(env));
   exports.Set("deviceReport", Napi::Function::New(env, deviceReport, "deviceReport"));

@@ -89,28 +89,45 @@ bool isDetached(const Napi::TypedArray& a) {
   return napi_is_detached_arraybuffer(a.Env(), buffer, &detached) == napi_ok && detached;
 }
 
+size_t elementBytes(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: case napi_uint8_array: case napi_uint8_clamped_array: return 1;
+    case napi_int16_array: case napi_uint16_array: return 2;
+#ifdef NODE_API_HAS_FLOAT16_ARRAY
+    case napi_float16_array: return 2;
+#endif
+    case napi_int32_array: case napi_uint32_array: case napi_float32_array: return 4;
+    default: return 8;  // float64, bigint64, biguint64
+  }
+}
+
 TypedArrayBytes readTypedArray(const char* fn, const std::string& name, const Napi::Value& v,
                                napi_typedarray_type type, int64_t expectedLength, const std::string& formula) {
+  // The accepted case allocates nothing (decode loops call this several times per step); the
+  // message is built only on the way to an error.
+  napi_typedarray_type t = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  const bool typed = v.IsTypedArray();
+  const bool read = typed && napi_get_typedarray_info(v.Env(), v, &t, &length, &data, nullptr, nullptr) == napi_ok;
+  const bool rightKind = read && t == type;
+  const bool rightLength = expectedLength < 0 || static_cast<int64_t>(length) == expectedLength;
+  // A detached buffer reads as length 0: a non-empty array of the right length is not detached.
+  if (rightKind && rightLength && (length > 0 || !isDetached(v.As<Napi::TypedArray>())))
+    return TypedArrayBytes{data, length, length * elementBytes(t)};
   const char* kind = typedArrayName(type);
   std::string expected = std::string(kind[0] == 'I' ? "an " : "a ") + kind;
   if (expectedLength >= 0) {
     expected += " of length " + std::to_string(expectedLength);
     if (!formula.empty()) expected += " (" + formula + ")";
   }
-  const bool rightKind = v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == type;
-  if (!rightKind) throw ArgError(ArgError::Type, argName(fn, name) + " must be " + expected + ", received " + describeValue(v));
-  const Napi::TypedArray a = v.As<Napi::TypedArray>();
-  if (isDetached(a))
+  if (!typed || (read && t != type))
+    throw ArgError(ArgError::Type, argName(fn, name) + " must be " + expected + ", received " + describeValue(v));
+  if (!read) throw ArgError(ArgError::Type, argName(fn, name) + " must be " + expected + ", received a typed array N-API cannot read");
+  if (isDetached(v.As<Napi::TypedArray>()))
     throw ArgError(ArgError::Type, argName(fn, name) + " is a " + kind + " whose ArrayBuffer is detached (transferred or " +
                                        "detached before the call); pass " + expected + " that is not detached");
-  napi_typedarray_type t;
-  size_t length = 0;
-  void* data = nullptr;
-  if (napi_get_typedarray_info(v.Env(), a, &t, &length, &data, nullptr, nullptr) != napi_ok)
-    throw ArgError(ArgError::Type, argName(fn, name) + " must be " + expected + ", received a typed array N-API cannot read");
-  if (expectedLength >= 0 && static_cast<int64_t>(length) != expectedLength)
-    throw ArgError(ArgError::Range, argName(fn, name) + " must be " + expected + ", received " + describeValue(v));
-  return TypedArrayBytes{data, length, length * a.ElementSize()};
+  throw ArgError(ArgError::Range, argName(fn, name) + " must be " + expected + ", received " + describeValue(v));
 }
 
 }  // namespace kvf::napi

@@ -54,6 +54,20 @@ struct TypedArrayBytes {
 TypedArrayBytes readTypedArray(const char* fn, const std::string& name, const Napi::Value& v,
                                napi_typedarray_type type, int64_t expectedLength, const std::string& formula);
 
+// The same, where building `formula` costs something: it is built only when the array is refused.
+template <class Formula>
+TypedArrayBytes readTypedArrayExplained(const char* fn, const std::string& name, const Napi::Value& v,
+                                        napi_typedarray_type type, int64_t expectedLength, Formula&& formula) {
+  try {
+    return readTypedArray(fn, name, v, type, expectedLength, std::string());
+  } catch (const ArgError&) {
+    return readTypedArray(fn, name, v, type, expectedLength, formula());
+  }
+}
+
+// Bytes per element of a typed array kind.
+size_t elementBytes(napi_typedarray_type t);
+
 // Whether `a`'s buffer was detached (transferred). napi 7; false for a SharedArrayBuffer's views.
 bool isDetached(const Napi::TypedArray& a);
 

@@ -116,6 +116,48 @@ await assert.rejects(kv.probeRead(1, 2 ** 50, 0.1), (e) => /could not allocate/.
   console.log('Lq = 0 and Lk = 0: ok');
 }
 
+// A KV cache read in place: the same causal rows through attend() (async, copies) and an
+// AttendPlan (sync, in place; q also from a NativeBuffer), against the reference above. The cache
+// takes token-major rows [n][Hkv][D]; queries are [rows][Hq][D] at positions Lk - Lq + i.
+{
+  const tokenMajor = (x, H, L, d) => {
+    const t = new Float32Array(x.length);
+    for (let h = 0; h < H; h++) for (let i = 0; i < L; i++) t.set(x.subarray((h * L + i) * d, (h * L + i + 1) * d), (i * H + h) * d);
+    return t;
+  };
+  const cache = new kv.NativeCache('cpu', 1, Hkv, D, Dv, 0, 16);
+  cache.grow(128);
+  cache.append(tokenMajor(args.k, Hkv, Lk, D), tokenMajor(args.v, Hkv, Lk, Dv), Int32Array.from({ length: Lk }, (_, i) => i), Int32Array.of(0), Int32Array.of(Lk));
+  assert.deepEqual(Array.from(cache.lengths()), [Lk, Lk]);
+  const q = tokenMajor(args.q, Hq, Lq, D), qpos = Int32Array.from({ length: Lq }, (_, i) => Lk - Lq + i);
+  const rowStart = Int32Array.of(0), rowCount = Int32Array.of(Lq);
+  const scalars = { Hq, scale: args.scale, params: args.params, threads: 2 };
+  const viaAttend = await kv.attend(kernel, 'cpu', cache, { q, qpos, rowStart, rowCount, ...scalars });
+  const plan = new kv.AttendPlan(kernel, 'cpu', cache, scalars);
+  const out = new Float32Array(Lq * Hq * Dv), lse = new Float32Array(Lq * Hq);
+  plan.run(q, qpos, rowStart, rowCount, out, lse);
+  assert.deepEqual(out, viaAttend.out, 'AttendPlan.run and attend() agree bitwise');
+  assert.deepEqual(lse, viaAttend.lse);
+  let err = 0;
+  for (let h = 0; h < Hq; h++) for (let i = 0; i < Lq; i++) {
+    for (let c = 0; c < Dv; c++) err = Math.max(err, Math.abs(out[(i * Hq + h) * Dv + c] - ref.out[(h * Lq + i) * Dv + c]));
+    err = Math.max(err, Math.abs(lse[i * Hq + h] - ref.lse[h * Lq + i]));
+  }
+  assert.ok(err < 1e-4, `cache attention max abs error ${err}`);
+  const qBuf = new kv.NativeBuffer('cpu', 0, q.length);
+  qBuf.upload(q, 0);
+  const out2 = new Float32Array(out.length);
+  plan.run(qBuf, qpos, rowStart, rowCount, out2, lse);
+  assert.deepEqual(out2, out, 'q from a NativeBuffer');
+  assert.throws(() => plan.run(q, qpos, rowStart, Int32Array.of(Lq + 1), out, lse), (e) => e instanceof RangeError && /rowStart' and 'rowCount'/.test(e.message));
+  await assert.rejects(kv.attend(kernel, 'cpu', cache, { q: qBuf, qpos, rowStart, rowCount, ...scalars }), (e) => e instanceof TypeError && /NativeBuffer/.test(e.message));
+  qBuf.release();
+  assert.throws(() => plan.run(qBuf, qpos, rowStart, rowCount, out, lse), (e) => e instanceof RangeError && /released buffer/.test(e.message));
+  cache.release();
+  assert.throws(() => plan.run(q, qpos, rowStart, rowCount, out, lse), (e) => e instanceof RangeError && /released/.test(e.message));
+  console.log('KV cache: attend, AttendPlan, NativeBuffer: ok, max abs error vs float64:', err);
+}
+
 console.log('probeFma(2, 0.2):', (await kv.probeFma(2, 0.2)).toFixed(1), 'GFLOP/s');
 console.log('probeRead(2, 256 MiB, 0.3):', (await kv.probeRead(2, 256 * 2 ** 20, 0.3)).toFixed(1), 'GB/s');
 console.log('smoke: ok');

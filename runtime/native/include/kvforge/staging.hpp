@@ -37,6 +37,8 @@ class Staging {
     downloads_.push_back({host, p, bytes});
     return p;
   }
+  // Forget the outputs of a call that failed before finish() (a reused Staging starts clean).
+  void discard() { downloads_.clear(); }
   // Copy every output back to the host (a synchronising download on "cuda").
   void finish() {
     for (const Download& d : downloads_)

@@ -1,0 +1,91 @@
+#include "napi_attend_bind.hpp"
+
+#include <algorithm>
+
+#include "kvforge/cpu/thread_pool.hpp"
+#include "kvforge/dtype.hpp"
+#include "backends.hpp"
+#include "call_memory.hpp"
+#include "napi_args.hpp"
+#include "napi_buffer.hpp"
+#include "napi_cache.hpp"
+#include "napi_call.hpp"
+
+namespace kvf::napi {
+
+AttendBinding bindAttend(const char* fn, const Napi::CallbackInfo& info) {
+  AttendBinding b;
+  if (info.Length() < 4 || !info[0].IsString() || !info[1].IsString() || !info[2].IsObject() || !info[3].IsObject())
+    throw ArgError(ArgError::Type, std::string(fn) + ": expected (kernelId, backend, cache, args)");
+  const std::string id = info[0].As<Napi::String>().Utf8Value();
+  b.backend = info[1].As<Napi::String>().Utf8Value();
+  if (!findMemoryOps(b.backend) || !findKernel(b.backend, id, b.kernel, &b.storage))
+    throw ArgError(ArgError::Range, argName(fn, "kernelId") + " must be a kernel compiled for backend '" + b.backend + "', received '" + id + "'");
+  b.cacheObject = info[2].As<Napi::Object>();
+  try {
+    b.cache = NativeCache::Unwrap(b.cacheObject);
+  } catch (const Napi::Error&) {
+    b.cache = nullptr;
+  }
+  if (!b.cache) throw ArgError(ArgError::Type, argName(fn, "cache") + " must be a NativeCache, received " + describeValue(b.cacheObject));
+  if (b.cache->backend() != b.backend)
+    throw ArgError(ArgError::Range, std::string(fn) + ": the cache lives on backend '" + b.cache->backend() + "' and kernel '" + id +
+                                        "' runs on '" + b.backend + "': a cache serves kernels of its own target");
+  if (b.backend != "cpu" && dtypeName(b.cache->dtype()) != b.storage)
+    throw ArgError(ArgError::Range, std::string(fn) + ": kernel '" + id + "' reads " + b.storage + " slots, the cache holds " +
+                                        dtypeName(b.cache->dtype()));
+  return b;
+}
+
+void readAttendScalars(const char* fn, const Napi::Object& o, const AttendBinding& bind, AttnArgs& a, std::vector<double>& params) {
+  a.kv = bind.cache->slots();
+  a.B = bind.cache->B();
+  a.Hq = readInteger(fn, "Hq", o.Get("Hq"), 1, "a positive integer");
+  if (a.Hq % bind.cache->Hkv() != 0)
+    throw ArgError(ArgError::Range, argName(fn, "Hq") + " must be a multiple of the cache's Hkv = " + std::to_string(bind.cache->Hkv()));
+  a.scale = readFiniteNumber(fn, "scale", o.Get("scale"));
+  const int64_t threads = readInteger(fn, "threads", o.Get("threads"), 1, "a positive integer");
+  if (threads > cpu::kMaxThreads) throw ArgError(ArgError::Range, argName(fn, "threads") + " must be at most " + std::to_string(cpu::kMaxThreads));
+  a.threads = int(threads);
+  params = readParams(fn, o.Get("params"), bind.kernel.numParams, bind.kernel.id);
+}
+
+void setPackedStrides(AttnArgs& a) {
+  const int64_t D = a.kv.D, Dv = a.kv.Dv;
+  a.qStrideB = 0, a.qStrideH = D, a.qStrideRow = a.Hq * D, a.qposStrideB = 0;
+  a.oStrideB = 0, a.oStrideH = Dv, a.oStrideRow = a.Hq * Dv;
+  a.lseStrideB = 0, a.lseStrideH = 1, a.lseStrideRow = a.Hq;
+}
+
+void bindRows(const char* fn, AttnArgs& a, const int32_t* start, const int32_t* count, int64_t rows) {
+  int64_t maxRows = 0, total = 0;
+  for (int64_t b = 0; b < a.B; ++b) {
+    if (start[b] < 0 || count[b] < 0 || int64_t(start[b]) + count[b] > rows)
+      throw ArgError(ArgError::Range, argName(fn, "rowStart") + " and 'rowCount' must give sequence " + std::to_string(b) +
+                                          " rows inside the " + std::to_string(rows) + " of 'qpos', received start " +
+                                          std::to_string(start[b]) + ", count " + std::to_string(count[b]));
+    maxRows = std::max<int64_t>(maxRows, count[b]);
+    total += count[b];
+  }
+  a.rowStart = start, a.rowCount = count;
+  a.maxRows = maxRows, a.totalRows = total;
+}
+
+NativeBuffer* f32Buffer(const char* fn, const Napi::Value& v, const char* name, const std::string& backend, int64_t need, bool allowed) {
+  if (!v.IsObject() || v.IsTypedArray()) return nullptr;
+  NativeBuffer* b = nullptr;
+  try {
+    b = NativeBuffer::Unwrap(v.As<Napi::Object>());
+  } catch (const Napi::Error&) {
+    return nullptr;
+  }
+  if (!b) return nullptr;
+  if (!allowed) throw ArgError(ArgError::Type, argName(fn, name) + " is a NativeBuffer: buffers are read and written in place by a plan's run() only (decodeSync)");
+  if (b->released()) throw ArgError(ArgError::Range, argName(fn, name) + " is a released buffer");
+  if (b->backend() != backend) throw ArgError(ArgError::Range, argName(fn, name) + " lives on backend '" + b->backend() + "', the kernel runs on '" + backend + "'");
+  if (b->dtype() != DType::F32) throw ArgError(ArgError::Range, argName(fn, name) + " must hold f32 values, it holds " + dtypeName(b->dtype()));
+  if (b->length() < need) throw ArgError(ArgError::Range, argName(fn, name) + " holds " + std::to_string(b->length()) + " values, the call needs " + std::to_string(need));
+  return b;
+}
+
+}  // namespace kvf::napi

@@ -1,0 +1,83 @@
+#include "napi_attend_plan.hpp"
+
+#include "kvforge/memory.hpp"
+#include "napi_args.hpp"
+#include "napi_attend_bind.hpp"
+#include "napi_buffer.hpp"
+#include "napi_cache.hpp"
+#include "napi_call.hpp"
+
+namespace kvf::napi {
+namespace {
+constexpr const char* kFn = "AttendPlan.run";
+}  // namespace
+
+Napi::Function AttendPlan::define(Napi::Env env) {
+  return DefineClass(env, "AttendPlan", {InstanceMethod<&AttendPlan::run>("run")});
+}
+
+AttendPlan::AttendPlan(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AttendPlan>(info) {
+  constexpr const char* fn = "new AttendPlan";
+  try {
+    const AttendBinding bind = bindAttend(fn, info);
+    readAttendScalars(fn, info[3].As<Napi::Object>(), bind, base_, params_);
+    setPackedStrides(base_);
+    kernel_ = bind.kernel, backend_ = bind.backend, cache_ = bind.cache;
+    cacheRef_ = Napi::Persistent(bind.cacheObject);
+    staging_ = std::make_unique<Staging>(findMemoryOps(backend_));
+  } catch (const ArgError& e) {
+    throw toJsError(info.Env(), e);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string(fn) + ": " + e.what());
+  }
+}
+
+void AttendPlan::runChecked(const Napi::CallbackInfo& info) {
+  if (info.Length() != 6) throw ArgError(ArgError::Type, std::string(kFn) + ": expected (q, qpos, rowStart, rowCount, out, lse)");
+  AttnArgs a = base_;
+  a.kv = cache_->slots();  // where the slots are now; a released cache throws
+  const int64_t B = a.B, D = a.kv.D, Dv = a.kv.Dv, Hq = a.Hq;
+  const auto bFormula = [&] { return "B = " + std::to_string(B); };
+  const TypedArrayBytes rs = readTypedArrayExplained(kFn, "rowStart", info[2], napi_int32_array, B, bFormula);
+  const TypedArrayBytes rc = readTypedArrayExplained(kFn, "rowCount", info[3], napi_int32_array, B, bFormula);
+  const TypedArrayBytes qp = readTypedArray(kFn, "qpos", info[1], napi_int32_array, -1, std::string());
+  const int64_t rows = int64_t(qp.length);
+  bindRows(kFn, a, static_cast<const int32_t*>(rs.data), static_cast<const int32_t*>(rc.data), rows);
+  const auto rowsFormula = [&](int64_t perRow) { return "rows*" + std::to_string(perRow) + ", rows = " + std::to_string(rows) + " (qpos)"; };
+  // Each array: an f32 buffer of the plan's backend (already target memory), or a typed array.
+  NativeBuffer* qBuf = f32Buffer(kFn, info[0], "q", backend_, rows * Hq * D, true);
+  NativeBuffer* outBuf = f32Buffer(kFn, info[4], "out", backend_, rows * Hq * Dv, true);
+  NativeBuffer* lseBuf = f32Buffer(kFn, info[5], "lse", backend_, rows * Hq, true);
+  const void* q = qBuf ? qBuf->data() : readTypedArrayExplained(kFn, "q", info[0], napi_float32_array, rows * Hq * D, [&] { return rowsFormula(Hq * D); }).data;
+  void* out = outBuf ? outBuf->data() : const_cast<void*>(readTypedArrayExplained(kFn, "out", info[4], napi_float32_array, rows * Hq * Dv, [&] { return rowsFormula(Hq * Dv); }).data);
+  void* lse = lseBuf ? lseBuf->data() : const_cast<void*>(readTypedArrayExplained(kFn, "lse", info[5], napi_float32_array, rows * Hq, [&] { return rowsFormula(Hq); }).data);
+  // Every pointer in target memory: on "cuda" host arrays are staged (buffers already are).
+  Staging& st = *staging_;
+  st.discard();
+  a.q = static_cast<const float*>(qBuf ? q : st.in(0, q, size_t(rows * Hq * D) * 4));
+  a.qpos = static_cast<const int32_t*>(st.in(1, qp.data, qp.bytes));
+  a.rowStart = static_cast<const int32_t*>(st.in(2, rs.data, rs.bytes));
+  a.rowCount = static_cast<const int32_t*>(st.in(3, rc.data, rc.bytes));
+  a.out = static_cast<float*>(outBuf ? out : st.out(4, out, size_t(rows * Hq * Dv) * 4));
+  a.lse = static_cast<float*>(lseBuf ? lse : st.out(5, lse, size_t(rows * Hq) * 4));
+  kernel_.fn(a, params_.data());
+  st.finish();
+}
+
+Napi::Value AttendPlan::run(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    runChecked(info);
+  } catch (const ArgError& e) {
+    throw toJsError(env, e);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    throw Napi::Error::New(env, kernelFailure(kFn, kernel_.id));
+  }
+  return env.Undefined();
+}
+
+}  // namespace kvf::napi

@@ -1,0 +1,48 @@
+// AttendPlan: attention over one KV cache bound once (kernel, cache, Hq, scale, params, threads)
+// and run synchronously per step: the decode path of a serving loop (decodeSync in TS).
+//
+//   new AttendPlan(kernelId, backend, cache, { Hq, scale, params, threads })
+//   run(q, qpos, rowStart, rowCount, out, lse): undefined
+//     q [rows][Hq][D], out [rows][Hq][Dv], lse [rows][Hq]: Float32Arrays or f32 NativeBuffers of
+//     the plan's backend; qpos [rows], rowStart / rowCount [B]: Int32Arrays (napi_attend_bind.hpp).
+//
+// run() reads its arrays in place, runs the kernel on the calling thread and writes out / lse
+// before it returns. It allocates nothing on a host-addressable target ("cpu", "cuda-emu"); on
+// "cuda" host arrays go through the plan's own staging memory, allocated on the first call that
+// needs more than before. The cache's slots are looked up on every run (append and grow move
+// them), so a plan stays valid across cache changes; a released cache is a RangeError. The plan
+// keeps its cache alive. Argument errors are TypeError / RangeError naming the argument.
+#pragma once
+#include <napi.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kvforge/attn_args.hpp"
+#include "kvforge/registry.hpp"
+#include "kvforge/staging.hpp"
+
+namespace kvf::napi {
+
+class NativeCache;
+
+class AttendPlan : public Napi::ObjectWrap<AttendPlan> {
+ public:
+  static Napi::Function define(Napi::Env env);
+  explicit AttendPlan(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value run(const Napi::CallbackInfo& info);
+  void runChecked(const Napi::CallbackInfo& info);
+
+  CpuKernel kernel_;
+  std::string backend_;
+  AttnArgs base_;  // the scalars and strides; per run: slots, rows, arrays
+  std::vector<double> params_;
+  NativeCache* cache_ = nullptr;
+  Napi::ObjectReference cacheRef_;
+  std::unique_ptr<Staging> staging_;
+};
+
+}  // namespace kvf::napi
