@@ -92,6 +92,10 @@ export class KvCache implements CacheShape {
   readonly #lastI32: Int32Array;
   /** Rows of a decode step (one per sequence that is not released), rebuilt on release/admit. */
   #rows: { readonly rowStart: Int32Array; readonly rowCount: Int32Array } | undefined;
+  /** The layout of appendStep, rebuilt on release/admit. */
+  #step: { readonly counts: Int32Array; readonly start: Int32Array; readonly touched: readonly number[]; readonly rows: number } | undefined;
+  /** Per sequence: the length of its longest KV head (the native lengths' mirror, for growth). */
+  readonly #len: Float64Array;
 
   constructor(addon: NativeAddon, backend: Backend, shape: CacheShape, opts: CacheOptions & { readonly dtype: CacheDType }) {
     this.batch = positiveInt('batch', opts.batch, 65535);
@@ -110,6 +114,7 @@ export class KvCache implements CacheShape {
     this.#max = new Float64Array(this.batch).fill(-Infinity);
     this.#released = new Uint8Array(this.batch);
     this.#lastI32 = new Int32Array(this.batch);
+    this.#len = new Float64Array(this.batch);
   }
 
   /** The rows of a decode step: sequence b is row b, with no row when released (internal, reused). */
@@ -221,56 +226,88 @@ export class KvCache implements CacheShape {
 
   /** One token for every sequence that is not released: rows in sequence order, positions [n]. */
   appendStep(chunk: Chunk): void {
-    const c = new Int32Array(this.batch);
-    const touched: number[] = [];
-    for (let b = 0; b < this.batch; b++) if (!this.#released[b]) (c[b] = 1), touched.push(b);
-    this.#appendRows(c, chunk, touched);
+    const step = this.#stepRows();
+    this.#appendRows(step.counts, chunk, step.touched, step.start, step.rows);
   }
 
-  #appendRows(counts: Int32Array, chunk: Chunk, touched: readonly number[]): void {
+  /** The layout of appendStep (one row per sequence that is not released, packed), rebuilt on release/admit. */
+  #stepRows(): { readonly counts: Int32Array; readonly start: Int32Array; readonly touched: readonly number[]; readonly rows: number } {
+    if (!this.#step) {
+      const counts = new Int32Array(this.batch), start = new Int32Array(this.batch), touched: number[] = [];
+      for (let b = 0; b < this.batch; b++) {
+        start[b] = touched.length;
+        if (!this.#released[b]) (counts[b] = 1), touched.push(b);
+      }
+      this.#step = { counts, start, touched, rows: touched.length };
+    }
+    return this.#step;
+  }
+
+  /**
+   * Appends rows `[start[b], start[b] + counts[b])` of the chunk to sequence b, for b in `touched`
+   * (the sequences with counts[b] > 0). Checked first, so a refused chunk changes nothing. The
+   * accepted case of a one-token step allocates nothing (messages are built only for errors).
+   */
+  #appendRows(counts: Int32Array, chunk: Chunk, touched: readonly number[], start?: Int32Array, rows?: number): void {
     this.#requireLive();
     this.#requireIdle('append');
     if (typeof chunk !== 'object' || chunk === null) throw new KvforgeError('KVF3004', `append needs { k, v, positions }, received ${String(chunk)}`);
-    let rows = 0;
-    for (const b of touched) rows += counts[b]!;
-    const shape = `rows=${rows}, Hkv=${this.kvHeads}, D=${this.headDim}, Dv=${this.valueDim}`;
-    checkArray('positions', chunk.positions, Int32Array, rows, `rows (${shape})`);
-    checkArray('k', chunk.k, Float32Array, rows * this.kvHeads * this.headDim, `rows*Hkv*D (${shape})`);
-    checkArray('v', chunk.v, Float32Array, rows * this.kvHeads * this.valueDim, `rows*Hkv*Dv (${shape})`);
-    const start = new Int32Array(this.batch);
-    let at = 0;
-    const lengths = this.#native.lengths();
+    if (rows === undefined) {
+      rows = 0;
+      for (const b of touched) rows += counts[b]!;
+    }
+    this.#checkChunk(chunk, rows);
+    if (start === undefined) {
+      start = new Int32Array(this.batch);
+      for (let b = 0, at = 0; b < this.batch; b++) (start[b] = at), (at += counts[b]!);
+    }
     let need = 0;
-    for (let b = 0; b < this.batch; b++) {
-      start[b] = at;
-      const n = counts[b]!;
-      if (n === 0) continue;
+    for (const b of touched) {
+      const n = counts[b]!, at = start[b]!;
       if (this.#released[b]) {
         throw new KvforgeError('KVF3010', `sequence ${b} was released: it takes no tokens until admit() hands it out again`, { hint: 'call cache.admit() for a new sequence' });
       }
       let prev = this.#last[b]!;
       for (let r = at; r < at + n; r++) {
         const p = chunk.positions[r]!;
-        if (!(p > prev)) {
-          throw new KvforgeError('KVF3010', `positions of sequence ${b} must increase: position ${p} (row ${r}) follows ${prev}`, {
-            hint: 'append each token once, in order; reset(seq) or truncate first to restart a sequence',
-          });
-        }
+        if (!(p > prev)) this.#notIncreasing(b, p, r, prev);
         prev = p;
       }
-      for (let h = 0; h < this.kvHeads; h++) need = Math.max(need, lengths[b * this.kvHeads + h]! + n);
-      at += n;
+      need = Math.max(need, this.#len[b]! + n);
     }
     if (need > INT32_MAX) throw new KvforgeError('KVF3005', `a sequence would hold ${need} slots, more than 2^31 - 1`);
     if (need > this.#native.capacity) this.#grow(Math.min(INT32_MAX, Math.max(need, 2 * this.#native.capacity)));
     this.#native.append(chunk.k, chunk.v, chunk.positions, start, counts);
     for (const b of touched) {
       const first = chunk.positions[start[b]!]!, last = chunk.positions[start[b]! + counts[b]! - 1]!;
+      this.#len[b] = this.#len[b]! + counts[b]!;
       this.#last[b] = last;
       this.#lastI32[b] = last;
       this.#min[b] = Math.min(this.#min[b]!, first);
       this.#max[b] = Math.max(this.#max[b]!, last);
     }
+  }
+
+  /** KVF3001/KVF3002 unless the chunk's arrays hold `rows` tokens (no allocation when they do). */
+  #checkChunk(chunk: Chunk, rows: number): void {
+    const { k, v, positions } = chunk;
+    const nk = rows * this.kvHeads * this.headDim, nv = rows * this.kvHeads * this.valueDim;
+    const ok = positions instanceof Int32Array && positions.length === rows && k instanceof Float32Array && k.length === nk &&
+      v instanceof Float32Array && v.length === nv && rows > 0 && nk > 0 && nv > 0;
+    if (!ok) this.#chunkError(chunk, rows);
+  }
+
+  #chunkError(chunk: Chunk, rows: number): void {
+    const shape = `rows=${rows}, Hkv=${this.kvHeads}, D=${this.headDim}, Dv=${this.valueDim}`;
+    checkArray('positions', chunk.positions, Int32Array, rows, `rows (${shape})`);
+    checkArray('k', chunk.k, Float32Array, rows * this.kvHeads * this.headDim, `rows*Hkv*D (${shape})`);
+    checkArray('v', chunk.v, Float32Array, rows * this.kvHeads * this.valueDim, `rows*Hkv*Dv (${shape})`);
+  }
+
+  #notIncreasing(b: number, p: number, r: number, prev: number): never {
+    throw new KvforgeError('KVF3010', `positions of sequence ${b} must increase: position ${p} (row ${r}) follows ${prev}`, {
+      hint: 'append each token once, in order; reset(seq) or truncate first to restart a sequence',
+    });
   }
 
   /** Keep the last `keep` slots of every KV head of `seq` (of every sequence when omitted). */
@@ -300,6 +337,7 @@ export class KvCache implements CacheShape {
     this.reset(s);
     this.#released[s] = 1;
     this.#rows = undefined;
+    this.#step = undefined;
   }
 
   /** A released sequence index, now active and empty; KVF3010 when none is released. */
@@ -309,6 +347,7 @@ export class KvCache implements CacheShape {
     if (s < 0) throw new KvforgeError('KVF3010', `every one of the ${this.batch} sequences is active: release one first`);
     this.#released[s] = 0;
     this.#rows = undefined;
+    this.#step = undefined;
     return s;
   }
 
@@ -382,7 +421,9 @@ export class KvCache implements CacheShape {
   #refreshRanges(): void {
     const lengths = this.#native.lengths();
     for (let b = 0; b < this.batch; b++) {
-      let lo = Infinity, hi = -Infinity;
+      let lo = Infinity, hi = -Infinity, len = 0;
+      for (let h = 0; h < this.kvHeads; h++) len = Math.max(len, lengths[b * this.kvHeads + h]!);
+      this.#len[b] = len;
       for (let h = 0; h < this.kvHeads; h++) {
         if (lengths[b * this.kvHeads + h] === 0) continue;
         const { min, max } = this.#native.summary(b, h);

@@ -143,16 +143,16 @@ Napi::Value NativeCache::append(const Napi::CallbackInfo& info) {
                                               std::to_string(int64_t(lenHost_[size_t(b * H + h)]) + ct[b]) +
                                               " slots, more than the capacity " + std::to_string(view_.capacity) + " (grow first)");
     }
-    const std::string rowsFormula = "rows = " + std::to_string(rows) + " (max of start + count)";
+    const auto rowsFormula = [&] { return "rows = " + std::to_string(rows) + " (max of start + count)"; };  // messages only
     const TypedArrayBytes k = readTypedArray(fn, "k", info[0], napi_float32_array, -1, "");
     const TypedArrayBytes v = readTypedArray(fn, "v", info[1], napi_float32_array, -1, "");
     const TypedArrayBytes pos = readTypedArray(fn, "positions", info[2], napi_int32_array, -1, "");
     if (int64_t(k.length) < rows * H * view_.D)
-      throw ArgError(ArgError::Range, argName(fn, "k") + " must hold rows*Hkv*D = " + std::to_string(rows * H * view_.D) + " floats (" + rowsFormula + "), received " + describeValue(info[0]));
+      throw ArgError(ArgError::Range, argName(fn, "k") + " must hold rows*Hkv*D = " + std::to_string(rows * H * view_.D) + " floats (" + rowsFormula() + "), received " + describeValue(info[0]));
     if (int64_t(v.length) < rows * H * view_.Dv)
-      throw ArgError(ArgError::Range, argName(fn, "v") + " must hold rows*Hkv*Dv = " + std::to_string(rows * H * view_.Dv) + " floats (" + rowsFormula + "), received " + describeValue(info[1]));
+      throw ArgError(ArgError::Range, argName(fn, "v") + " must hold rows*Hkv*Dv = " + std::to_string(rows * H * view_.Dv) + " floats (" + rowsFormula() + "), received " + describeValue(info[1]));
     if (int64_t(pos.length) < rows)
-      throw ArgError(ArgError::Range, argName(fn, "positions") + " must hold " + std::to_string(rows) + " positions (" + rowsFormula + "), received " + describeValue(info[2]));
+      throw ArgError(ArgError::Range, argName(fn, "positions") + " must hold " + std::to_string(rows) + " positions (" + rowsFormula() + "), received " + describeValue(info[2]));
     AppendArgs a;
     a.cache = view_;
     a.k = static_cast<const float*>(staging_->in(0, k.data, size_t(rows * H * view_.D) * 4));
