@@ -39,7 +39,7 @@ function ok(cwd: string, cmd: string, ...args: string[]): Ran {
 }
 
 // A small variant, so that a cold build stays short; the same in both projects (one cache entry).
-const RUN_VARIANT = `import { compile, defineAttention, defineMask, referenceAttention } from 'kvforge';
+const RUN_VARIANT = `import { compile, createCache, defineAttention, defineMask, referenceAttention } from 'kvforge';
 
 const everyThird = defineMask((b, h, q, k, p) => k <= q && (q - k) % p.stride === 0, { name: 'everyThird', params: { stride: 'int32' } });
 const spec = defineAttention({ heads: { q: 2, kv: 1 }, headDim: 32, mask: everyThird.with({ stride: 3 }) });
@@ -53,7 +53,19 @@ async function main(): Promise<void> {
   const ref = referenceAttention(spec, { q, k, v, B, Lq, Lk });
   let maxErr = 0;
   for (let i = 0; i < out.length; i++) maxErr = Math.max(maxErr, Math.abs(out[i]! - ref.out[i]!));
-  console.log(JSON.stringify({ id: attn!.id, backend: attn!.backend, maxErr }));
+  // The same rows through a KV cache: K/V appended token-major ([Lk, Hkv=1, D] is k itself),
+  // queries [rows, Hq, D] at positions 0..23, then one decode step into preallocated arrays.
+  using cache = createCache(attn!, { batch: 1, dtype: 'f32' });
+  cache.append(0, { k, v, positions: Int32Array.from({ length: Lk }, (_, i) => i) });
+  const tokenMajor = (x: Float32Array) => Float32Array.from({ length: x.length }, (_, j) => x[((j / 32 | 0) % 2 * Lq + (j / 64 | 0)) * 32 + j % 32]!);
+  const pre = await attn!.prefill(cache, { q: tokenMajor(q), positions: Int32Array.from({ length: Lq }, (_, i) => i), counts: [Lq] });
+  const want = tokenMajor(ref.out as unknown as Float32Array);
+  let cacheErr = 0;
+  for (let i = 0; i < want.length; i++) cacheErr = Math.max(cacheErr, Math.abs(pre.out[i]! - want[i]!));
+  const step = { q: tokenMajor(q).subarray((Lq - 1) * 64), out: new Float32Array(64), lse: new Float32Array(2) };
+  attn!.decodeSync(cache, step);
+  for (let i = 0; i < 64; i++) cacheErr = Math.max(cacheErr, Math.abs(step.out[i]! - want[(Lq - 1) * 64 + i]!));
+  console.log(JSON.stringify({ id: attn!.id, backend: attn!.backend, maxErr, cacheErr }));
 }
 void main();
 `;
@@ -154,12 +166,13 @@ describe.each([
     expect(r.stderr).toMatch(/hint: install the peer next to kvforge: npm install --save-dev onnxruntime-node@\S+ onnx-proto@\S+/);
   });
 
-  it('a script importing kvforge compiles, builds and runs a variant that matches the reference', () => {
+  it('a script importing kvforge compiles, builds and runs a variant, over arrays and over a KV cache, that matches the reference', () => {
     const r = ok(dir, 'npx', 'tsx', 'run-variant.ts');
-    const got = JSON.parse(r.stdout.trim().split('\n').pop()!) as { id: string; backend: string; maxErr: number };
+    const got = JSON.parse(r.stdout.trim().split('\n').pop()!) as { id: string; backend: string; maxErr: number; cacheErr: number };
     expect(got.id).toMatch(/^everythird_\w+$/);
     expect(got.backend).toBe('cpu');
     expect(got.maxErr).toBeLessThan(1e-5);
+    expect(got.cacheErr).toBeLessThan(1e-5);
   });
 
   it('plain node imports (and, in CommonJS, requires) the compiled package', () => {
