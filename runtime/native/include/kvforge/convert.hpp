@@ -85,7 +85,7 @@ struct Storage<DType::BF16> {
 // places that move a whole array (uploads, downloads, the typed-array path's K/V).
 inline void encodeAs(DType t, const float* src, size_t n, void* dst) {
   if (t == DType::F32) {
-    memcpy(dst, src, n * 4);
+    if (n > 0) memcpy(dst, src, n * 4);  // an empty array's pointer may be null: memcpy's is not
     return;
   }
   uint16_t* d = static_cast<uint16_t*>(dst);
@@ -93,7 +93,7 @@ inline void encodeAs(DType t, const float* src, size_t n, void* dst) {
 }
 inline void decodeFrom(DType t, const void* src, size_t n, float* dst) {
   if (t == DType::F32) {
-    memcpy(dst, src, n * 4);
+    if (n > 0) memcpy(dst, src, n * 4);
     return;
   }
   const uint16_t* s = static_cast<const uint16_t*>(src);
