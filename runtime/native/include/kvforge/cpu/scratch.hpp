@@ -10,10 +10,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <new>
 #include <stdexcept>
 #include <string>
+#include "kvforge/host_memory.hpp"
 
 namespace kvf::cpu {
 
@@ -33,20 +33,10 @@ inline std::string formatBytes(double bytes) {
   throw std::runtime_error(std::string(context) + ": could not allocate " + formatBytes(bytes) + " of scratch for " + what);
 }
 
-// Bytes the OS could give us now (Linux MemAvailable); SIZE_MAX when unknown.
-inline size_t availableMemoryBytes() {
-  std::ifstream f("/proc/meminfo");
-  std::string line;
-  while (std::getline(f, line)) {
-    unsigned long long kb = 0;
-    if (std::sscanf(line.c_str(), "MemAvailable: %llu kB", &kb) == 1) return size_t(kb) * 1024;
-  }
-  return SIZE_MAX;
-}
-
-// Requests below this are not checked against availableMemoryBytes() (reading /proc costs more
-// than the allocation, and small ones cannot be what exhausts memory).
-constexpr size_t kCheckedAllocationBytes = size_t(64) << 20;
+// availableMemoryBytes, kCheckedAllocationBytes: kvforge/host_memory.hpp.
+using kvf::availableMemoryBytes;
+using kvf::kCheckedAllocationBytes;
+using kvf::exceedsAvailableMemory;
 
 template <class T>
 class Scratch {
@@ -67,7 +57,7 @@ class Scratch {
     constexpr size_t kAlign = 64;
     if (count > (SIZE_MAX - kAlign) / sizeof(T)) throwAllocFailure(double(count) * sizeof(T), what, context);
     const size_t bytes = (count * sizeof(T) + kAlign - 1) / kAlign * kAlign;  // aligned_alloc wants a multiple
-    if (bytes >= kCheckedAllocationBytes && bytes > availableMemoryBytes()) throwAllocFailure(double(bytes), what, context);
+    if (exceedsAvailableMemory(bytes)) throwAllocFailure(double(bytes), what, context);
     p_ = static_cast<T*>(std::aligned_alloc(kAlign, bytes));
     if (!p_) throwAllocFailure(double(bytes), what, context);
     n_ = count;

@@ -31,6 +31,7 @@
 #include <cstring>
 #include <mutex>
 #include <new>
+#include "kvforge/host_memory.hpp"
 #include "kvforge/emu/launch.hpp"
 
 enum kvfEmuCudaError {
@@ -100,6 +101,8 @@ inline cudaError_t cudaMalloc(void** ptr, size_t bytes) {
   if (ptr == nullptr) return detail::fail(cudaErrorInvalidValue);
   *ptr = nullptr;
   if (bytes == 0) return cudaSuccess;
+  // Device memory is host memory here: more than the host could give is refused before asking.
+  if (kvf::exceedsAvailableMemory(bytes)) return detail::fail(cudaErrorMemoryAllocation);
   *ptr = ::operator new(bytes, std::align_val_t(detail::kAllocAlign), std::nothrow);
   if (*ptr == nullptr) return detail::fail(cudaErrorMemoryAllocation);
   detail::allocations.fetch_add(1, std::memory_order_relaxed);
