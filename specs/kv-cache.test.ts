@@ -59,11 +59,12 @@ class Model {
     }
   }
   truncate(b: number, keep: number): void {
-    for (let h = 0; h < this.H; h++) {
-      const s = this.slots[b * this.H + h]!;
-      const drop = Math.max(0, s.pos.length - keep);
-      s.k.splice(0, drop), s.v.splice(0, drop), s.pos.splice(0, drop);
-    }
+    for (let h = 0; h < this.H; h++) this.truncateHead(b, h, keep);
+  }
+  truncateHead(b: number, h: number, keep: number): void {
+    const s = this.slots[b * this.H + h]!;
+    const drop = Math.max(0, s.pos.length - keep);
+    s.k.splice(0, drop), s.v.splice(0, drop), s.pos.splice(0, drop);
   }
   lastPos(b: number): number {
     return this.last[b]!;
@@ -99,6 +100,7 @@ type Op =
   | { kind: 'chunk'; seq: number; n: number; gap: number }
   | { kind: 'step'; gap: number }
   | { kind: 'truncate'; seq: number | null; keep: number }
+  | { kind: 'truncateHead'; seq: number; head: number; keep: number }
   | { kind: 'reset'; seq: number }
   | { kind: 'release'; seq: number }
   | { kind: 'admit' };
@@ -107,6 +109,8 @@ const opArb = (B: number): fc.Arbitrary<Op> => fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('chunk' as const), seq: fc.integer({ min: 0, max: B - 1 }), n: fc.oneof(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 5, max: 90 })), gap: fc.integer({ min: 1, max: 3 }) }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('step' as const), gap: fc.integer({ min: 1, max: 2 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('truncate' as const), seq: fc.option(fc.integer({ min: 0, max: B - 1 })), keep: fc.integer({ min: 0, max: 70 }) }) },
+  // One KV head of a sequence: the heads become ragged (head is taken modulo Hkv).
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('truncateHead' as const), seq: fc.integer({ min: 0, max: B - 1 }), head: fc.integer({ min: 0, max: 3 }), keep: fc.integer({ min: 0, max: 70 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('reset' as const), seq: fc.integer({ min: 0, max: B - 1 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('release' as const), seq: fc.integer({ min: 0, max: B - 1 }) }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'admit' as const }) },
@@ -138,6 +142,10 @@ function apply(cache: KvCache, m: Model, op: Op, D: number, Dv: number, seed: nu
     case 'truncate':
       cache.truncate(op.keep, op.seq ?? undefined);
       for (let b = 0; b < m.B; b++) if (op.seq === null || op.seq === b) m.truncate(b, op.keep);
+      return;
+    case 'truncateHead':
+      cache.truncate(op.keep, op.seq, op.head % H);
+      m.truncateHead(op.seq, op.head % H, op.keep);
       return;
     case 'reset':
       cache.reset(op.seq);
@@ -181,27 +189,32 @@ function variants(target: 'cpp' | 'cuda', n: number, seed: number): Variant[] {
   });
 }
 
-/** Reference for the rows of sequence b (q [n, Hq, D] packed) over the model's slots of b. */
+/**
+ * Reference for the rows of sequence b (q [n, Hq, D] packed) over the model's slots of b. Per KV
+ * head, since heads may hold different slots (ragged): the reference runs with head hk's slots and
+ * positions in every KV head, and only the query heads of group hk are taken from it.
+ */
 function referenceRows(spec: AttentionSpec, m: Model, b: number, q: Float32Array, qpos: Int32Array) {
-  const { q: Hq, kv: Hkv } = spec.heads, D = spec.headDim, Dv = spec.valueDim, n = qpos.length;
-  const len = m.slots[b * Hkv]!.pos.length;
+  const { q: Hq, kv: Hkv } = spec.heads, D = spec.headDim, Dv = spec.valueDim, n = qpos.length, G = Hq / Hkv;
   // The reference runs batch 0..b (masks may read b): only batch b carries this sequence's data.
   const B = b + 1;
-  const qr = new Float32Array(B * Hq * n * D), kr = new Float32Array(B * Hkv * len * D), vr = new Float32Array(B * Hkv * len * Dv);
+  const qr = new Float32Array(B * Hq * n * D);
   for (let h = 0; h < Hq; h++) for (let i = 0; i < n; i++) qr.set(q.subarray((i * Hq + h) * D, (i * Hq + h + 1) * D), ((b * Hq + h) * n + i) * D);
-  for (let h = 0; h < Hkv; h++) {
-    const s = m.slots[b * Hkv + h]!;
-    kr.set(s.k.flat(), (b * Hkv + h) * len * D);
-    vr.set(s.v.flat(), (b * Hkv + h) * len * Dv);
-  }
-  const kpos = Int32Array.from(m.slots[b * Hkv]!.pos);
-  const r = referenceAttention(spec, { q: qr, k: kr, v: vr, B, Lq: n, Lk: len, qpos, kpos });
-  // back to packed [n, Hq, Dv] / [n, Hq]
   const out = new Float64Array(n * Hq * Dv), lse = new Float64Array(n * Hq);
-  for (let h = 0; h < Hq; h++) for (let i = 0; i < n; i++) {
-    const row = (b * Hq + h) * n + i;
-    out.set(r.out.subarray(row * Dv, row * Dv + Dv), (i * Hq + h) * Dv);
-    lse[i * Hq + h] = r.lse[row]!;
+  for (let hk = 0; hk < Hkv; hk++) {
+    const s = m.slots[b * Hkv + hk]!, len = s.pos.length;
+    const kr = new Float32Array(B * Hkv * len * D), vr = new Float32Array(B * Hkv * len * Dv);
+    for (let h = 0; h < Hkv; h++) {
+      kr.set(s.k.flat(), (b * Hkv + h) * len * D);
+      vr.set(s.v.flat(), (b * Hkv + h) * len * Dv);
+    }
+    const r = referenceAttention(spec, { q: qr, k: kr, v: vr, B, Lq: n, Lk: len, qpos, kpos: Int32Array.from(s.pos) });
+    // back to packed [n, Hq, Dv] / [n, Hq], the query heads of group hk
+    for (let h = hk * G; h < (hk + 1) * G; h++) for (let i = 0; i < n; i++) {
+      const row = (b * Hq + h) * n + i;
+      out.set(r.out.subarray(row * Dv, row * Dv + Dv), (i * Hq + h) * Dv);
+      lse[i * Hq + h] = r.lse[row]!;
+    }
   }
   return { out, lse };
 }
@@ -259,6 +272,12 @@ for (const target of ['cpp', 'cuda'] as const) describe(`KV cache and attention 
       cache.appendBatch(counts, { k: kk, v: vv, positions });
       at = 0;
       counts.forEach((n, b) => { m.append(b, kk, vv, positions.subarray(at, at + n), D, Dv, at); at += n; });
+      // Ragged heads: the last KV head of sequence 0 keeps fewer slots (its oldest dropped).
+      if (Hkv > 1 && counts[0]! > 1 && (seed >>> 3) % 2 === 0) {
+        const keep = (seed >>> 5) % counts[0]!;
+        cache.truncate(keep, 0, Hkv - 1);
+        m.truncateHead(0, Hkv - 1, keep);
+      }
       const q = rand(seed + 2, rows * Hq * D);
       const got = await k.prefill(cache, { q, positions, counts });
       at = 0;

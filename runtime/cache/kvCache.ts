@@ -310,16 +310,26 @@ export class KvCache implements CacheShape {
     });
   }
 
-  /** Keep the last `keep` slots of every KV head of `seq` (of every sequence when omitted). */
-  truncate(keep: number, seq?: number): void {
+  /**
+   * Keep the last `keep` slots of every KV head of `seq` (of every sequence when omitted), or of
+   * KV head `head` of `seq` only: heads of one sequence may then hold different lengths (ragged),
+   * which attention over the cache reads as they are.
+   */
+  truncate(keep: number, seq?: number, head?: number): void {
     this.#requireLive();
     if (typeof keep !== 'number' || !Number.isInteger(keep) || keep < 0 || keep > INT32_MAX) {
       throw new KvforgeError('KVF3004', `truncate(keep) needs a non-negative integer, received ${String(keep)}`);
     }
+    if (head !== undefined && seq === undefined) throw new KvforgeError('KVF3004', 'truncate(keep, seq, head): a head needs its sequence');
+    if (head !== undefined && (typeof head !== 'number' || !Number.isInteger(head) || head < 0 || head >= this.kvHeads)) {
+      throw new KvforgeError('KVF3004', `KV head index must be an integer in [0, ${this.kvHeads}), received ${String(head)}`);
+    }
     this.#requireIdle('truncate');
-    const k = new Int32Array(this.batch).fill(-1);
+    const H = this.kvHeads;
+    const k = new Int32Array(this.batch * H).fill(-1);
     if (seq === undefined) k.fill(keep);
-    else k[this.#seq(seq)] = keep;
+    else if (head === undefined) k.fill(keep, this.#seq(seq) * H, (this.#seq(seq) + 1) * H);
+    else k[this.#seq(seq) * H + head] = keep;
     this.#native.truncate(k);
     this.#refreshRanges();
   }

@@ -7,7 +7,7 @@
 // Per backend and dtype (f32, f16, bf16): random cases (B 1..5, Hkv 1..4, D and Dv 1..130 with the
 // odd and the warp-edge sizes favoured, capacity a multiple of 16 near the lengths), each a random
 // sequence of operations: append chunks of random sizes to random subsets of sequences (rows in
-// random order with gaps, counts up to filling a head), truncate (keep < 0, 0, 1, len - 1, len,
+// random order with gaps, counts up to filling a head), truncate (one keep per sequence or one per head: < 0, 0, 1, len - 1, len,
 // > len, random), reset, grow (copyCache into a new cache of larger capacity, whose buffers hold
 // garbage), re-initialise, and "diverge" (shorten single heads and write the summaries, as a
 // compression policy will through the same view, so lengths become ragged per head). After every
@@ -212,7 +212,7 @@ void modelAppend(Model& m, const AppendInput& in) {
 
 void modelTruncate(Model& m, const std::vector<int32_t>& keep) {
   for (int64_t hd = 0; hd < m.heads(); ++hd) {
-    const int64_t kp = keep[size_t(hd / m.Hkv)], L = m.len[size_t(hd)];
+    const int64_t kp = keep[size_t(hd)], L = m.len[size_t(hd)];
     if (kp < 0 || kp >= L) continue;
     for (int64_t d = 0; d < kp; ++d) m.copySlot(hd, d, m, hd, d + L - kp);  // ascending: sources after destinations
     m.len[size_t(hd)] = int32_t(kp);
@@ -439,25 +439,33 @@ void runCase(const Backend& be, DType dt, uint64_t seed, int64_t caseIndex, Coun
       deviceAppend(be, *dc, in, maxCount, threads);
       modelAppend(m, in);
     } else if (kind < 70) {  // truncate
-      std::vector<int32_t> keep(static_cast<size_t>(B));
+      // Per head: usually one keep for every head of a sequence, sometimes one per head (ragged heads).
+      std::vector<int32_t> keep(static_cast<size_t>(B * Hkv));
       for (int64_t b = 0; b < B; ++b) {
-        const int64_t L = m.seqMaxLen(b);
-        switch (rng.in(0, 7)) {
-          case 0: keep[size_t(b)] = -1; break;
-          case 1: keep[size_t(b)] = 0; break;
-          case 2: keep[size_t(b)] = int32_t(std::max<int64_t>(L - 1, 0)); break;
-          case 3: keep[size_t(b)] = int32_t(L + rng.in(0, 3)); break;
-          case 4: keep[size_t(b)] = 1; break;
-          default: keep[size_t(b)] = int32_t(rng.in(0, std::max<int64_t>(L, 0))); break;
+        const bool perHead = rng.chance(0.3);
+        int32_t seqKeep = 0;
+        for (int64_t h = 0; h < Hkv; ++h) {
+          const int64_t L = perHead ? m.len[size_t(b * Hkv + h)] : m.seqMaxLen(b);
+          int32_t k = 0;
+          switch (rng.in(0, 7)) {
+            case 0: k = -1; break;
+            case 1: k = 0; break;
+            case 2: k = int32_t(std::max<int64_t>(L - 1, 0)); break;
+            case 3: k = int32_t(L + rng.in(0, 3)); break;
+            case 4: k = 1; break;
+            default: k = int32_t(rng.in(0, std::max<int64_t>(L, 0))); break;
+          }
+          if (big) k = int32_t(op == 2 ? L / 4 : L * 2 / 3);  // no overlap, then overlap
+          if (h == 0) seqKeep = k;
+          keep[size_t(b * Hkv + h)] = perHead ? k : seqKeep;
         }
-        if (big) keep[size_t(b)] = int32_t(op == 2 ? L / 4 : L * 2 / 3);  // no overlap, then overlap
       }
       what = "truncate keep=" + list(keep);
       chk.where = base + " op " + std::to_string(op) + " (" + what + ")";
       deviceTruncate(be, *dc, keep, threads);
       modelTruncate(m, keep);
     } else if (kind < 75) {  // reset every sequence
-      const std::vector<int32_t> keep(size_t(B), 0);
+      const std::vector<int32_t> keep(size_t(B * Hkv), 0);
       chk.where = base + " op " + std::to_string(op) + " (reset)";
       deviceTruncate(be, *dc, keep, threads);
       modelTruncate(m, keep);
@@ -712,7 +720,7 @@ void bench() {
       a.start = in.start.data();
       a.count = in.count.data();
       a.maxCount = 1;
-      std::vector<int32_t> zero(size_t(B), 0);
+      std::vector<int32_t> zero(size_t(B * 4), 0);
       TruncateArgs reset;
       reset.cache = dc.view;
       reset.keep = zero.data();
@@ -733,7 +741,7 @@ void bench() {
         DevCache dc(be.mem, dt, B, 4, 64, 64, cap);
         be.ops->initEmpty(dc.view);
         for (int64_t i = 0; i < B * 4 * cap; ++i) dc.view.pos[i] = int32_t(i % cap);
-        std::vector<int32_t> keep(size_t(B), 1024);
+        std::vector<int32_t> keep(size_t(B * 4), 1024);
         TruncateArgs a;
         a.cache = dc.view;
         a.keep = keep.data();

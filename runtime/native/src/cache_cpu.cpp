@@ -122,10 +122,10 @@ void truncateAs(const TruncateArgs& a) {
   const int64_t per = unitsPerHead(c.capacity);
   int64_t moved = 0;
   for (int64_t hd = 0; hd < H; ++hd)
-    if (truncateChanges(c.len[hd], a.keep[hd / c.Hkv])) moved += a.keep[hd / c.Hkv];
+    if (truncateChanges(c.len[hd], a.keep[hd])) moved += a.keep[hd];
   forUnits(a.threads, H * per, moved * rowBytes(c), [&](int64_t u) {
     const int64_t hd = u / per, part = u % per;
-    const int64_t len = c.len[hd], keep = a.keep[hd / c.Hkv];
+    const int64_t len = c.len[hd], keep = a.keep[hd];
     if (!truncateChanges(len, keep)) return;
     const int64_t shift = truncateShift(len, keep);
     int64_t d0 = part * kRowsPerUnit, d1 = min64(d0 + kRowsPerUnit, keep);
@@ -137,7 +137,7 @@ void truncateAs(const TruncateArgs& a) {
   });
   const int64_t E_ = entriesPerHead(c);
   for (int64_t hd = 0; hd < H; ++hd) {
-    const int64_t len = c.len[hd], keep = a.keep[hd / c.Hkv];
+    const int64_t len = c.len[hd], keep = a.keep[hd];
     if (!truncateChanges(len, keep)) continue;
     for (int64_t t = 0; t < E_; ++t) recomputeEntry(c, hd, keep, t);
     c.len[hd] = int32_t(keep);

@@ -176,15 +176,14 @@ Napi::Value NativeCache::truncate(const Napi::CallbackInfo& info) {
     constexpr const char* fn = "NativeCache.truncate";
     requireUsable(fn);
     const int64_t B = view_.B, H = view_.Hkv;
-    const TypedArrayBytes keep = readTypedArray(fn, "keep", info[0], napi_int32_array, B, "B = " + std::to_string(B));
+    const TypedArrayBytes keep = readTypedArray(fn, "keep", info[0], napi_int32_array, B * H, "B*Hkv = " + std::to_string(B * H));
     const int32_t* kp = static_cast<const int32_t*>(keep.data);
     TruncateArgs a;
     a.cache = view_;
-    a.keep = static_cast<const int32_t*>(staging_->in(3, kp, size_t(B) * 4));
+    a.keep = static_cast<const int32_t*>(staging_->in(3, kp, size_t(B * H) * 4));
     ops_->truncate(a);
-    for (int64_t b = 0; b < B; ++b)
-      if (kp[b] >= 0)
-        for (int64_t h = 0; h < H; ++h) lenHost_[size_t(b * H + h)] = std::min(lenHost_[size_t(b * H + h)], kp[b]);
+    for (int64_t hd = 0; hd < B * H; ++hd)
+      if (kp[hd] >= 0) lenHost_[size_t(hd)] = std::min(lenHost_[size_t(hd)], kp[hd]);
     return info.Env().Undefined();
   });
 }

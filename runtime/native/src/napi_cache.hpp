@@ -4,7 +4,7 @@
 //
 //   new NativeCache(backend, B, Hkv, D, Dv, dtype, capacity)
 //   append(k, v, positions, start, count)   f32 rows [n][Hkv][D|Dv], Int32 positions [n], start/count [B]
-//   truncate(keep)                          Int32 [B]: keep the last keep[b] slots (-1: untouched)
+//   truncate(keep)                          Int32 [B * Hkv]: keep the last keep[b*Hkv+h] slots of (b, h) (-1: untouched)
 //   grow(capacity)                          a larger allocation, every slot kept
 //   lengths()                               Int32Array [B * Hkv] (the host mirror)
 //   read(b, h)                              { k, v: Float32Array (widened), pos: Int32Array } of slots [0, len)

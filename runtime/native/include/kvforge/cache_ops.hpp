@@ -82,12 +82,13 @@ struct AppendArgs {
   int threads = 1;  // CPU backend: threads for kvf::cpu::parallelFor (others ignore it)
 };
 
-// Keep the last keep[b] slots of every head of sequence b (keep[b] < 0: untouched; keep[b] >=
-// len(b, h): that head untouched): slots [len - keep, len) move to [0, keep) in order, with their
-// positions; len = keep; the summaries of (b, h) are recomputed. keep[b] = 0 resets sequence b.
+// Keep the last keep[b * Hkv + h] slots of head (b, h) (< 0: untouched; >= len(b, h): untouched):
+// slots [len - keep, len) move to [0, keep) in order, with their positions; len = keep; the
+// summaries of (b, h) are recomputed. Keep 0 empties the head. Per head, so that a per-head policy
+// (and a test) can make the heads of one sequence ragged.
 struct TruncateArgs {
   CacheView cache;
-  const int32_t* keep = nullptr;  // [B]
+  const int32_t* keep = nullptr;  // [B * Hkv]
   int threads = 1;  // CPU backend: threads for kvf::cpu::parallelFor (others ignore it)
 };
 

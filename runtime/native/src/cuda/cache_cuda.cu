@@ -100,7 +100,7 @@ __global__ void __launch_bounds__(kCacheThreads) truncateMoveKernel(TruncateArgs
   const int lane = int(threadIdx.x) % kGroupCols, row = int(threadIdx.x) / kGroupCols;
   for (int64_t u = blockIdx.x; u < units; u += gridDim.x) {
     const int64_t part = u % parts, g = (u / parts) % groups, hd = u / (parts * groups);
-    const int64_t len = c.len[hd], keep = a.keep[hd / c.Hkv];
+    const int64_t len = c.len[hd], keep = a.keep[hd];
     if (!truncateChanges(len, keep)) continue;  // uniform in the block, as every branch below
     const int64_t shift = truncateShift(len, keep);
     int64_t w0 = part, w1 = part + 1;
@@ -134,7 +134,7 @@ __global__ void __launch_bounds__(kCacheThreads) truncateFinishKernel(TruncateAr
   const CacheView& c = a.cache;
   const int64_t nEntries = entriesPerHead(c);
   for (int64_t hd = blockIdx.x; hd < heads(c); hd += gridDim.x) {
-    const int64_t len = c.len[hd], keep = a.keep[hd / c.Hkv];
+    const int64_t len = c.len[hd], keep = a.keep[hd];
     if (!truncateChanges(len, keep)) continue;  // uniform in the block
     for (int64_t t = threadIdx.x; t < nEntries; t += blockDim.x) recomputeEntry(c, hd, keep, t);
     __syncthreads();  // every thread has read len
