@@ -24,7 +24,7 @@ namespace kvf::cpu {
 template <int R, int NV, bool Tail>
 KVF_MICROKERNEL void pvPanel16(const float* P, int64_t ldP, const BlockMode* modes, int nk, const float* V,
                                int64_t ldV, __mmask16 mt, const float* alpha, float* O, int64_t ldO,
-                               const LinePrefetch& pf) {
+                               const LinePrefetch pf) {
   Vec16 acc[R][NV];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
@@ -80,7 +80,7 @@ KVF_MICROKERNEL void pvPanel16(const float* P, int64_t ldP, const BlockMode* mod
 // read with lane masks (m0, m1). O has full 8 * NV columns (scratch, padded).
 template <int R, int NV, bool Tail>
 KVF_MICROKERNEL void pvPanel(const float* P, int64_t ldP, const BlockMode* modes, int nk, const float* V, int64_t ldV,
-                    Mask8 m0, Mask8 m1, const float* alpha, float* O, int64_t ldO, const LinePrefetch& pf) {
+                    Mask8 m0, Mask8 m1, const float* alpha, float* O, int64_t ldO, const LinePrefetch pf) {
   Vec8 acc[R][NV];
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) {
