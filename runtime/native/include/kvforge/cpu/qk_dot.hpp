@@ -219,7 +219,7 @@ inline void reduceStore(__m512 (&acc)[16], float* S, int64_t ldS) {
 // With Tail the last step reads only the valid floats of each key (lane mask `tail`).
 template <int W, bool Tail>
 KVF_MICROKERNEL void qkLanes16(const float* QL, int64_t nP, const float* K, int64_t ldK, __mmask16 tail, float* S,
-                               int64_t ldS, const LinePrefetch& pf) {
+                               int64_t ldS, const LinePrefetch pf) {
   using namespace qk_detail;
   __m512 acc[16];
 #pragma GCC unroll 16
@@ -286,7 +286,7 @@ inline void qkLanes(const QkGroup& g, const float* K, int64_t ldK, int64_t D, in
 
 // S[r][t] for r < 8, t < 8 (keys at K + t * ldK).
 KVF_MICROKERNEL inline void qkLanes8(const float* QL, int64_t nP, const float* K, int64_t ldK, float* S, int64_t ldS,
-                                     const LinePrefetch& pf) {
+                                     const LinePrefetch pf) {
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
   const float* k0 = K;
   const float* k1 = K + 4 * ldK;
