@@ -322,6 +322,11 @@ for (const target of ['cpp', 'cuda'] as const) describe(`KV cache and attention 
     expect(caught(() => cache.append(0, { ...chunk(2, 50, 3), k: new Float32Array(3) })).code).toBe('KVF3002');
     expect(caught(() => cache.append(0, { ...chunk(2, 50, 3), k: new Float64Array(2 * Hkv * D) as never })).code).toBe('KVF3001');
     expect(caught(() => cache.append(2, chunk(1, 50, 3))).code).toBe('KVF3004');
+    // truncate of one head: a head needs its sequence, and must be a KV head index
+    for (const [seq, head] of [[undefined, 0], [0, Hkv], [0, -1], [0, 0.5], [0, '0' as never]] as const) {
+      expect(caught(() => cache.truncate(1, seq, head)).code, `truncate(1, ${seq}, ${String(head)})`).toBe('KVF3004');
+    }
+    expect(caught(() => cache.truncate(-1, 0, 0)).code).toBe('KVF3004');
     cache.release(1);
     m.reset(1);
     expect(caught(() => cache.append(1, chunk(1, 50, 3))).code).toBe('KVF3010');
