@@ -13,6 +13,7 @@ import type { OrtGqaRunner } from './ort-gqa.ts';
 import { loadOrtPeer, type OrtPeer } from './peer.ts';
 import { interleave, median } from './stats.ts';
 import { formatCacheBench, runCacheBench, type CacheBenchReport } from './cacheBench.ts';
+import { lastLevelCache, probeBytes, rotationBytes, type LastLevelCache } from './machineCache.ts';
 
 export interface BenchOptions {
   readonly threads: number;
@@ -42,6 +43,8 @@ export interface BenchReport {
   readonly threads: number;
   readonly fmaGflops: number;
   readonly readGBs: number;
+  /** The last-level cache the decode rows rotate past and the read probe's buffer exceeds. */
+  readonly llc: LastLevelCache;
   readonly rows: BenchRow[];
   /** Decode over KV caches through the TS API, append, per-call overhead, chunked prefill. */
   readonly cache: CacheBenchReport;
@@ -56,8 +59,8 @@ interface Case {
   /** ORT has no variant of its own for it: it runs causal, said so in the row. */
   readonly ortNote?: string;
   readonly reference: boolean;
-  /** Distinct K/V caches to rotate through, so decode reads DRAM and not L3. */
-  readonly rotateMiB?: number;
+  /** Rotate through distinct K/V inputs past the last-level cache, so decode reads DRAM. */
+  readonly rotate?: boolean;
 }
 
 const CASES: Case[] = [
@@ -65,7 +68,7 @@ const CASES: Case[] = [
   { name: 'causal prefill L=4096', kernel: 'causalAttention', Lq: 4096, Lk: 4096, reference: false },
   { name: 'window 256 prefill L=4096', kernel: 'window256', Lq: 4096, Lk: 4096, window: 256, reference: false },
   { name: 'noDiagonal prefill L=1024', kernel: 'noDiagonalAttention', Lq: 1024, Lk: 1024, ortNote: 'ORT runs causal (it has no noDiagonal)', reference: true },
-  { name: 'decode Lq=1 Lk=4096', kernel: 'causalAttention', Lq: 1, Lk: 4096, reference: true, rotateMiB: 64 },
+  { name: 'decode Lq=1 Lk=4096', kernel: 'causalAttention', Lq: 1, Lk: 4096, reference: true, rotate: true },
 ];
 
 const QUICK = new Set(['causal prefill L=1024', 'window 256 prefill L=4096', 'decode Lq=1 Lk=4096']);
@@ -83,26 +86,27 @@ export async function runBench(shipped: Shipped, o: BenchOptions, log: (s: strin
   const native = loadAddon(shipped.addon.path);
   // Before any case: a missing peer is a KVF4009 now, not after minutes of measuring.
   const peer = await loadOrtPeer();
+  const llc = lastLevelCache();
   const measured: Array<{ c: Case; kernel: CompiledAttention; m: Measured }> = [];
   for (const c of CASES) {
     if (o.quick && !QUICK.has(c.name)) continue;
     const kernel = shipped.kernels.get(c.kernel);
     if (!kernel) throw new Error(`bench: configs/ has no export '${c.kernel}'`);
     log(`${c.name}...`);
-    measured.push({ c, kernel, m: await measureCase(kernel, c, o, peer) });
+    measured.push({ c, kernel, m: await measureCase(kernel, c, o, peer, llc) });
   }
   // The limits are probed after the cases, in the same run: probing first (a 256 MiB buffer, every
   // core busy) was seen to slow the first case that followed.
   log(`measuring this machine's limits on ${o.threads} threads...`);
   const fmaGflops = await native.probeFma(o.threads, 0.5);
-  const readGBs = await native.probeRead(o.threads, 256 * 2 ** 20, 0.5);
+  const readGBs = await native.probeRead(o.threads, probeBytes(llc), 0.5);
   const rows = measured.map(({ c, kernel, m }) => toRow(kernel, c, m, fmaGflops, readGBs));
   const causal = shipped.kernels.get('causalAttention');
   if (!causal) throw new Error("bench: configs/ has no export 'causalAttention'");
   log('KV cache section...');
   // The bandwidth the cache rows are judged by is probed again right after them.
-  const cache = await runCacheBench(causal, o, () => native.probeRead(o.threads, 256 * 2 ** 20, 0.5), peer, log);
-  return { threads: o.threads, fmaGflops, readGBs, rows, cache };
+  const cache = await runCacheBench(causal, { ...o, llc }, () => native.probeRead(o.threads, probeBytes(llc), 0.5), peer, log);
+  return { threads: o.threads, fmaGflops, readGBs, llc, rows, cache };
 }
 
 interface Measured {
@@ -111,11 +115,11 @@ interface Measured {
   readonly referenceMs: number | null;
 }
 
-async function measureCase(kernel: CompiledAttention, c: Case, o: BenchOptions, peer: OrtPeer): Promise<Measured> {
+async function measureCase(kernel: CompiledAttention, c: Case, o: BenchOptions, peer: OrtPeer, llc: LastLevelCache): Promise<Measured> {
   const { heads, headDim: D, valueDim: Dv } = kernel.unit;
   const B = 1;
   const cacheBytes = B * heads.kv * c.Lk * (D + Dv) * 4;
-  const sets = c.rotateMiB ? Math.ceil((c.rotateMiB * 2 ** 20) / cacheBytes) + 1 : 1;
+  const sets = c.rotate ? Math.ceil(rotationBytes(llc) / cacheBytes) + 1 : 1;
   const inputs = Array.from({ length: sets }, (_, i) => ({
     B, Lq: c.Lq, Lk: c.Lk,
     q: randomFloats(B * heads.q * c.Lq * D, 100 + 3 * i),
@@ -179,7 +183,7 @@ function toRow(kernel: CompiledAttention, c: Case, m: Measured, fmaGflops: numbe
 export function formatBench(r: BenchReport): string {
   const f = (x: number | null, d = 2) => (x === null ? '—' : x.toFixed(d));
   const lines = [
-    `threads ${r.threads}; limits measured in this run: FMA ${r.fmaGflops.toFixed(0)} GFLOP/s, DRAM read ${r.readGBs.toFixed(1)} GB/s`,
+    `threads ${r.threads}; limits measured in this run: FMA ${r.fmaGflops.toFixed(0)} GFLOP/s, DRAM read ${r.readGBs.toFixed(1)} GB/s; last-level cache ${(r.llc.bytes / 2 ** 20).toFixed(0)} MiB (${r.llc.source}), decode inputs rotate over ${(rotationBytes(r.llc) / 2 ** 20).toFixed(0)} MiB`,
     `B=1 Hq=32 Hkv=4 D=64 f32; medians in ms; "vs ORT" = ORT time / kvforge time`,
     '',
     `${'case'.padEnd(28)} ${'kvforge'.padStart(9)} ${'ORT GQA'.padStart(9)} ${'vs ORT'.padStart(7)} ${'TS ref'.padStart(9)} ${'skipped'.padStart(8)} ${'limit'.padStart(12)} ${'of limit'.padStart(9)}`,

@@ -4,9 +4,9 @@
  * by side in one run, and the DRAM read bandwidth measured in the same run.
  *
  * Rows: Hq=32, Hkv=4, D=64, 4096 slots per sequence (a ragged batch: 512..4096), f32 and bf16
- * storage, batch 1 and 16. Caches rotate so that more than 64 MiB are in rotation: a decode step
- * then reads DRAM, not L3. kvforge runs `decodeSync` (the serving path: preallocated outputs, no
- * allocation); bytes read = 2 * sum(len) * Hkv * D * dtype bytes; "of DRAM" = (bytes / time) /
+ * storage, batch 1 and 16. Caches rotate over twice the last-level cache (at least 64 MiB,
+ * `machineCache.ts`): a decode step then reads DRAM, not L3. kvforge runs `decodeSync` (the
+ * serving path: preallocated outputs, no allocation); bytes read = 2 * sum(len) * Hkv * D * dtype bytes; "of DRAM" = (bytes / time) /
  * measured read bandwidth. Also: appending one token per sequence (µs), the per-call overhead of
  * the TS API (a decode over empty caches: what a call costs besides its kernel), and prefill of a
  * 1024-token chunk into a cache against the typed-array prefill of the same shape.
@@ -16,6 +16,7 @@ import type { CacheDType, KvCache } from '../cache/kvCache.ts';
 import { randomFloats } from '../verify/random.ts';
 import type { OrtGqaRunner } from './ort-gqa.ts';
 import type { OrtPeer } from './peer.ts';
+import { rotationBytes, type LastLevelCache } from './machineCache.ts';
 import { interleave, median } from './stats.ts';
 
 export interface CacheBenchRow {
@@ -71,12 +72,12 @@ function fillCache(kernel: CompiledAttention, c: DecodeCase, seed: number): KvCa
   return cache;
 }
 
-async function decodeRow(kernel: CompiledAttention, c: DecodeCase, threads: number, reps: number, peer: OrtPeer | null): Promise<CacheBenchRow> {
+async function decodeRow(kernel: CompiledAttention, c: DecodeCase, threads: number, reps: number, peer: OrtPeer | null, rotate: number): Promise<CacheBenchRow> {
   const { q: Hq, kv: Hkv } = kernel.unit.heads;
   const D = kernel.unit.headDim, Dv = kernel.unit.valueDim;
   const lens = lengthsOf(c);
   const bytes = 2 * lens.reduce((a, n) => a + n, 0) * Hkv * D * (c.dtype === 'f32' ? 4 : 2);
-  const sets = Math.max(1, Math.ceil((64 * 2 ** 20) / bytes) + 1);
+  const sets = Math.max(1, Math.ceil(rotate / bytes) + 1);
   const caches = Array.from({ length: sets }, (_, i) => fillCache(kernel, c, 7 + 11 * i));
   const q = randomFloats(c.B * Hq * D, 3);
   const out = new Float32Array(c.B * Hq * Dv), lse = new Float32Array(c.B * Hq);
@@ -91,7 +92,7 @@ async function decodeRow(kernel: CompiledAttention, c: DecodeCase, threads: numb
   if (peer && c.dtype === 'f32') {
     // ORT's CPU GQA computes in f32 only: its rows are f32 whatever the cache stores.
     ort = await peer.createOrtGqa({ B: c.B, Hq, Hkv, D, Lq: 1, Lk: L, threads, seqlens: c.ragged ? Int32Array.from(lens) : undefined });
-    const inputs = Array.from({ length: Math.max(2, Math.ceil((64 * 2 ** 20) / (2 * c.B * Hkv * L * D * 4)) + 1) }, (_, i) => ({
+    const inputs = Array.from({ length: Math.max(2, Math.ceil(rotate / (2 * c.B * Hkv * L * D * 4)) + 1) }, (_, i) => ({
       q: randomFloats(c.B * Hq * D, 50 + i), k: randomFloats(c.B * Hkv * L * D, 60 + i), v: randomFloats(c.B * Hkv * L * Dv, 70 + i),
     }));
     ort.prepare(inputs);
@@ -117,7 +118,7 @@ function usPerCall(n: number, f: () => void): number {
   return median(times);
 }
 
-export async function runCacheBench(kernel: CompiledAttention, o: { threads: number; reps: number; quick: boolean }, readGBs: () => Promise<number>,
+export async function runCacheBench(kernel: CompiledAttention, o: { threads: number; reps: number; quick: boolean; llc: LastLevelCache }, readGBs: () => Promise<number>,
   peer: OrtPeer | null, log: (s: string) => void = () => {}): Promise<CacheBenchReport> {
   const cases: DecodeCase[] = [
     { name: 'decode B=1 f32', B: 1, dtype: 'f32', ragged: false },
@@ -130,7 +131,7 @@ export async function runCacheBench(kernel: CompiledAttention, o: { threads: num
   const rows: CacheBenchRow[] = [];
   for (const c of cases) {
     log(`${c.name}...`);
-    rows.push(await decodeRow(kernel, c, o.threads, o.reps, peer));
+    rows.push(await decodeRow(kernel, c, o.threads, o.reps, peer, rotationBytes(o.llc)));
   }
   const { q: Hq, kv: Hkv } = kernel.unit.heads;
   const D = kernel.unit.headDim, Dv = kernel.unit.valueDim;
