@@ -361,11 +361,20 @@ describe('caches and buffers serve kernels of their own target only', () => {
     expect(cache.length(0)).toBe(4);
   });
 
-  it('a cache larger than memory is KVF3005, not a crash', () => {
-    expect(caught(() => cpu.createCache({ batch: 65535, capacity: 2 ** 31 - 1 })).code).toBe('KVF3005');
-    using cache = cpu.createCache({ batch: 1, capacity: 16 });
-    expect(caught(() => cache.grow(2 ** 31 - 1)).code).toBe('KVF3005');
+  for (const which of ['cpu', 'cuda'] as const) it(`a ${which} cache or buffer larger than memory is KVF3005 (the addon's out-of-memory code), not a crash`, () => {
+    const k = which === 'cpu' ? cpu : cuda;
+    const big = caught(() => k.createCache({ batch: 65535, capacity: 2 ** 31 - 1 }));
+    expect(big.code).toBe('KVF3005');
+    using cache = k.createCache({ batch: 1, capacity: 16 });
+    cache.append(0, { k: rand(1, 2 * 64), v: rand(2, 2 * 64), positions: Int32Array.of(0) });
+    const grow = caught(() => cache.grow(2 ** 31 - 1));
+    expect(grow.code).toBe('KVF3005');
+    expect(grow.message).toMatch(/growing the cache to 2147483647 slots.*could not be allocated/);
     expect(cache.capacity).toBe(16); // the failed growth lost nothing
+    expect(cache.read(0, 1).k).toEqual(rand(1, 2 * 64).subarray(64, 128));
+    const buf = caught(() => k.createBuffer({ length: 2 ** 40 }));
+    expect(buf.code).toBe('KVF3005');
+    expect(buf.message).toMatch(/a buffer of 1099511627776 f32 values/);
   });
 
   it('a CPU cache passed to a CUDA kernel of the same addon is KVF3011', () => {

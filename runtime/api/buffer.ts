@@ -8,6 +8,7 @@
 import { KvforgeError } from '../../dsl/diagnostics.ts';
 import type { Backend, NativeAddon, NativeBuffer } from './native.ts';
 import { checkNotDetached } from './validate.ts';
+import { allocating } from './nativeError.ts';
 
 export type BufferDType = 'f32' | 'f16' | 'bf16';
 const DTYPE_NUMBER: Readonly<Record<BufferDType, number>> = { f32: 0, f16: 1, bf16: 2 };
@@ -39,7 +40,8 @@ export class TargetBuffer {
     this.dtype = dtype;
     this.backend = backend;
     this.addon = addon;
-    this.#native = new addon.NativeBuffer(backend, DTYPE_NUMBER[dtype], length);
+    this.#native = allocating(`a buffer of ${length} ${dtype} values on '${backend}'`, 'a smaller buffer, or fewer buffers alive at once',
+      () => new addon.NativeBuffer(backend, DTYPE_NUMBER[dtype], length));
   }
 
   /** The native object kernels read (internal). */

@@ -13,6 +13,7 @@ import { checkDivisors } from '../../codegen/passes/checkDivisors.ts';
 import { defaultKeyPositions, defaultQueryPositions, type AttentionInputs } from './inputs.ts';
 import type { Backend, NativeAddon, NativeDeviceReport } from './native.ts';
 import { checkInputs, checkResultSize } from './validate.ts';
+import { CALL_HINT, outOfMemoryAs } from './nativeError.ts';
 import { publicParams, resolveRunParams, type PublicParam } from './runParams.ts';
 import { checkRunOptions, MAX_THREADS, threadsOnlyOption } from './options.ts';
 import { KvCache, type CacheOptions } from '../cache/kvCache.ts';
@@ -199,12 +200,16 @@ export class CompiledAttention {
     if (s.B * s.Hq * s.Lq === 0) return { out: new Float32Array(0), lse: new Float32Array(0) };
     checkCallIntegerRange(this.unit, { B: s.B, Hq: s.Hq, qpos: x.qpos ?? defaultQueryPositions(s.Lq, s.Lk), kpos: x.kpos ?? defaultKeyPositions(s.Lk), params: values });
     const threads = o.threads ?? Math.min(os.availableParallelism(), MAX_THREADS);
-    return await this.#addon.forward(this.id, {
-      q: x.q, k: x.k, v: x.v, ...s, scale: this.unit.scale,
-      qpos: x.qpos ?? null, kpos: x.kpos ?? null,
-      params: Float64Array.from(this.unit.runtimeParams.map((p) => values[p.name]!)),
-      threads,
-    }, this.backend);
+    try {
+      return await this.#addon.forward(this.id, {
+        q: x.q, k: x.k, v: x.v, ...s, scale: this.unit.scale,
+        qpos: x.qpos ?? null, kpos: x.kpos ?? null,
+        params: Float64Array.from(this.unit.runtimeParams.map((p) => values[p.name]!)),
+        threads,
+      }, this.backend);
+    } catch (e) {
+      throw outOfMemoryAs(e, `the working memory of kernel '${this.id}' (B=${s.B}, Lq=${s.Lq}, Lk=${s.Lk})`, CALL_HINT);
+    }
   }
 }
 

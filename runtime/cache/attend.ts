@@ -20,6 +20,7 @@ import type { KernelUnitData } from '../../codegen/unit.ts';
 import type { Backend, NativeAddon } from '../api/native.ts';
 import { MAX_THREADS } from '../api/options.ts';
 import { checkArray } from '../api/validate.ts';
+import { allocating, CALL_HINT, outOfMemoryAs } from '../api/nativeError.ts';
 import { TargetBuffer } from '../api/buffer.ts';
 import type { NativeAttendPlan, NativeBuffer } from '../api/native.ts';
 import type { KvCache } from './kvCache.ts';
@@ -177,9 +178,13 @@ export async function prefill(k: CacheKernel, cache: KvCache, x: PrefillInputs, 
   for (const p of x.positions) (qlo = Math.min(qlo, p)), (qhi = Math.max(qhi, p));
   cache.heldRange(rowCount, keys);
   if (keys[0]! <= keys[1]!) checkRange(k, cache, qlo, qhi, keys[0]!, keys[1]!, params, values);
-  return await cache.reading(() => k.addon.attend(k.unit.id, k.backend, cache.native, {
-    q: x.q, qpos: x.positions, rowStart, rowCount, Hq: heads.q, scale: k.unit.scale, params, threads: threadsOf(threads),
-  }));
+  try {
+    return await cache.reading(() => k.addon.attend(k.unit.id, k.backend, cache.native, {
+      q: x.q, qpos: x.positions, rowStart, rowCount, Hq: heads.q, scale: k.unit.scale, params, threads: threadsOf(threads),
+    }));
+  } catch (e) {
+    throw outOfMemoryAs(e, `the working memory of kernel '${k.unit.id}' for a prefill of ${rows} rows`, CALL_HINT);
+  }
 }
 
 /** The query positions of a decode step: `positions`, or each sequence's last appended one. */
@@ -220,9 +225,13 @@ export async function decode(k: CacheKernel, cache: KvCache, x: DecodeInputs, pa
   const { rowStart, rowCount } = cache.decodeRows();
   const qpos = decodePositions(cache, rowCount, x.positions);
   checkDecodeRange(k, cache, rowCount, qpos, params, values);
-  return await cache.reading(() => k.addon.attend(k.unit.id, k.backend, cache.native, {
-    q, qpos, rowStart, rowCount, Hq: heads.q, scale: k.unit.scale, params, threads: threadsOf(threads),
-  }));
+  try {
+    return await cache.reading(() => k.addon.attend(k.unit.id, k.backend, cache.native, {
+      q, qpos, rowStart, rowCount, Hq: heads.q, scale: k.unit.scale, params, threads: threadsOf(threads),
+    }));
+  } catch (e) {
+    throw outOfMemoryAs(e, `the working memory of kernel '${k.unit.id}' for a decode step`, CALL_HINT);
+  }
 }
 
 /**
@@ -245,7 +254,8 @@ function planFor(k: CacheKernel, cache: KvCache, params: Float64Array, threads: 
 }
 
 function newPlan(k: CacheKernel, cache: KvCache, params: Float64Array, threads: number, byParams: WeakMap<Float64Array, PlanEntry>): NativeAttendPlan {
-  const plan = new k.addon.AttendPlan(k.unit.id, k.backend, cache.native, { Hq: k.unit.heads.q, scale: k.unit.scale, params, threads });
+  const plan = allocating(`a decode plan of kernel '${k.unit.id}'`, CALL_HINT,
+    () => new k.addon.AttendPlan(k.unit.id, k.backend, cache.native, { Hq: k.unit.heads.q, scale: k.unit.scale, params, threads }));
   byParams.set(params, { threads, plan });
   return plan;
 }
@@ -266,5 +276,9 @@ export function decodeSync(k: CacheKernel, cache: KvCache, x: DecodeInputs & Dec
   const { rowStart, rowCount } = cache.decodeRows();
   const qpos = decodePositions(cache, rowCount, x.positions);
   checkDecodeRange(k, cache, rowCount, qpos, params, values);
-  planFor(k, cache, params, threadsOf(threads)).run(q, qpos, rowStart, rowCount, out, lse);
+  try {
+    planFor(k, cache, params, threadsOf(threads)).run(q, qpos, rowStart, rowCount, out, lse);
+  } catch (e) {
+    throw outOfMemoryAs(e, `the working memory of kernel '${k.unit.id}' for a decode step`, CALL_HINT);
+  }
 }

@@ -20,6 +20,7 @@
  */
 import { KvforgeError } from '../../dsl/diagnostics.ts';
 import type { Backend, NativeAddon, NativeCache } from '../api/native.ts';
+import { allocating, outOfMemoryAs } from '../api/nativeError.ts';
 import { checkArray } from '../api/validate.ts';
 
 export type CacheDType = 'f32' | 'f16' | 'bf16';
@@ -57,18 +58,7 @@ function positiveInt(name: string, v: unknown, max = INT32_MAX): number {
   return v;
 }
 
-/** `f()`, with a failed native allocation turned into KVF3005 naming what was asked for. */
-function allocating<T>(what: string, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    const m = (e as Error).message ?? '';
-    if (/alloc|memory|too large/i.test(m) && !(e instanceof KvforgeError)) {
-      throw new KvforgeError('KVF3005', `${what} could not be allocated: ${m}`, { hint: 'a smaller capacity or batch, or fewer caches alive at once' });
-    }
-    throw e;
-  }
-}
+const CACHE_HINT = 'a smaller capacity or batch, or fewer caches alive at once';
 
 export class KvCache implements CacheShape {
   readonly batch: number;
@@ -107,7 +97,7 @@ export class KvCache implements CacheShape {
     this.backend = backend;
     this.addon = addon;
     const capacity = opts.capacity === undefined ? 256 : positiveInt('capacity', opts.capacity);
-    this.#native = allocating(`a cache of ${this.batch} x ${this.kvHeads} x ${capacity} slots`,
+    this.#native = allocating(`a cache of ${this.batch} x ${this.kvHeads} x ${capacity} slots`, CACHE_HINT,
       () => new addon.NativeCache(backend, this.batch, this.kvHeads, this.headDim, this.valueDim, DTYPE_NUMBER[this.dtype], capacity));
     this.#last = new Float64Array(this.batch).fill(-Infinity);
     this.#min = new Float64Array(this.batch).fill(Infinity);
@@ -277,7 +267,11 @@ export class KvCache implements CacheShape {
     }
     if (need > INT32_MAX) throw new KvforgeError('KVF3005', `a sequence would hold ${need} slots, more than 2^31 - 1`);
     if (need > this.#native.capacity) this.#grow(Math.min(INT32_MAX, Math.max(need, 2 * this.#native.capacity)));
-    this.#native.append(chunk.k, chunk.v, chunk.positions, start, counts);
+    try {
+      this.#native.append(chunk.k, chunk.v, chunk.positions, start, counts);
+    } catch (e) {
+      throw outOfMemoryAs(e, 'staging memory for the appended rows', CACHE_HINT);
+    }
     for (const b of touched) {
       const first = chunk.positions[start[b]!]!, last = chunk.positions[start[b]! + counts[b]! - 1]!;
       this.#len[b] = this.#len[b]! + counts[b]!;
@@ -369,7 +363,7 @@ export class KvCache implements CacheShape {
 
   #grow(capacity: number): void {
     this.#requireIdle('grow');
-    allocating(`growing the cache to ${capacity} slots per (sequence, KV head)`, () => this.#native.grow(capacity));
+    allocating(`growing the cache to ${capacity} slots per (sequence, KV head)`, CACHE_HINT, () => this.#native.grow(capacity));
   }
 
   /** The slots of (seq, KV head) as f32: k [len, D], v [len, Dv], positions [len]. */

@@ -6,6 +6,7 @@
 #include <string>
 #include "kvforge/memory.hpp"
 #include "kvforge/host_memory.hpp"
+#include "kvforge/out_of_memory.hpp"
 
 namespace kvf {
 namespace {
@@ -13,12 +14,12 @@ namespace {
 void* cpuAlloc(size_t bytes) {
   // More than the OS could give now is refused before asking (kvforge/host_memory.hpp).
   if (exceedsAvailableMemory(bytes))
-    throw std::runtime_error("kvforge cpu: alloc(" + std::to_string(bytes) + " bytes) failed: more than the " +
+    throw OutOfMemory("kvforge cpu: alloc(" + std::to_string(bytes) + " bytes) failed: more than the " +
                              std::to_string(availableMemoryBytes()) + " bytes of host memory available");
   // alloc(0) is a valid, unique pointer: one aligned byte.
   void* p = ::operator new(bytes == 0 ? 1 : bytes, std::align_val_t(kMemoryAlignment), std::nothrow);
   if (p == nullptr)
-    throw std::runtime_error("kvforge cpu: alloc(" + std::to_string(bytes) + " bytes) failed: out of host memory");
+    throw OutOfMemory("kvforge cpu: alloc(" + std::to_string(bytes) + " bytes) failed: out of host memory");
   return p;
 }
 void cpuRelease(void* p) {

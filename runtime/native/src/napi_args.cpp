@@ -3,6 +3,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <new>
+
+#include "kvforge/out_of_memory.hpp"
 
 namespace kvf::napi {
 
@@ -21,6 +24,20 @@ std::string numberText(double x) {
 Napi::Error toJsError(Napi::Env env, const ArgError& e) {
   return e.kind == ArgError::Type ? Napi::Error(Napi::TypeError::New(env, e.what()))
                                   : Napi::Error(Napi::RangeError::New(env, e.what()));
+}
+
+bool isOutOfMemory(const std::exception& e) {
+  return dynamic_cast<const OutOfMemory*>(&e) != nullptr || dynamic_cast<const std::bad_alloc*>(&e) != nullptr;
+}
+
+Napi::Error coreError(Napi::Env env, const std::string& message, bool outOfMemory) {
+  Napi::Error err = Napi::Error::New(env, message);
+  if (outOfMemory) err.Value().Set("code", Napi::String::New(env, kOutOfMemoryCode));
+  return err;
+}
+
+Napi::Error coreError(Napi::Env env, const std::string& message, const std::exception& e) {
+  return coreError(env, message, isOutOfMemory(e));
 }
 
 const char* typedArrayName(napi_typedarray_type t) {

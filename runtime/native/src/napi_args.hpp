@@ -23,6 +23,16 @@ struct ArgError : std::runtime_error {
 // The JS error object for an ArgError.
 Napi::Error toJsError(Napi::Env env, const ArgError& e);
 
+// Whether `e` says the system refused memory: kvf::OutOfMemory (kvforge/out_of_memory.hpp) or
+// std::bad_alloc.
+bool isOutOfMemory(const std::exception& e);
+
+// The JS Error for an exception of the core (not an ArgError): `message`, and the code
+// kOutOfMemoryCode when isOutOfMemory(e), so the TS side maps it to KVF3005 by the code.
+Napi::Error coreError(Napi::Env env, const std::string& message, const std::exception& e);
+// The same from a message and the flag (for errors carried across threads as text).
+Napi::Error coreError(Napi::Env env, const std::string& message, bool outOfMemory);
+
 // "Float64Array of length 12", "a string", "number 1.5", "null", "undefined", ...
 std::string describeValue(const Napi::Value& v);
 

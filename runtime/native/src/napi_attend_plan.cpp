@@ -30,7 +30,7 @@ AttendPlan::AttendPlan(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Attend
   } catch (const Napi::Error&) {
     throw;
   } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), std::string(fn) + ": " + e.what());
+    throw coreError(info.Env(), std::string(fn) + ": " + e.what(), e);
   }
 }
 
@@ -75,7 +75,8 @@ Napi::Value AttendPlan::run(const Napi::CallbackInfo& info) {
   } catch (const Napi::Error&) {
     throw;
   } catch (...) {
-    throw Napi::Error::New(env, kernelFailure(kFn, kernel_.id));
+    const KernelFailure f = kernelFailure(kFn, kernel_.id);
+    throw coreError(env, f.message, f.outOfMemory);
   }
   return env.Undefined();
 }

@@ -26,7 +26,7 @@ Napi::Value guarded(const Napi::CallbackInfo& info, F&& f) {
   } catch (const ArgError& e) {
     throw toJsError(info.Env(), e);
   } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), e.what());
+    throw coreError(info.Env(), e.what(), e);
   }
 }
 
@@ -57,7 +57,7 @@ NativeBuffer::NativeBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
   } catch (const ArgError& e) {
     throw toJsError(info.Env(), e);
   } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), e.what());
+    throw coreError(info.Env(), e.what(), e);
   }
 }
 

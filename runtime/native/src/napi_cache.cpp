@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "kvforge/convert.hpp"
+#include "kvforge/out_of_memory.hpp"
 #include "napi_args.hpp"
 
 namespace kvf::napi {
@@ -16,13 +17,14 @@ constexpr int64_t kMaxSafe = (int64_t(1) << 53) - 1;
 int64_t checkedProduct(std::initializer_list<int64_t> xs, const char* fn, const char* what) {
   int64_t p = 1;
   for (int64_t x : xs)
-    if (__builtin_mul_overflow(p, x, &p) || p > kMaxSafe) throw ArgError(ArgError::Range, std::string(fn) + ": " + what + " is too large");
+    if (__builtin_mul_overflow(p, x, &p) || p > kMaxSafe)  // more than any memory: refused as such
+      throw OutOfMemory(std::string(fn) + ": " + what + " is too large (more than 2^53 elements or bytes)");
   return p;
 }
 
 [[noreturn]] void rethrowAsJs(Napi::Env env, const std::exception& e) {
   if (const auto* a = dynamic_cast<const ArgError*>(&e)) throw toJsError(env, *a);
-  throw Napi::Error::New(env, e.what());
+  throw coreError(env, e.what(), e);
 }
 
 template <class F>

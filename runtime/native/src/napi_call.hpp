@@ -32,16 +32,21 @@ inline std::vector<double> readParams(const char* fn, const Napi::Value& v, int 
   return p;
 }
 
-// Inside a catch block: the message of the exception in flight, for a kernel call that failed.
-inline std::string kernelFailure(const char* fn, const std::string& kernelId) {
+// Inside a catch block: the message of the exception in flight, for a kernel call that failed,
+// and whether the system refused memory (isOutOfMemory).
+struct KernelFailure {
+  std::string message;
+  bool outOfMemory = false;
+};
+inline KernelFailure kernelFailure(const char* fn, const std::string& kernelId) {
   try {
     throw;
   } catch (const std::bad_alloc&) {
-    return std::string(fn) + ": kernel '" + kernelId + "' ran out of memory";
+    return {std::string(fn) + ": kernel '" + kernelId + "' ran out of memory", true};
   } catch (const std::exception& e) {
-    return e.what();
+    return {e.what(), isOutOfMemory(e)};
   } catch (...) {
-    return std::string(fn) + ": kernel '" + kernelId + "' failed with an unknown exception (this is a bug in kvforge)";
+    return {std::string(fn) + ": kernel '" + kernelId + "' failed with an unknown exception (this is a bug in kvforge)", false};
   }
 }
 
@@ -69,7 +74,9 @@ class KernelWorker : public Napi::AsyncWorker {
     try {
       call_->execute();
     } catch (...) {
-      SetError(kernelFailure(Call::kFn, call_->kernelId()));
+      const KernelFailure f = kernelFailure(Call::kFn, call_->kernelId());
+      outOfMemory_ = f.outOfMemory;
+      SetError(f.message);
     }
     call_->done();
   }
@@ -81,11 +88,14 @@ class KernelWorker : public Napi::AsyncWorker {
     result.Set("lse", Napi::Float32Array::New(env, r.lseLength, r.lse.Value(), 0));
     deferred_.Resolve(result);
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    deferred_.Reject(coreError(Env(), e.Message(), outOfMemory_).Value());
+  }
 
  private:
   Napi::Promise::Deferred deferred_;
   std::unique_ptr<Call> call_;
+  bool outOfMemory_ = false;
 };
 
 // A promise rejected with the exception in flight (inside a catch block): an ArgError as its JS
@@ -99,7 +109,7 @@ inline Napi::Promise rejectedWithCurrent(Napi::Env env, const char* fn) {
   } catch (const Napi::Error& e) {  // a throwing getter on an argument object
     d.Reject(e.Value());
   } catch (const std::exception& e) {
-    d.Reject(Napi::Error::New(env, std::string(fn) + ": " + e.what()).Value());
+    d.Reject(coreError(env, std::string(fn) + ": " + e.what(), e).Value());
   } catch (...) {
     d.Reject(Napi::Error::New(env, std::string(fn) + ": an unknown exception (this is a bug in kvforge)").Value());
   }

@@ -3,7 +3,7 @@
 // hand out host memory the emulated kernels address). CMakeLists.txt compiles it both ways; every
 // name lives in kvf::KVF_CUDA_NS (cuda / cuda_emu), so the two copies never meet.
 //
-// Every runtime error becomes a std::runtime_error naming the backend, the call and
+// Every runtime error becomes a std::runtime_error (OutOfMemory for cudaErrorMemoryAllocation) naming the backend, the call and
 // cudaGetErrorName (alloc: also the byte count), after clearing the runtime's last error so a
 // later launch check does not report it again. Ordering: everything runs on the legacy default
 // stream. upload and download (cudaMemcpy to or from pageable host memory) return when the host
@@ -14,6 +14,7 @@
 #include <string>
 #include "kvforge/cuda/config.cuh"
 #include "kvforge/memory.hpp"
+#include "kvforge/out_of_memory.hpp"
 
 namespace kvf {
 namespace KVF_CUDA_NS {
@@ -21,8 +22,9 @@ namespace {
 
 [[noreturn]] void fail(const char* call, const std::string& what, cudaError_t err) {
   cudaGetLastError();
-  throw std::runtime_error(std::string("kvforge " KVF_CUDA_BACKEND ": ") + call + "(" + what +
-                           ") failed: " + cudaGetErrorName(err));
+  const std::string msg = std::string("kvforge " KVF_CUDA_BACKEND ": ") + call + "(" + what + ") failed: " + cudaGetErrorName(err);
+  if (err == cudaErrorMemoryAllocation) throw OutOfMemory(msg);
+  throw std::runtime_error(msg);
 }
 
 void* memAlloc(size_t bytes) {

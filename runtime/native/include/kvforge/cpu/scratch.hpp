@@ -1,6 +1,6 @@
 // Scratch<T>: an uninitialised, 64-byte aligned array owned by one kernel call.
 //
-// Allocation failures become std::runtime_error with a message a user can act on, e.g.
+// Allocation failures become kvf::OutOfMemory (a std::runtime_error) with a message a user can act on, e.g.
 // "forward: could not allocate 12.0 GiB of scratch for packed keys"; the N-API glue turns it into
 // a rejected promise, so a too-large call never aborts the process.
 // Large requests are also checked against the memory the OS reports as available: with
@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include "kvforge/host_memory.hpp"
+#include "kvforge/out_of_memory.hpp"
 
 namespace kvf::cpu {
 
@@ -30,7 +31,7 @@ inline std::string formatBytes(double bytes) {
 
 // `context` prefixes the message: the exported function the failure will be reported from.
 [[noreturn]] inline void throwAllocFailure(double bytes, const char* what, const char* context = "forward") {
-  throw std::runtime_error(std::string(context) + ": could not allocate " + formatBytes(bytes) + " of scratch for " + what);
+  throw OutOfMemory(std::string(context) + ": could not allocate " + formatBytes(bytes) + " of scratch for " + what);
 }
 
 // availableMemoryBytes, kCheckedAllocationBytes: kvforge/host_memory.hpp.

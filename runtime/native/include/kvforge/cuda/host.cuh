@@ -25,6 +25,7 @@
 #include <stdexcept>
 #include <string>
 #include "kvforge/attn_args.hpp"
+#include "kvforge/out_of_memory.hpp"
 #include "kvforge/cuda/classify.cuh"
 #include "kvforge/cuda/config.cuh"
 #include "kvforge/cuda/decode.cuh"
@@ -36,9 +37,10 @@ namespace kvf {
 namespace KVF_CUDA_NS {
 
 inline void check(cudaError_t err, const char* call, const std::string& what) {
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string("kvforge " KVF_CUDA_BACKEND ": ") + call + "(" + what +
-                             ") failed: " + cudaGetErrorName(err));
+  if (err == cudaSuccess) return;
+  const std::string msg = std::string("kvforge " KVF_CUDA_BACKEND ": ") + call + "(" + what + ") failed: " + cudaGetErrorName(err);
+  if (err == cudaErrorMemoryAllocation) throw OutOfMemory(msg);
+  throw std::runtime_error(msg);
 }
 
 // What the launch code needs to know about a device, asked once per device and kept for the
