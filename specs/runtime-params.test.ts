@@ -100,4 +100,37 @@ describe('one compiled kernel serves both layers (one real build)', () => {
     const byDefault = await kernels[1]!.run(x);
     expect(compareArrays(byDefault.out, referenceAttention(w128, x).out, TOLERANCES.f32.out).ok).toBe(true);
   });
+
+  it('decodeSync reusing one options object whose window changes runs each window (the memoised plan is never stale)', async () => {
+    const [k] = kernels;
+    const L = 200, B = 2, lens = [L, L - 37];
+    using cache = k!.createCache({ batch: B, capacity: 256 });
+    const rows = lens[0]! + lens[1]!;
+    const positions = Int32Array.from({ length: rows }, (_, i) => (i < L ? i : i - L));
+    cache.appendBatch(lens, { k: randomFloats(rows * 2 * 32, 1), v: randomFloats(rows * 2 * 32, 2), positions });
+    const q = randomFloats(B * 4 * 32, 3);
+    const step = (o: object) => {
+      const out = new Float32Array(B * 4 * 32), lse = new Float32Array(B * 4);
+      k!.decodeSync(cache, { q, out, lse }, o);
+      return { out, lse };
+    };
+    const opts = { params: { window: 64 } };
+    const seen = new Map<number, Float32Array>();
+    for (const window of [64, 128, 64, 16, 128]) {
+      opts.params.window = window; // same objects, new value
+      const reused = step(opts);
+      const fresh = await k!.decode(cache, { q }, { params: { window } });
+      expect(reused.out, `window ${window}`).toEqual(fresh.out);
+      expect(reused.lse, `window ${window}`).toEqual(fresh.lse);
+      if (seen.has(window)) expect(reused.lse).toEqual(seen.get(window));
+      seen.set(window, reused.lse);
+    }
+    // The windows give different answers, so one stale plan could not have passed.
+    expect(seen.get(16)).not.toEqual(seen.get(128));
+    // A value the check refuses is refused on the reused object too, and nothing is memoised.
+    opts.params.window = 1.5;
+    expect(() => step(opts)).toThrow(/KVF2002/);
+    opts.params.window = 16;
+    expect(step(opts).lse).toEqual(seen.get(16));
+  });
 });

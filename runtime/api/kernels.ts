@@ -15,7 +15,8 @@ import type { Backend, NativeAddon, NativeDeviceReport } from './native.ts';
 import { checkInputs, checkResultSize } from './validate.ts';
 import { CALL_HINT, outOfMemoryAs } from './nativeError.ts';
 import { publicParams, resolveRunParams, type PublicParam } from './runParams.ts';
-import { checkRunOptions, MAX_THREADS, threadsOnlyOption } from './options.ts';
+import { checkRunOptions, MAX_THREADS } from './options.ts';
+import { CallParamsMemo, type CallParams } from './callParams.ts';
 import { KvCache, type CacheOptions } from '../cache/kvCache.ts';
 import * as cacheCalls from '../cache/attend.ts';
 import { TargetBuffer, type BufferOptions } from './buffer.ts';
@@ -30,7 +31,6 @@ export interface AttentionResult {
   readonly lse: Float32Array;
 }
 
-interface CallParams { readonly params: Float64Array; readonly values: Record<string, number>; readonly threads?: number }
 
 export interface RunOptions {
   /** Worker threads, 1..256. @defaultValue the number of CPUs */
@@ -142,29 +142,14 @@ export class CompiledAttention {
     return (this.#cacheKernelMemo ??= { unit: this.unit, addon: this.#addon, backend: this.backend });
   }
 
-  /** The parameters of calls without run-time `params`, by `threads` (undefined: the default). */
-  readonly #plainCalls = new Map<number | undefined, CallParams>();
+  // The parameter array of a cache call, memoised (callParams.ts): a decode loop neither
+  // allocates nor re-proves its range, and decodeSync keeps its native plan.
+  readonly #calls = new CallParamsMemo((opts) => this.#newCallParams(opts as RunOptions | undefined));
 
-  // The parameter array of a call. Calls whose options give no `params` ({}, { threads }) reuse
-  // one per thread count, so a decode loop neither allocates nor re-proves its range, and
-  // decodeSync keeps its native plan.
-  #callParams(opts: RunOptions | undefined): CallParams {
-    const t = threadsOnlyOption(opts);
-    if (t !== null) {
-      const have = this.#plainCalls.get(t);
-      if (have) return have;
-    }
-    return this.#newCallParams(opts);
-  }
-
-  // Apart from #callParams so that its closure costs the decode loop nothing (V8 allocates a
-  // function's closure context on entry).
   #newCallParams(opts: RunOptions | undefined): CallParams {
     const o = checkRunOptions(opts);
     const values = this.#paramValues(o.params);
-    const call = { params: Float64Array.from(this.unit.runtimeParams.map((p) => values[p.name]!)), values, threads: o.threads };
-    if (o.params === undefined) this.#plainCalls.set(o.threads, call);
-    return call;
+    return { params: Float64Array.from(this.unit.runtimeParams.map((p) => values[p.name]!)), values, threads: o.threads };
   }
 
   /**
@@ -173,19 +158,19 @@ export class CompiledAttention {
    * Resolves with out [rows, Hq, Dv] and lse [rows, Hq].
    */
   async prefill(cache: KvCache, x: cacheCalls.PrefillInputs, opts?: RunOptions): Promise<AttentionResult> {
-    const p = this.#callParams(opts);
+    const p = this.#calls.get(opts);
     return await cacheCalls.prefill(this.#cacheKernel(), cache, x, p.params, p.values, p.threads);
   }
 
   /** Decode step: one query per sequence (q [B, Hq, D]) over its slots; out [B, Hq, Dv], lse [B, Hq]. */
   async decode(cache: KvCache, x: cacheCalls.DecodeInputs, opts?: RunOptions): Promise<AttentionResult> {
-    const p = this.#callParams(opts);
+    const p = this.#calls.get(opts);
     return await cacheCalls.decode(this.#cacheKernel(), cache, x, p.params, p.values, p.threads);
   }
 
   /** decode() on the calling thread into preallocated `out` and `lse`: no copies, no allocation. */
   decodeSync(cache: KvCache, x: cacheCalls.DecodeInputs & cacheCalls.DecodeOutputs, opts?: RunOptions): void {
-    const p = this.#callParams(opts);
+    const p = this.#calls.get(opts);
     cacheCalls.decodeSync(this.#cacheKernel(), cache, x, p.params, p.values, p.threads);
   }
 
