@@ -73,7 +73,8 @@ export interface NativeAddon {
   attend(kernelId: string, backend: Backend, cache: NativeCache, a: NativeAttendArgs): Promise<{ out: Float32Array; lse: Float32Array }>;
   AttendPlan: new (kernelId: string, backend: Backend, cache: NativeCache, a: NativeAttendScalars) => NativeAttendPlan;
   probeFma(threads: number, seconds: number): Promise<number>;
-  probeRead(threads: number, bytes: number, seconds: number): Promise<number>;
+  /** GB/s over a fresh buffer of `bytes`, or in place over a cpu f32 buffer the caller has written. */
+  probeRead(threads: number, bytes: number | NativeBuffer, seconds: number): Promise<number>;
 }
 
 const require = createRequire(import.meta.url);

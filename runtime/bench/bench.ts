@@ -13,6 +13,7 @@ import type { OrtGqaRunner } from './ort-gqa.ts';
 import { loadOrtPeer, type OrtPeer } from './peer.ts';
 import { interleave, median } from './stats.ts';
 import { formatCacheBench, runCacheBench, type CacheBenchReport } from './cacheBench.ts';
+import { openDramProbe } from './dramProbe.ts';
 import { lastLevelCache, probeBytes, rotationBytes, type LastLevelCache } from './machineCache.ts';
 
 export interface BenchOptions {
@@ -105,7 +106,14 @@ export async function runBench(shipped: Shipped, o: BenchOptions, log: (s: strin
   if (!causal) throw new Error("bench: configs/ has no export 'causalAttention'");
   log('KV cache section...');
   // The bandwidth the cache rows are judged by is probed again right after them.
-  const cache = await runCacheBench(causal, { ...o, llc }, () => native.probeRead(o.threads, probeBytes(llc), 0.5), peer, log);
+  // Its rows' shares divide by DRAM probes taken between their samples, over one buffer.
+  const dram = openDramProbe(native, o.threads, probeBytes(llc));
+  let cache: CacheBenchReport;
+  try {
+    cache = await runCacheBench(causal, { ...o, llc }, dram, peer, log);
+  } finally {
+    dram.dispose();
+  }
   return { threads: o.threads, fmaGflops, readGBs, llc, rows, cache };
 }
 

@@ -1,13 +1,14 @@
 /**
  * The cache section of `kvforge bench`: decode through the TS API over KV caches read in place,
  * with ORT's GroupQueryAttention on the same shapes (past-KV inputs, per-row `seqlens_k`) side
- * by side in one run, and the DRAM read bandwidth measured in the same run.
+ * by side in one run, and the DRAM read bandwidth probed in the same rounds as the kernel.
  *
  * Rows: Hq=32, Hkv=4, D=64, 4096 slots per sequence (a ragged batch: 512..4096), f32 and bf16
  * storage, batch 1 and 16. Caches rotate over twice the last-level cache (at least 64 MiB,
  * `machineCache.ts`): a decode step then reads DRAM, not L3. kvforge runs `decodeSync` (the
- * serving path: preallocated outputs, no allocation); bytes read = 2 * sum(len) * Hkv * D * dtype bytes; "of DRAM" = (bytes / time) /
- * measured read bandwidth. Also: appending one token per sequence (µs), the per-call overhead of
+ * serving path: preallocated outputs, no allocation); bytes read = 2 * sum(len) * Hkv * D * dtype
+ * bytes; "of DRAM" = the median over rounds of (bytes / time) / the read bandwidth probed in the
+ * same round (dramProbe.ts). Also: appending one token per sequence (µs), the per-call overhead of
  * the TS API (a decode over empty caches: what a call costs besides its kernel), and prefill of a
  * 1024-token chunk into a cache against the typed-array prefill of the same shape.
  */
@@ -16,6 +17,7 @@ import type { CacheDType, KvCache } from '../cache/kvCache.ts';
 import { randomFloats } from '../verify/random.ts';
 import type { OrtGqaRunner } from './ort-gqa.ts';
 import type { OrtPeer } from './peer.ts';
+import type { DramProbe } from './dramProbe.ts';
 import { rotationBytes, type LastLevelCache } from './machineCache.ts';
 import { interleave, median } from './stats.ts';
 
@@ -25,12 +27,14 @@ export interface CacheBenchRow {
   readonly ortMs: number | null;
   readonly bytes: number;
   readonly gbs: number;
-  /** gbs / the DRAM read bandwidth measured in the run. */
+  /** Median of the DRAM read bandwidth probed between this row's samples, GB/s. */
+  readonly dramGBs: number;
+  /** Median over rounds of (bytes / kvforge time) / the DRAM bandwidth probed in that round. */
   readonly share: number;
 }
 
 export interface CacheBenchReport {
-  /** DRAM read bandwidth probed right after the decode rows, GB/s: what `share` divides by. */
+  /** Median of the rows' DRAM probes, GB/s (each row's share divides by its own rounds' probes). */
   readonly readGBs: number;
   readonly rows: CacheBenchRow[];
   /** One token per sequence appended, µs per call: batch 1 and 16. */
@@ -72,7 +76,8 @@ function fillCache(kernel: CompiledAttention, c: DecodeCase, seed: number): KvCa
   return cache;
 }
 
-async function decodeRow(kernel: CompiledAttention, c: DecodeCase, threads: number, reps: number, peer: OrtPeer | null, rotate: number): Promise<CacheBenchRow> {
+async function decodeRow(kernel: CompiledAttention, c: DecodeCase, threads: number, reps: number, peer: OrtPeer | null, rotate: number,
+  dram: DramProbe): Promise<CacheBenchRow> {
   const { q: Hq, kv: Hkv } = kernel.unit.heads;
   const D = kernel.unit.headDim, Dv = kernel.unit.valueDim;
   const lens = lengthsOf(c);
@@ -84,9 +89,13 @@ async function decodeRow(kernel: CompiledAttention, c: DecodeCase, threads: numb
   const positions = Int32Array.from(lens, (n) => n - 1);
   let ci = 0;
   const inner = c.B === 1 ? 16 : 4;
+  const probed: number[] = [];
   const cases = [{
     name: 'kvforge',
     run: async () => { for (let r = 0; r < inner; r++) kernel.decodeSync(caches[ci++ % sets]!, { q, positions, out, lse }, { threads }); },
+  }, {
+    name: 'dram',
+    run: async () => { probed.push(await dram.sample()); },
   }];
   let ort: OrtGqaRunner | null = null;
   if (peer && c.dtype === 'f32') {
@@ -103,8 +112,12 @@ async function decodeRow(kernel: CompiledAttention, c: DecodeCase, threads: numb
   const samples = await interleave(cases, { warmup: 2, reps });
   await ort?.release();
   for (const cache of caches) cache.dispose();
-  const kvforgeMs = median(samples.get('kvforge')!) / inner;
-  return { name: c.name, kvforgeMs, ortMs: ort ? median(samples.get('ort')!) / inner : null, bytes, gbs: bytes / kvforgeMs / 1e6, share: 0 };
+  const times = samples.get('kvforge')!;
+  const kvforgeMs = median(times) / inner;
+  // The timed rounds' probes (warm-up rounds probed first), paired round by round.
+  const roundGBs = probed.slice(probed.length - times.length);
+  const share = median(times.map((t, i) => bytes / (t / inner) / 1e6 / roundGBs[i]!));
+  return { name: c.name, kvforgeMs, ortMs: ort ? median(samples.get('ort')!) / inner : null, bytes, gbs: bytes / kvforgeMs / 1e6, dramGBs: median(roundGBs), share };
 }
 
 function usPerCall(n: number, f: () => void): number {
@@ -118,7 +131,7 @@ function usPerCall(n: number, f: () => void): number {
   return median(times);
 }
 
-export async function runCacheBench(kernel: CompiledAttention, o: { threads: number; reps: number; quick: boolean; llc: LastLevelCache }, readGBs: () => Promise<number>,
+export async function runCacheBench(kernel: CompiledAttention, o: { threads: number; reps: number; quick: boolean; llc: LastLevelCache }, dram: DramProbe,
   peer: OrtPeer | null, log: (s: string) => void = () => {}): Promise<CacheBenchReport> {
   const cases: DecodeCase[] = [
     { name: 'decode B=1 f32', B: 1, dtype: 'f32', ragged: false },
@@ -131,7 +144,7 @@ export async function runCacheBench(kernel: CompiledAttention, o: { threads: num
   const rows: CacheBenchRow[] = [];
   for (const c of cases) {
     log(`${c.name}...`);
-    rows.push(await decodeRow(kernel, c, o.threads, o.reps, peer, rotationBytes(o.llc)));
+    rows.push(await decodeRow(kernel, c, o.threads, o.reps, peer, rotationBytes(o.llc), dram));
   }
   const { q: Hq, kv: Hkv } = kernel.unit.heads;
   const D = kernel.unit.headDim, Dv = kernel.unit.valueDim;
@@ -195,10 +208,9 @@ export async function runCacheBench(kernel: CompiledAttention, o: { threads: num
   ], { warmup: 1, reps: Math.max(3, Math.floor(o.reps / 2)) });
   pre.dispose();
 
-  const gbs = await readGBs();
   return {
-    readGBs: gbs,
-    rows: rows.map((r) => ({ ...r, share: r.gbs / gbs })),
+    readGBs: median(rows.map((r) => r.dramGBs)),
+    rows,
     appendUs,
     overheadUs: { api, oneSlot, async: median(asyncTimes) },
     prefill: { cacheMs: median(samples.get('cache')!), runMs: median(samples.get('run')!) },
@@ -209,13 +221,13 @@ export function formatCacheBench(r: CacheBenchReport): string {
   const f = (x: number | null, d = 3) => (x === null ? '—' : x.toFixed(d));
   const lines = [
     '',
-    `KV cache decode through the TS API (decodeSync, caches rotated past L3), Hq=32 Hkv=4 D=64, ${L} slots per sequence (ragged: 512..${L}); DRAM read ${r.readGBs.toFixed(1)} GB/s`,
-    `${'case'.padEnd(26)} ${'kvforge ms'.padStart(10)} ${'ORT GQA ms'.padStart(10)} ${'vs ORT'.padStart(7)} ${'GB/s'.padStart(7)} ${'of DRAM'.padStart(8)}`,
+    `KV cache decode through the TS API (decodeSync, caches rotated past L3), Hq=32 Hkv=4 D=64, ${L} slots per sequence (ragged: 512..${L}); DRAM read ${r.readGBs.toFixed(1)} GB/s (median of probes between the samples)`,
+    `${'case'.padEnd(26)} ${'kvforge ms'.padStart(10)} ${'ORT GQA ms'.padStart(10)} ${'vs ORT'.padStart(7)} ${'GB/s'.padStart(7)} ${'DRAM GB/s'.padStart(9)} ${'of DRAM'.padStart(8)}`,
   ];
   for (const row of r.rows) {
     lines.push([row.name.padEnd(26), f(row.kvforgeMs).padStart(10), f(row.ortMs).padStart(10),
       (row.ortMs === null ? '—' : `${(row.ortMs / row.kvforgeMs).toFixed(2)}x`).padStart(7), row.gbs.toFixed(1).padStart(7),
-      `${(row.share * 100).toFixed(0)}%`.padStart(8)].join(' ') + (row.ortMs === null && row.name.includes('bf16') ? '  (ORT CPU GQA has no bf16)' : ''));
+      row.dramGBs.toFixed(1).padStart(9), `${(row.share * 100).toFixed(0)}%`.padStart(8)].join(' ') + (row.ortMs === null && row.name.includes('bf16') ? '  (ORT CPU GQA has no bf16)' : ''));
   }
   lines.push(`append one token per sequence: ${r.appendUs.b1.toFixed(1)} µs (B=1), ${r.appendUs.b16.toFixed(1)} µs (B=16)`);
   lines.push(`per-call overhead: decodeSync with no rows ${r.overheadUs.api.toFixed(1)} µs (the API alone), over a one-slot cache ${r.overheadUs.oneSlot.toFixed(1)} µs (plus the kernel's fixed cost), async decode ${r.overheadUs.async.toFixed(1)} µs`);

@@ -9,7 +9,7 @@
 //   deviceReport(): { compiledBackends: string[]; cpu: { simd: 'avx512' | 'avx2+fma' | 'scalar'; threads: number };
 //                     cuda: { compiled: boolean; emulated: boolean; available: boolean; devices: number; reason: string } }
 //   probeFma(threads: number, seconds?: number): Promise<number>              GFLOP/s
-//   probeRead(threads: number, bytes?: number, seconds?: number): Promise<number>   GB/s
+//   probeRead(threads: number, bytes?: number | NativeBuffer, seconds?: number): Promise<number>   GB/s
 #include <napi.h>
 
 #include <thread>

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 #include "kvforge/cpu/scratch.hpp"
@@ -73,17 +74,24 @@ double probeReadGBs(int threads, size_t bytes, double seconds) {
   threads = std::clamp(threads, 1, cpu::kMaxThreads);
   const size_t n = std::max<size_t>(bytes / sizeof(float), 64 * size_t(threads));
   cpu::Scratch<float> buf(n, "the read-bandwidth probe buffer", "probeRead");
-  const size_t per = (n / size_t(threads)) & ~size_t(63);  // 64-float slices keep vectors whole
+  const size_t per = (n / size_t(threads)) & ~size_t(63);
   // First touch by the thread that later reads the slice.
   cpu::parallelFor(threads, threads, [&](int64_t t, int) {
     float* p = buf.data() + size_t(t) * per;
     for (size_t i = 0; i < per; ++i) p[i] = 1.0f;
   });
+  return probeReadGBsOn(threads, buf.data(), n, seconds);
+}
+
+double probeReadGBsOn(int threads, const float* data, size_t n, double seconds) {
+  threads = std::clamp(threads, 1, cpu::kMaxThreads);
+  const size_t per = (n / size_t(threads)) & ~size_t(63);  // 64-float slices keep vectors whole
+  if (per == 0) throw std::invalid_argument("probeRead: the buffer holds fewer than 64 floats per thread");
   std::vector<int64_t> passes(static_cast<size_t>(threads), 0);
   std::vector<double> elapsed(static_cast<size_t>(threads), 0.0);
   cpu::parallelFor(threads, threads, [&](int64_t t, int) {
     using namespace cpu;
-    const float* p = buf.data() + size_t(t) * per;
+    const float* p = data + size_t(t) * per;
     int64_t done = 0;
     const auto t0 = Clock::now();
     Vec8 s0 = zero8(), s1 = zero8(), s2 = zero8(), s3 = zero8();

@@ -88,7 +88,22 @@ await assert.rejects(kv.forward(kernel, null), (e) => e instanceof TypeError && 
 // Out-of-memory is a rejection, not a crash: a huge Lk with tiny D would need gigabytes of
 // packed keys only if it were valid; instead ask for a shape whose arrays exist but whose
 // scratch cannot: not constructible cheaply from JS, so only check a probe error path here.
-await assert.rejects(kv.probeRead(1, 2 ** 50, 0.1), (e) => /could not allocate/.test(e.message));
+await assert.rejects(kv.probeRead(1, 2 ** 50, 0.1), (e) => /could not allocate/.test(e.message) && e.code === 'KVF_NATIVE_OUT_OF_MEMORY');
+// The read probe over a caller's buffer: in place; the buffer is pinned while the probe runs.
+{
+  const n = 4 * 2 ** 20;
+  const buf = new kv.NativeBuffer('cpu', 0, n);
+  buf.upload(new Float32Array(n).fill(1), 0);
+  const pending = kv.probeRead(2, buf, 0.05);
+  assert.throws(() => buf.release(), (e) => e instanceof RangeError && /in flight/.test(e.message));
+  assert.ok((await pending) > 0);
+  buf.release();
+  await assert.rejects(kv.probeRead(1, buf, 0.01), (e) => e instanceof RangeError && /released buffer/.test(e.message));
+  const half = new kv.NativeBuffer('cpu', 2, 1024);
+  await assert.rejects(kv.probeRead(1, half, 0.01), (e) => e instanceof RangeError && /must hold f32 values/.test(e.message));
+  await assert.rejects(kv.probeRead(1, new kv.NativeBuffer('cpu', 0, 16), 0.01), (e) => e instanceof RangeError && /holds 16 values/.test(e.message));
+  await assert.rejects(kv.probeRead(1, {}, 0.01), (e) => e instanceof TypeError && /byte count or a cpu f32 NativeBuffer/.test(e.message));
+}
 
 // Concurrent calls (the pool serialises parallel regions) give bitwise the same results as
 // sequential ones, and a call's inputs may be dropped by JS while the kernel runs.

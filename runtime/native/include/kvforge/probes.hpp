@@ -15,4 +15,9 @@ double probeFmaGflops(int threads, double seconds);
 constexpr size_t kDefaultProbeReadBytes = size_t(256) << 20;
 double probeReadGBs(int threads, size_t bytes = kDefaultProbeReadBytes, double seconds = 0.5);
 
+// The same over `n` floats at `buf`, memory the caller allocated and has written (untouched
+// pages would all read the one zero page): no allocation, so a benchmark can interleave short
+// probes with the kernels it measures. At least one whole pass, however short `seconds` is.
+double probeReadGBsOn(int threads, const float* buf, size_t n, double seconds);
+
 }  // namespace kvf
