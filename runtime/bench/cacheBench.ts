@@ -205,7 +205,7 @@ export async function runCacheBench(kernel: CompiledAttention, o: { threads: num
   const samples = await interleave([
     { name: 'cache', run: async () => { await kernel.prefill(pre, { q: qTok, positions, counts }, { threads: o.threads }); } },
     { name: 'run', run: async () => { await kernel.run({ q: qq, k: kk, v: vv, B: 1, Lq: n, Lk: n }, { threads: o.threads }); } },
-  ], { warmup: 1, reps: Math.max(3, Math.floor(o.reps / 2)) });
+  ], { warmup: 2, reps: Math.max(15, o.reps) }); // ~35 ms a sample, ±20% apart on a shared machine: many rounds
   pre.dispose();
 
   return {
