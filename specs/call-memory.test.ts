@@ -1,6 +1,7 @@
 /**
  * The addon owns the memory of every call (issue 6, defect 3): inputs are copied when the call is
- * made, outputs are allocated by the addon. Before, the addon kept references to the typed arrays
+ * made, outputs are allocated by the addon; decode-shaped calls (Lq <= 8, cpu) instead run before
+ * forward() returns, reading the inputs in place while no JS can run. Before, the addon kept references to the typed arrays
  * only: transferring an input's buffer while the kernel ran, then collecting garbage, gave SIGSEGV
  * or wrong output, and views of a SharedArrayBuffer failed with a bare `Error: Invalid argument`.
  */
@@ -101,6 +102,48 @@ describe('inputs are copied when the call is made', () => {
     collectGarbage();
     for (const r of await Promise.all(calls)) {
       expectSameBits(r, expected);
+    }
+  });
+});
+
+describe('decode-shaped calls (Lq <= 8) run before run() returns, reading the inputs in place', () => {
+  it('writing or detaching the inputs right after the call changes nothing: the kernel is done', async () => {
+    const x = { ...inputs(1, 2048, 41), kpos: Int32Array.from({ length: 2048 }, (_, j) => 3 * j), qpos: Int32Array.of(7000) };
+    const keep = copy(x);
+    const pending = causal.run(x, { threads: 2 });
+    x.q.fill(Number.NaN), x.k.fill(1e30), x.v.fill(Number.NaN), x.kpos.fill(0), x.qpos.fill(-5);
+    detach(x.k), detach(x.v);
+    collectGarbage();
+    expectReference(await pending, keep);
+  });
+
+  for (const [late, early] of [['v', 'q'], ['kpos', 'k'], ['params', 'v'], ['kpos', 'qpos']] as const) {
+    it(`a getter for '${late}' that detaches '${early}' (read before it) is refused, never read`, async () => {
+      const x = { ...inputs(2, 300, 43), qpos: Int32Array.of(298, 299), kpos: Int32Array.from({ length: 300 }, (_, j) => j) };
+      const base = argsFor(x);
+      const args = Object.defineProperty({ ...base }, late, {
+        enumerable: true,
+        get() { detach(base[early] as Float32Array | Int32Array); collectGarbage(); return base[late]; },
+      });
+      const e = await rejected(addon.forward(causal.id, args as NativeForwardArgs));
+      expect(e).toBeInstanceOf(TypeError);
+      expect(e.message).toMatch(new RegExp(`^forward: argument '${early}' is a \\w+ whose ArrayBuffer is detached`));
+    });
+  }
+
+  it('a decode-shaped call equals the same rows cut out of a longer, copied call', async () => {
+    const Lk = 777, x = inputs(24, Lk, 47); // 24 > 8: copied, run on a worker
+    const long = await causal.run(x, { threads: 2 });
+    for (const rows of [1, 8]) {
+      const q = new Float32Array(32 * rows * 64);
+      for (let h = 0; h < 32; h++) q.set(x.q.subarray((h * 24 + 24 - rows) * 64, (h * 24 + 24) * 64), h * rows * 64);
+      const short = await causal.run({ ...x, Lq: rows, q }, { threads: 2 }); // in place, on this thread
+      const ref = unitReferenceAttention(causal.unit, { ...x, Lq: rows, q });
+      expect(compareArrays(short.out, ref.out, TOLERANCES.f32.out).ok, `Lq=${rows}`).toBe(true);
+      for (let h = 0; h < 32; h++) {
+        const a = short.lse.subarray(h * rows, (h + 1) * rows), b = long.lse.subarray(h * 24 + 24 - rows, h * 24 + 24);
+        expect(compareArrays(a, b, TOLERANCES.f32.lse).ok, `head ${h}`).toBe(true);
+      }
     }
   });
 });

@@ -21,6 +21,7 @@ constexpr const char* kFn = "attend";
 // the cache alive and marked as in use (the cache refuses changes) until it is destroyed.
 struct AttendCall {
   static constexpr const char* kFn = "attend";
+  bool runInline = false;  // always queued: its inputs are small copies, the cache is native memory
   CpuKernel kernel;
   AttnArgs args;
   std::vector<double> params;

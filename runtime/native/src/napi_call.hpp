@@ -61,6 +61,14 @@ struct Outputs {
 //   static constexpr const char* kFn;  std::string kernelId() const;  Outputs results;
 //   void execute();          // the kernel (worker thread)
 //   void done() noexcept;    // after execute, success or not (worker thread): drop what it can
+// { out, lse }: Float32Arrays over a call's results.
+inline Napi::Object resultObject(Napi::Env env, const Outputs& r) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("out", Napi::Float32Array::New(env, r.outLength, r.out.Value(), 0));
+  result.Set("lse", Napi::Float32Array::New(env, r.lseLength, r.lse.Value(), 0));
+  return result;
+}
+
 template <class Call>
 class KernelWorker : public Napi::AsyncWorker {
  public:
@@ -80,14 +88,7 @@ class KernelWorker : public Napi::AsyncWorker {
     }
     call_->done();
   }
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::Object result = Napi::Object::New(env);
-    const Outputs& r = call_->results;
-    result.Set("out", Napi::Float32Array::New(env, r.outLength, r.out.Value(), 0));
-    result.Set("lse", Napi::Float32Array::New(env, r.lseLength, r.lse.Value(), 0));
-    deferred_.Resolve(result);
-  }
+  void OnOK() override { deferred_.Resolve(resultObject(Env(), call_->results)); }
   void OnError(const Napi::Error& e) override {
     deferred_.Reject(coreError(Env(), e.Message(), outOfMemory_).Value());
   }
@@ -116,7 +117,26 @@ inline Napi::Promise rejectedWithCurrent(Napi::Env env, const char* fn) {
   return d.Promise();
 }
 
-// parse(info) -> unique_ptr<Call>, then the call queued on a KernelWorker; parse errors reject.
+// A call parse() marked runInline, run on the JS thread now: a promise already settled.
+template <class Call>
+Napi::Promise runNow(Napi::Env env, std::unique_ptr<Call> call) {
+  auto d = Napi::Promise::Deferred::New(env);
+  KernelFailure failure;
+  bool ok = true;
+  try {
+    call->execute();
+  } catch (...) {
+    failure = kernelFailure(Call::kFn, call->kernelId());
+    ok = false;
+  }
+  call->done();
+  if (ok) d.Resolve(resultObject(env, call->results));
+  else d.Reject(coreError(env, failure.message, failure.outOfMemory).Value());
+  return d.Promise();
+}
+
+// parse(info) -> unique_ptr<Call>, then the call queued on a KernelWorker (or, when parse set
+// call->runInline, run at once on this thread); parse errors reject.
 template <class Call, class Parse>
 Napi::Value queueCall(const Napi::CallbackInfo& info, Parse&& parse) {
   Napi::Env env = info.Env();
@@ -126,6 +146,7 @@ Napi::Value queueCall(const Napi::CallbackInfo& info, Parse&& parse) {
   } catch (...) {
     return rejectedWithCurrent(env, Call::kFn);
   }
+  if (call->runInline) return runNow(env, std::move(call));
   auto* worker = new KernelWorker<Call>(env, std::move(call));  // deletes itself after OnOK/OnError
   Napi::Promise p = worker->promise();
   worker->Queue();
