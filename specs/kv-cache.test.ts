@@ -377,6 +377,26 @@ describe('caches and buffers serve kernels of their own target only', () => {
     expect(buf.message).toMatch(/a buffer of 1099511627776 f32 values/);
   });
 
+  it("a TargetBuffer subclass whose 'native' is a cache's is refused by the addon's type tag, never read as a buffer", () => {
+    using cache = cpu.createCache({ batch: 1, capacity: 16 });
+    cache.append(0, { k: rand(1, 2 * 64), v: rand(2, 2 * 64), positions: Int32Array.of(0) });
+    const real = cpu.createBuffer({ length: 4 * 64 });
+    const Fake = class extends (Object.getPrototypeOf(real).constructor as new (...a: unknown[]) => typeof real) {
+      override get native() { return cache.native as never; }
+    };
+    const fake = new Fake(cache.addon, 'cpu', { length: 4 * 64 });
+    let e: unknown;
+    try {
+      cpu.decodeSync(cache, { q: fake, out: new Float32Array(4 * 64), lse: new Float32Array(4) });
+    } catch (x) {
+      e = x;
+    }
+    if (!(e instanceof TypeError)) throw new Error(`expected a TypeError, got ${String(e)}`);
+    expect(e.message).toMatch(/argument 'q'/);
+    expect(cache.length(0)).toBe(1); // the cache is untouched
+    real.dispose(), fake.dispose();
+  });
+
   it('a CPU cache passed to a CUDA kernel of the same addon is KVF3011', () => {
     using cache = cpu.createCache({ batch: 1 });
     const e = caught(() => cuda.decodeSync(cache, { q: new Float32Array(4 * 64), out: new Float32Array(4 * 64), lse: new Float32Array(4) }));

@@ -10,6 +10,7 @@
 #include "napi_buffer.hpp"
 #include "napi_cache.hpp"
 #include "napi_call.hpp"
+#include "napi_type_tags.hpp"
 
 namespace kvf::napi {
 
@@ -22,11 +23,7 @@ AttendBinding bindAttend(const char* fn, const Napi::CallbackInfo& info) {
   if (!findMemoryOps(b.backend) || !findKernel(b.backend, id, b.kernel, &b.storage))
     throw ArgError(ArgError::Range, argName(fn, "kernelId") + " must be a kernel compiled for backend '" + b.backend + "', received '" + id + "'");
   b.cacheObject = info[2].As<Napi::Object>();
-  try {
-    b.cache = NativeCache::Unwrap(b.cacheObject);
-  } catch (const Napi::Error&) {
-    b.cache = nullptr;
-  }
+  b.cache = unwrapTagged<NativeCache>(b.cacheObject, kNativeCacheTag);
   if (!b.cache) throw ArgError(ArgError::Type, argName(fn, "cache") + " must be a NativeCache, received " + describeValue(b.cacheObject));
   if (b.cache->backend() != b.backend)
     throw ArgError(ArgError::Range, std::string(fn) + ": the cache lives on backend '" + b.cache->backend() + "' and kernel '" + id +
@@ -73,12 +70,7 @@ void bindRows(const char* fn, AttnArgs& a, const int32_t* start, const int32_t* 
 
 NativeBuffer* f32Buffer(const char* fn, const Napi::Value& v, const char* name, const std::string& backend, int64_t need, bool allowed) {
   if (!v.IsObject() || v.IsTypedArray()) return nullptr;
-  NativeBuffer* b = nullptr;
-  try {
-    b = NativeBuffer::Unwrap(v.As<Napi::Object>());
-  } catch (const Napi::Error&) {
-    return nullptr;
-  }
+  NativeBuffer* b = unwrapTagged<NativeBuffer>(v, kNativeBufferTag);
   if (!b) return nullptr;
   if (!allowed) throw ArgError(ArgError::Type, argName(fn, name) + " is a NativeBuffer: buffers are read and written in place by a plan's run() only (decodeSync)");
   if (b->released()) throw ArgError(ArgError::Range, argName(fn, name) + " is a released buffer");

@@ -6,6 +6,7 @@
 
 #include "kvforge/convert.hpp"
 #include "napi_args.hpp"
+#include "napi_type_tags.hpp"
 
 namespace kvf::napi {
 namespace {
@@ -42,6 +43,7 @@ Napi::Function NativeBuffer::define(Napi::Env env) {
 NativeBuffer::NativeBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeBuffer>(info) {
   constexpr const char* fn = "NativeBuffer";
   try {
+    info.This().As<Napi::Object>().TypeTag(&kNativeBufferTag);  // what unwrapTagged checks
     if (info.Length() < 3 || !info[0].IsString()) throw ArgError(ArgError::Type, std::string(fn) + ": expected (backend, dtype, length)");
     backend_ = info[0].As<Napi::String>().Utf8Value();
     mem_ = findMemoryOps(backend_);

@@ -8,6 +8,7 @@
 #include "kvforge/convert.hpp"
 #include "kvforge/out_of_memory.hpp"
 #include "napi_args.hpp"
+#include "napi_type_tags.hpp"
 
 namespace kvf::napi {
 namespace {
@@ -53,6 +54,7 @@ Napi::Function NativeCache::define(Napi::Env env) {
 NativeCache::NativeCache(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCache>(info) {
   constexpr const char* fn = "NativeCache";
   try {
+    info.This().As<Napi::Object>().TypeTag(&kNativeCacheTag);  // what unwrapTagged checks
     if (info.Length() < 7 || !info[0].IsString())
       throw ArgError(ArgError::Type, std::string(fn) + ": expected (backend, B, Hkv, D, Dv, dtype, capacity)");
     backend_ = info[0].As<Napi::String>().Utf8Value();

@@ -164,6 +164,11 @@ await assert.rejects(kv.probeRead(1, 2 ** 50, 0.1), (e) => /could not allocate/.
   const out2 = new Float32Array(out.length);
   plan.run(qBuf, qpos, rowStart, rowCount, out2, lse);
   assert.deepEqual(out2, out, 'q from a NativeBuffer');
+  // A wrapped object of the other class is refused by its type tag, never read as this one.
+  assert.throws(() => plan.run(cache, qpos, rowStart, rowCount, out, lse), (e) => e instanceof TypeError && /'q'/.test(e.message));
+  assert.throws(() => new kv.AttendPlan(kernel, 'cpu', qBuf, scalars), (e) => e instanceof TypeError && /must be a NativeCache/.test(e.message));
+  await assert.rejects(kv.attend(kernel, 'cpu', qBuf, { q, qpos, rowStart, rowCount, ...scalars }), (e) => e instanceof TypeError && /must be a NativeCache/.test(e.message));
+  await assert.rejects(kv.probeRead(1, cache, 0.01), (e) => e instanceof TypeError && /cpu f32 NativeBuffer/.test(e.message));
   assert.throws(() => plan.run(q, qpos, rowStart, Int32Array.of(Lq + 1), out, lse), (e) => e instanceof RangeError && /rowStart' and 'rowCount'/.test(e.message));
   await assert.rejects(kv.attend(kernel, 'cpu', cache, { q: qBuf, qpos, rowStart, rowCount, ...scalars }), (e) => e instanceof TypeError && /NativeBuffer/.test(e.message));
   qBuf.release();
