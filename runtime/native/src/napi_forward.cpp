@@ -250,12 +250,18 @@ std::unique_ptr<Call> parse(const Napi::CallbackInfo& info) {
     call->results.lseLength = size_t(nLse);
   }
   if (call->runInline) {
-    // In place: no JS runs from here to the end of the kernel, so nothing can detach these.
-    f.q = static_cast<const float*>(readTypedArray(kFn, "q", qv, napi_float32_array, nQ, qFormula).data);
-    f.k = static_cast<const float*>(readTypedArray(kFn, "k", kv, napi_float32_array, nK, kFormula).data);
-    f.v = static_cast<const float*>(readTypedArray(kFn, "v", vv, napi_float32_array, nV, vFormula).data);
-    if (!defaultQ) f.qpos = static_cast<const int32_t*>(readTypedArray(kFn, "qpos", qp, napi_int32_array, f.Lq, lqFormula).data);
-    if (!defaultK) f.kpos = static_cast<const int32_t*>(readTypedArray(kFn, "kpos", kp, napi_int32_array, f.Lk, lkFormula).data);
+    // In place: no JS runs from here to the end of the kernel, so nothing can detach these. An
+    // empty array may have no data pointer: the kernel gets a valid one, as from the copies.
+    alignas(64) static const int32_t kNothing[16] = {};
+    auto data = [&](const char* name, const Napi::Value& v, napi_typedarray_type t, int64_t n, const std::string& formula) {
+      const void* p = readTypedArray(kFn, name, v, t, n, formula).data;
+      return p ? p : static_cast<const void*>(kNothing);
+    };
+    f.q = static_cast<const float*>(data("q", qv, napi_float32_array, nQ, qFormula));
+    f.k = static_cast<const float*>(data("k", kv, napi_float32_array, nK, kFormula));
+    f.v = static_cast<const float*>(data("v", vv, napi_float32_array, nV, vFormula));
+    if (!defaultQ) f.qpos = static_cast<const int32_t*>(data("qpos", qp, napi_int32_array, f.Lq, lqFormula));
+    if (!defaultK) f.kpos = static_cast<const int32_t*>(data("kpos", kp, napi_int32_array, f.Lk, lkFormula));
   }
   call->v2 = std::make_unique<V1Call>(f);
   call->v2->setStorage(dtypeOf(call->storage));

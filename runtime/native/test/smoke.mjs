@@ -128,6 +128,10 @@ await assert.rejects(kv.probeRead(1, 2 ** 50, 0.1), (e) => /could not allocate/.
   const a1 = { ...args, Lk: 0, k: new Float32Array(0), v: new Float32Array(0) };
   const r1 = await kv.forward(kernel, a1);
   assert.ok(r1.out.length === args.q.length / D * Dv && r1.out.every((x) => x === 0) && r1.lse.every((x) => x === -Infinity));
+  // The same for a decode-shaped call (Lq <= 8: run in place, on this thread).
+  const a2 = { ...a1, Lq: 1, q: args.q.subarray(0, B * Hq * D), qpos: Int32Array.of(5) };
+  const r2 = await kv.forward(kernel, a2);
+  assert.ok(r2.out.length === B * Hq * Dv && r2.out.every((x) => x === 0) && r2.lse.every((x) => x === -Infinity));
   console.log('Lq = 0 and Lk = 0: ok');
 }
 
