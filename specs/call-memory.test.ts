@@ -149,8 +149,9 @@ describe('decode-shaped calls (Lq <= 8) run before run() returns, reading the in
 });
 
 describe('views that are not plain arrays', () => {
-  it('SharedArrayBuffer views give the same result as plain arrays', async () => {
-    const x = { ...inputs(33, 190, 31), kpos: Int32Array.from({ length: 190 }, (_, j) => 2 * j), qpos: Int32Array.from({ length: 33 }, (_, i) => 300 + i) };
+  // Lq = 33 is copied for a worker; Lq = 2 is read in place on the calling thread.
+  for (const Lq of [33, 2]) it(`SharedArrayBuffer views give the same result as plain arrays (Lq=${Lq})`, async () => {
+    const x = { ...inputs(Lq, 190, 31), kpos: Int32Array.from({ length: 190 }, (_, j) => 2 * j), qpos: Int32Array.from({ length: Lq }, (_, i) => 300 + i) };
     const shared = <T extends Float32Array | Int32Array>(a: T): T => {
       const s = new (a.constructor as { new (b: SharedArrayBuffer): T })(new SharedArrayBuffer(a.byteLength));
       s.set(a as never);
@@ -164,8 +165,8 @@ describe('views that are not plain arrays', () => {
     expectReference(got, x);
   });
 
-  it('subarray views with a byte offset read from their offset', async () => {
-    const x = inputs(17, 65, 41);
+  for (const Lq of [17, 1]) it(`subarray views with a byte offset read from their offset (Lq=${Lq})`, async () => {
+    const x = inputs(Lq, 65, 41);
     const at = <T extends Float32Array>(a: T, offset: number): T => {
       const big = new Float32Array(a.length + offset + 5).fill(Number.NaN);
       big.set(a, offset);

@@ -12,8 +12,6 @@ import type { NativeAddon, NativeBuffer } from '../api/native.ts';
 export interface DramProbe {
   /** One probe (at least one full pass over the buffer), GB/s. */
   sample(): Promise<number>;
-  /** The buffer's bytes. */
-  readonly bytes: number;
   dispose(): void;
 }
 
@@ -27,7 +25,6 @@ export function openDramProbe(native: NativeAddon, threads: number, bytes: numbe
   const ones = new Float32Array(Math.min(TOUCH_FLOATS, n)).fill(1);
   for (let at = 0; at < n; at += ones.length) buf.upload(ones.subarray(0, Math.min(ones.length, n - at)), at);
   return {
-    bytes: n * 4,
     sample: () => native.probeRead(threads, buf, 0.001),
     dispose: () => buf.release(),
   };
