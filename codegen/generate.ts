@@ -14,6 +14,11 @@ import { compileUnit, type KernelUnit } from './pipeline.ts';
 import type { KernelPlan } from './planner/plan.ts';
 import { provenanceOf } from './backends/provenance.ts';
 import { kernelFile, shippedUnit, TARGET_DIRS } from './unit.ts';
+import type { SchemeSpec } from '../dsl/scheme/scheme.ts';
+import { KvforgeError } from '../dsl/diagnostics.ts';
+import { compileScheme } from './scheme/compileScheme.ts';
+import { declarationOf } from './scheme/manifestScheme.ts';
+import type { VariantKey } from './scheme/variants.ts';
 
 export { GENERATOR } from './manifest.ts';
 export { writeGenerated, type WriteOptions } from './writeGenerated.ts';
@@ -35,10 +40,22 @@ export function generate(named: readonly NamedSpec[], plan?: Partial<KernelPlan>
   const files = new Map<string, string>();
   const units: Array<{ unit: KernelUnit; origin: NamedSpec }> = [];
   const kernels = new Map<string, ManifestKernel & { shipped: string[] }>();
+  const schemes = new Map<string, { source: string; spec: SchemeSpec; kernels: Partial<Record<VariantKey, string[]>> }>();
   for (const origin of named) {
     for (const planOverrides of origin.plans) {
       const unit = compileUnit(origin.spec, { ...planOverrides, ...plan });
       const shipped = shippedName(origin.exportName, unit.plan);
+      if (origin.scheme) {
+        const { exportName, spec, key } = origin.scheme;
+        const source = `${origin.file}#${exportName}`;
+        const entry = schemes.get(exportName) ?? { source, spec, kernels: {} };
+        if (entry.source !== source) {
+          throw new KvforgeError('KVF4004', `two files export a scheme named '${exportName}' (${entry.source} and ${source})`, { hint: 'rename one: the manifest records schemes by export name' });
+        }
+        const ids = entry.kernels[key] ?? (entry.kernels[key] = []);
+        if (!ids.includes(unit.id)) ids.push(unit.id);
+        schemes.set(exportName, entry);
+      }
       // Exports that compile to one kernel (one spec exported twice; with run-time parameters,
       // specs that differ only in their values) share it: one file, one entry, each name.
       const known = kernels.get(unit.id);
@@ -53,7 +70,10 @@ export function generate(named: readonly NamedSpec[], plan?: Partial<KernelPlan>
       kernels.set(unit.id, { ...shippedUnit(unit), source, shipped: [shipped], files: [rel] });
     }
   }
-  files.set(MANIFEST, manifestText([...kernels.values()], [...files.keys()]));
+  const manifestSchemes = [...schemes].map(([exportName, e]) => ({
+    exportName, source: e.source, declaration: declarationOf(e.spec), plan: compileScheme(e.spec), kernels: e.kernels,
+  }));
+  files.set(MANIFEST, manifestText([...kernels.values()], [...files.keys()], manifestSchemes));
   return { files, units };
 }
 

@@ -16,12 +16,17 @@ import { canonicalJson } from './hash.ts';
 import { BINARY_FNS, E, INDEX_NAMES, UNARY_FNS, type Expr, type IndexName } from './ir/expr.ts';
 import { MAX_IR_DEPTH } from './ir/depth.ts';
 import { parseData, stringifyData } from './json.ts';
+import { describe, FieldReader } from './fieldReader.ts';
+import { readManifestScheme, type ManifestScheme } from './scheme/manifestScheme.ts';
 import { makePlan, type KernelPlan } from './planner/plan.ts';
 import { GENERATED_FILE, KERNEL_ID, kernelFile, type KernelUnitData, type ParamSlot } from './unit.ts';
 
-/** Format 3 adds each kernel's unit data; format 2 added `files`; format 1 listed files per kernel only. */
-export const GENERATOR = 'kvforge-codegen 3';
-const GENERATOR_FORMAT = /^kvforge-codegen ([123])$/;
+/**
+ * Format 4 adds `schemes` (scheme/manifestScheme.ts); 3 added each kernel's unit data; 2 added
+ * `files`; format 1 listed files per kernel only.
+ */
+export const GENERATOR = 'kvforge-codegen 4';
+const GENERATOR_FORMAT = /^kvforge-codegen ([1234])$/;
 export const MANIFEST = 'manifest.json';
 
 /** One kernel of a manifest: its unit data, where it came from, the names it ships as, its files. */
@@ -37,6 +42,8 @@ export interface Manifest {
   readonly files: readonly string[];
   /** Sorted by id. */
   readonly kernels: readonly ManifestKernel[];
+  /** The schemes gen compiled, sorted by export name. */
+  readonly schemes: readonly ManifestScheme[];
 }
 
 /** The name a shipped kernel goes by: the export name for C++ kernels, `<export>@cuda-<dtype>` for CUDA ones. */
@@ -55,9 +62,13 @@ function entryOf(k: ManifestKernel): Record<string, unknown> {
 }
 
 /** The manifest's text: `kernels` sorted by id, `files` (every generated file but the manifest) sorted. */
-export function manifestText(kernels: readonly ManifestKernel[], files: readonly string[]): string {
+export function manifestText(kernels: readonly ManifestKernel[], files: readonly string[], schemes: readonly ManifestScheme[] = []): string {
   const sorted = [...kernels].sort((a, b) => (a.id < b.id ? -1 : 1));
-  return `${stringifyData({ generator: GENERATOR, files: [...files].sort(), kernels: Object.fromEntries(sorted.map((k) => [k.id, entryOf(k)])) })}\n`;
+  const sch = [...schemes].sort((a, b) => (a.exportName < b.exportName ? -1 : 1));
+  return `${stringifyData({
+    generator: GENERATOR, files: [...files].sort(), kernels: Object.fromEntries(sorted.map((k) => [k.id, entryOf(k)])),
+    schemes: Object.fromEntries(sch.map((m) => [m.exportName, { source: m.source, declaration: m.declaration, plan: m.plan, kernels: m.kernels }])),
+  })}\n`;
 }
 
 /** What an output folder holds before gen writes: nothing of gen's, someone else's manifest.json, or gen's files. */
@@ -131,14 +142,16 @@ export function readManifest(dir: string): Manifest {
   const top = r.object(data, '');
   if (top.generator !== GENERATOR) {
     const format = typeof top.generator === 'string' ? GENERATOR_FORMAT.exec(top.generator)?.[1] : undefined;
-    fail('generator', format ? `is '${top.generator}', an older format that records no kernel data (this kvforge reads '${GENERATOR}')`
+    fail('generator', format ? `is '${top.generator}', an older format that records no ${format === '3' ? 'schemes' : 'kernel data'} (this kvforge reads '${GENERATOR}')`
       : `is ${describe(top.generator)}: the file was not written by kvforge gen`);
   }
   const files = r.list(top.files, 'files').map((f, i) => r.string(f, `files[${i}]`, GENERATED_FILE));
   const kernels = Object.entries(r.object(top.kernels, 'kernels')).map(([id, k]) => readKernel(r, id, k, `kernels.${id}`));
   const listed = [...new Set(kernels.flatMap((k) => k.files))].sort();
   if (canonicalJson(listed) !== canonicalJson([...files].sort())) fail('files', `lists ${files.length} files, but its kernels list ${listed.length} (${listed.join(', ')})`);
-  return { files, kernels: kernels.sort((a, b) => (a.id < b.id ? -1 : 1)) };
+  const byId = new Map(kernels.map((k) => [k.id, k]));
+  const schemes = Object.entries(r.object(top.schemes, 'schemes')).map(([name, x]) => readManifestScheme(r, name, x, `schemes.${name}`, (id) => byId.get(id)));
+  return { files, kernels: kernels.sort((a, b) => (a.id < b.id ? -1 : 1)), schemes: schemes.sort((a, b) => (a.exportName < b.exportName ? -1 : 1)) };
 }
 
 /** KVF4012: `what` (a manifest, or one of its fields) is not what the runtime can load. */
@@ -148,43 +161,6 @@ export function manifestError(what: string, detail: string): KvforgeError {
   });
 }
 
-function describe(x: unknown): string {
-  if (x === undefined) return 'missing';
-  if (typeof x === 'string') return `the string ${JSON.stringify(x.length > 40 ? `${x.slice(0, 40)}...` : x)}`;
-  if (Array.isArray(x)) return 'a list';
-  if (x === null) return 'null';
-  return typeof x === 'object' ? 'an object' : `${typeof x} ${Object.is(x, -0) ? '-0' : String(x)}`;
-}
-
-/** Typed reads of JSON fields; each failure names the field's path. */
-class FieldReader {
-  constructor(readonly fail: (at: string, detail: string) => never) {}
-
-  object(x: unknown, at: string): Record<string, unknown> {
-    if (typeof x !== 'object' || x === null || Array.isArray(x)) this.fail(at, `must be an object, got ${describe(x)}`);
-    return x as Record<string, unknown>;
-  }
-  list(x: unknown, at: string): unknown[] {
-    if (!Array.isArray(x)) this.fail(at, `must be a list, got ${describe(x)}`);
-    return x as unknown[];
-  }
-  string(x: unknown, at: string, form?: RegExp): string {
-    if (typeof x !== 'string' || (form && !form.test(x))) this.fail(at, `must be ${form ? `a string of the form ${form}` : 'a string'}, got ${describe(x)}`);
-    return x as string;
-  }
-  number(x: unknown, at: string): number {
-    if (typeof x !== 'number' || !Number.isFinite(x)) this.fail(at, `must be a finite number, got ${describe(x)}`);
-    return x as number;
-  }
-  int(x: unknown, at: string, min: number, max: number): number {
-    if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max) this.fail(at, `must be an integer in ${min}..${max}, got ${describe(x)}`);
-    return x as number;
-  }
-  oneOf<T extends string>(x: unknown, at: string, values: readonly T[]): T {
-    if (!values.includes(x as T)) this.fail(at, `must be one of ${values.map((v) => `'${v}'`).join(', ')}, got ${describe(x)}`);
-    return x as T;
-  }
-}
 
 function readKernel(r: FieldReader, id: string, x: unknown, at: string): ManifestKernel {
   if (!KERNEL_ID.test(id)) r.fail(at, `is not a kernel id (of the form ${KERNEL_ID})`);

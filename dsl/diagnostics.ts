@@ -31,6 +31,9 @@ export const DIAGNOSTICS = {
   KVF2005: 'bad attention declaration',
   KVF2006: 'parameter not bound',
   KVF2007: 'bad name',
+  KVF2008: 'bad layer_types string',
+  KVF2009: 'bad scheme declaration',
+  KVF2010: 'bad model config',
   // call-time inputs
   KVF3001: 'wrong dtype',
   KVF3002: 'wrong length',

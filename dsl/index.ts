@@ -12,3 +12,9 @@ export { and, or, not, evaluateMask, type Mask, type MaskLike } from './mask.ts'
 export { defineAttention, specScale, MAX_HEAD_DIM, type AttentionSpec, type AttentionOptions } from './attention.ts';
 export { causal, noDiagonal, slidingWindow, sinks, prefixLM, softcap, alibi, alibiFor } from './builtins.ts';
 export type { ParamType, ParamDecls, ParamValues, MaskFn, ScoreFn } from './types.ts';
+export { scheme, isSchemeSpec, DEFAULT_WINDOW, DEFAULT_ITERATIONS, type SchemeSpec, type SchemeOptions, type LayerEntry, type DecodeMode, type KvDType } from './scheme/scheme.ts';
+export { parseLayerTypes, printLayerTypes, standardTypes } from './scheme/layerTypes.ts';
+export { standard, lckv, crossLayer, sandwichMiddle, cla, yoco, mixAttentionPairs, type KvPattern, type Partition, type ShareTarget, layerTypes } from './scheme/patterns.ts';
+export type { LayerKv, LayerTable } from './scheme/layerTable.ts';
+export { readModelConfig, writeModelConfig, type ModelConfig } from './scheme/hfConfig.ts';
+export { MODEL_DEFAULTS, type ModelShape } from './scheme/modelShape.ts';

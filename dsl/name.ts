@@ -21,7 +21,12 @@ const codePoint = (c: string): string => `U+${c.codePointAt(0)!.toString(16).toU
 /** `name` shown in a message: at most 60 characters, forbidden ones as `\u{...}` so none reaches a terminal. */
 function shown(name: string): string {
   const head = name.length > 60 ? `${name.slice(0, 60)}...` : name;
-  return `'${head.replace(FORBIDDEN_ALL, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`)}'`;
+  return `'${printable(head)}'`;
+}
+
+/** Text for a terminal: every forbidden character (above) as `\u{...}`, the rest as it is. */
+export function printable(text: string): string {
+  return text.replace(FORBIDDEN_ALL, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
 }
 
 /** Check a declared name (KVF2007): a non-empty string without the characters above. */

@@ -10,7 +10,7 @@ describe('kvforge CLI', () => {
     const r = kvforge('gen', '--check');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/16 kernels up to date in generated/);
+    expect(r.stdout).toMatch(/17 kernels up to date in generated/);
   });
 
   it("gen writes a user's file; gen --check then fails when a file is edited", () => {

@@ -78,7 +78,7 @@ describe('gen deletes only files it wrote before', () => {
     writeGenerated(mine, dir);
     expect(Object.keys(tree(dir)).sort()).toEqual([...mine.files.keys()].sort());
     const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { generator: string; files: string[] };
-    expect(manifest.generator).toBe('kvforge-codegen 3');
+    expect(manifest.generator).toBe('kvforge-codegen 4');
     expect(manifest.files).toEqual([...mine.files.keys()].filter((f) => f !== 'manifest.json').sort());
     expect(diffGenerated(mine, dir)).toEqual([]);
   });

@@ -129,7 +129,7 @@ describe(`manifest encoding round-trips unit data exactly (seed ${SEED})`, () =>
 
   it("generated/manifest.json reads back: kvforge's own format, every shipped kernel", () => {
     const m = readManifest(GENERATED_DIR);
-    expect(m.kernels.length).toBe(16);
+    expect(m.kernels.length).toBe(17);
     expect(m.files).toEqual(m.kernels.flatMap((k) => k.files).sort());
   });
 });

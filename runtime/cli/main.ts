@@ -10,6 +10,7 @@ import { setDefaultProgress, terminalProgress } from '../build/addon.ts';
 import { benchCommand } from './bench.ts';
 import { deviceCommand } from './device.ts';
 import { fuzzCommand } from './fuzz.ts';
+import { inspectCommand } from './inspect.ts';
 import { resourcesCommand } from './resources.ts';
 import { PACKAGE_ROOT } from '../build/paths.ts';
 import { ownManifest } from '../build/packageRoot.ts';
@@ -18,6 +19,14 @@ function int(name: string, min: number) {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got '${v}'`);
+    return n;
+  };
+}
+
+function positive(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number, got '${v}'`);
     return n;
   };
 }
@@ -56,6 +65,15 @@ program.command('explain')
   .argument('<file>', 'a TypeScript file exporting variants (e.g. configs/builtins.ts)')
   .argument('[export]', 'only this export')
   .action(async (...a: Parameters<typeof import('./explain.ts').explainCommand>) => (await import('./explain.ts')).explainCommand(...a));
+
+program.command('inspect')
+  .description('a sharing scheme, layer by layer: KV sources, diagonal, caches, iteration plan, kernels, KV memory')
+  .argument('<file>', 'a TypeScript file exporting scheme(...) results, or an LCKV / Hugging Face config.json')
+  .argument('[export]', 'only this export')
+  .option('--json', 'print JSON instead of a table')
+  .option('--context <n>', 'context length of the memory figures', int('--context', 1), 2048)
+  .option('--budget <GiB>', 'KV memory budget of the largest-batch figure', positive('--budget'), 16)
+  .action(inspectCommand);
 
 program.command('device')
   .description('what this build can run: compiled backends, SIMD, threads')

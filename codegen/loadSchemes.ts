@@ -1,0 +1,52 @@
+/**
+ * Load sharing schemes: every scheme() export of a TypeScript module (configs/*.ts or a user's
+ * file), sorted by export name, or the scheme of an LCKV / Hugging Face config.json.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { KvforgeError } from '../dsl/diagnostics.ts';
+import { readModelConfig } from '../dsl/scheme/hfConfig.ts';
+import type { ModelShape } from '../dsl/scheme/modelShape.ts';
+import { isSchemeSpec, type SchemeSpec } from '../dsl/scheme/scheme.ts';
+
+export interface NamedScheme {
+  readonly file: string;
+  /** The export's name, or 'config' for a config.json. */
+  readonly exportName: string;
+  readonly scheme: SchemeSpec;
+  /** The model shape, when the source is a config.json. */
+  readonly model?: ModelShape;
+}
+
+/** Schemes of a module's exports (none is not an error here: a file may hold only variants). */
+export function schemesOf(mod: Record<string, unknown>, file: string): NamedScheme[] {
+  return Object.keys(mod).filter((k) => isSchemeSpec(mod[k])).sort().map((k) => ({ file, exportName: k, scheme: mod[k] as SchemeSpec }));
+}
+
+export async function loadSchemes(file: string): Promise<NamedScheme[]> {
+  const abs = path.resolve(file);
+  if (!existsSync(abs)) throw new KvforgeError('KVF4004', `no such file: ${file}`);
+  if (abs.endsWith('.json')) {
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(abs, 'utf8'));
+    } catch (e) {
+      throw new KvforgeError('KVF2010', `${file}: not valid JSON: ${(e as Error).message}`);
+    }
+    const { scheme, model } = readModelConfig(json, { source: file, name: path.basename(path.dirname(abs)) || 'config' });
+    return [{ file, exportName: 'config', scheme, model }];
+  }
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof KvforgeError) throw e;
+    throw new KvforgeError('KVF4004', `could not load ${file}: ${(e as Error).message}`, {
+      hint: "a scheme file is a TypeScript or JavaScript module that imports from 'kvforge' and exports scheme(...) results",
+    });
+  }
+  const found = schemesOf(mod, file);
+  if (found.length === 0) throw new KvforgeError('KVF4004', `${file} exports no scheme`, { hint: 'export const myScheme = scheme({ ... })' });
+  return found;
+}

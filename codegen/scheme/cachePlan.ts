@@ -1,0 +1,77 @@
+/**
+ * The cache plan of a scheme and its memory figures.
+ *
+ * Only KV-computing layers own a cache; a cache holds keys when some layer reads its keys and
+ * values when some layer reads its values. Retention: a cache every reader of which slides keeps
+ * the last W tokens (W the largest of its readers' windows); a cache read by any full-attention
+ * layer keeps the whole history, even when its owner slides (LCKV's own cache keeps only the
+ * owner's window, so a full-attention reader of a sliding layer silently loses its history).
+ *
+ * Memory at context C, per sequence: each cache holds rowBytes x slots, rowBytes = Hkv x (D if
+ * keys + Dv if values) x dtype bytes, slots = C (full) or min(C, W + 1) (windowed: the step that
+ * appends a token attends before it truncates, so W + 1 slots are live at the peak).
+ */
+import type { KvDType, SchemeSpec } from '../../dsl/scheme/scheme.ts';
+import { analyseLayers } from './layers.ts';
+
+export const DTYPE_BYTES: Readonly<Record<KvDType, number>> = Object.freeze({ f32: 4, f16: 2, bf16: 2 });
+
+export type Retention = { readonly kind: 'full' } | { readonly kind: 'window'; readonly window: number };
+
+export interface CacheEntry {
+  readonly owner: number;
+  readonly readers: readonly number[];
+  readonly keys: boolean;
+  readonly values: boolean;
+  readonly retention: Retention;
+  /** Bytes one token takes in this cache (all KV heads). */
+  readonly rowBytes: number;
+  /** Readers that attend over the full history (why a sliding owner's cache keeps it all). */
+  readonly fullReaders: readonly number[];
+}
+
+export function cachePlan(s: SchemeSpec): readonly CacheEntry[] {
+  const layers = analyseLayers(s);
+  const bytes = DTYPE_BYTES[s.dtype];
+  return Object.freeze(layers.filter((l) => l.computesKv).map((l) => {
+    const fullReaders = l.readers.filter((r) => !layers[r].sliding);
+    const retention: Retention = fullReaders.length > 0
+      ? { kind: 'full' }
+      : { kind: 'window', window: Math.max(...l.readers.map((r) => layers[r].window!)) };
+    const rowBytes = s.heads.kv * ((l.cachesKeys ? s.headDim : 0) + (l.cachesValues ? s.valueDim : 0)) * bytes;
+    return Object.freeze({
+      owner: l.index, readers: l.readers, keys: l.cachesKeys, values: l.cachesValues,
+      retention: Object.freeze(retention), rowBytes, fullReaders: Object.freeze(fullReaders),
+    });
+  }));
+}
+
+/** Slots a cache holds at the peak of a step, at context length C. */
+export function slotsAt(e: CacheEntry, context: number): number {
+  return e.retention.kind === 'full' ? context : Math.min(context, e.retention.window + 1);
+}
+
+export interface MemoryFigures {
+  /** KV bytes of one sequence at the context length. */
+  readonly bytesPerSequence: number;
+  /** bytesPerSequence / context. */
+  readonly bytesPerToken: number;
+  /** The same for the standard scheme of the same shape and dtype (every layer its own full cache). */
+  readonly standardBytesPerToken: number;
+  /** Caches (KV-computing layers). */
+  readonly caches: number;
+}
+
+export function memoryFigures(s: SchemeSpec, context: number): MemoryFigures {
+  if (!Number.isInteger(context) || context < 1) throw new RangeError(`context must be a positive integer, got ${context}`);
+  const plan = cachePlan(s);
+  const perSeq = plan.reduce((sum, e) => sum + e.rowBytes * slotsAt(e, context), 0);
+  const standard = s.layers * s.heads.kv * (s.headDim + s.valueDim) * DTYPE_BYTES[s.dtype];
+  return Object.freeze({ bytesPerSequence: perSeq, bytesPerToken: perSeq / context, standardBytesPerToken: standard, caches: plan.length });
+}
+
+/** The largest batch whose KV caches fit `budgetBytes` at the context length (0 when one does not). */
+export function maxBatch(s: SchemeSpec, context: number, budgetBytes: number): number {
+  if (!(budgetBytes >= 0)) throw new RangeError(`the budget must be a non-negative number of bytes, got ${budgetBytes}`);
+  return Math.floor(budgetBytes / memoryFigures(s, context).bytesPerSequence);
+}
