@@ -12,6 +12,8 @@ import { fuzzCaseArb, fuzzKernel, makeInputs, type FuzzCase } from '../runtime/v
 import { compareArrays, TOLERANCES } from '../runtime/verify/tolerance.ts';
 import { referenceAttention, unitReferenceAttention } from '../runtime/verify/reference.ts';
 import { configFiles, loadSpecs } from '../codegen/loadSpecs.ts';
+import { compileUnit } from '../codegen/pipeline.ts';
+import { publicParams } from '../runtime/api/runParams.ts';
 import { shippedName } from '../codegen/manifest.ts';
 import { makePlan } from '../codegen/planner/plan.ts';
 import { CONFIGS_DIR, PACKAGE_ROOT } from '../runtime/build/paths.ts';
@@ -62,9 +64,13 @@ describe(`shipped kernels (configs/) vs the reference (seed ${SEED})`, () => {
   // always on the emulator ('cuda-emu'), the same cases for every backend.
   const names = ['causalAttention', 'noDiagonalAttention', 'window256', 'sinksWindow', 'prefixLm', 'softcapCausal',
     'alibiCausal', 'dense', 'causal128', 'window256d256', 'causalAttention@cuda-bf16', 'causalAttention@cuda-f32',
-    'window256@cuda-f16', 'softcapCausal@cuda-bf16', 'causal128@cuda-bf16', 'window256d256@cuda-f16'];
-  it('covers every shipped kernel', () => {
-    expect([...shipped.keys()].sort()).toEqual([...names].sort());
+    'window256@cuda-f16', 'softcapCausal@cuda-bf16', 'causal128@cuda-bf16', 'window256d256@cuda-f16',
+    // configs/schemes.ts: YOCO's and MixAttention's windowed layers (run-time window, drawn per case).
+    'mixAttention.window'];
+  it('covers every shipped kernel (a scheme variant that is a configs/ kernel is that kernel)', () => {
+    const ids = (ns: Iterable<string>) => [...new Set([...ns].map((n) => shipped.get(n)!.id))].sort();
+    expect(ids(names)).toEqual(ids(shipped.keys()));
+    expect(new Set(ids(names)).size).toBe(names.length);
   });
   // Shipped kernels carry no spec (they load from generated/manifest.json) and are fuzzed against
   // the IR reference; here the front end is checked through them: for every shipped kernel, the
@@ -72,15 +78,23 @@ describe(`shipped kernels (configs/) vs the reference (seed ${SEED})`, () => {
   // manifest's IR, exactly.
   it('the configs/ spec reference equals the manifest IR reference of every shipped kernel', async () => {
     const specs = new Map<string, AttentionSpec>();
+    // Run-time parameters take the spec's own values, so both references see the same mask.
+    const values = new Map<string, Record<string, number>>();
     for (const f of configFiles(CONFIGS_DIR)) {
-      for (const n of await loadSpecs(f, PACKAGE_ROOT)) for (const p of n.plans) specs.set(shippedName(n.exportName, makePlan(p, n.spec)), n.spec);
+      for (const n of await loadSpecs(f, PACKAGE_ROOT)) {
+        for (const p of n.plans) {
+          const name = shippedName(n.exportName, makePlan(p, n.spec));
+          specs.set(name, n.spec);
+          values.set(name, Object.fromEntries(publicParams(compileUnit(n.spec, p).params).map((x) => [x.name, x.value!])));
+        }
+      }
     }
     expect([...specs.keys()].sort()).toEqual([...shipped.keys()].sort());
     for (const [name, k] of shipped) {
       expect(k.spec, name).toBeUndefined();
       for (const c of fc.sample(fuzzCaseArb({ maxB: 2, maxLq: 16, maxLk: 200 }), { seed: SEED, numRuns: 3 })) {
         const x = makeInputs(k, c);
-        const [fromSpec, fromIr] = [referenceAttention(specs.get(name)!, x), unitReferenceAttention(k.unit, x)];
+        const [fromSpec, fromIr] = [referenceAttention(specs.get(name)!, x), unitReferenceAttention(k.unit, x, k.unit.runtimeParams.length ? values.get(name) : undefined)];
         for (const part of ['out', 'lse'] as const) {
           const i = fromSpec[part].findIndex((v, j) => !Object.is(v, fromIr[part][j]));
           expect(i, `${name} ${part}[${i}] on ${JSON.stringify(c)}`).toBe(-1);

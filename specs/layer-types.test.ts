@@ -7,16 +7,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseLayerTypes, printLayerTypes, standardTypes } from '../dsl/index.ts';
-import type { LayerTable } from '../dsl/index.ts';
 import { caught } from './support/caught.ts';
+import { tableArb } from './support/scheme-arbs.ts';
 
 const seed = Number(process.env.FUZZ_SEED ?? 42);
 const numRuns = Number(process.env.FUZZ_RUNS ?? 300);
-
-/** A random valid table: L layers, each reading some layer in [0, L), some sliding. */
-export const tableArb = (maxLayers = 40): fc.Arbitrary<LayerTable> => fc.integer({ min: 1, max: maxLayers }).chain((L) =>
-  fc.array(fc.record({ from: fc.integer({ min: 0, max: L - 1 }), sliding: fc.boolean() }), { minLength: L, maxLength: L })
-    .map((rows) => rows.map((r) => ({ keysFrom: r.from, valuesFrom: r.from, sliding: r.sliding }))));
 
 /** Independent acceptor: split on '_', each token digits without a leading zero (or '0'), optional 's'. */
 function accepts(s: string, L?: number): boolean {

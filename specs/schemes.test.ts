@@ -17,7 +17,7 @@ import { schemeVariants, variantMask } from '../codegen/scheme/variants.ts';
 import { compileUnit } from '../codegen/pipeline.ts';
 import { evaluateMask } from '../dsl/mask.ts';
 import { caught } from './support/caught.ts';
-import { tableArb } from './layer-types.test.ts';
+import { tableArb } from './support/scheme-arbs.ts';
 
 const seed = Number(process.env.FUZZ_SEED ?? 42);
 const numRuns = Number(process.env.FUZZ_RUNS ?? 200);

@@ -14,7 +14,8 @@ export async function fuzzCommand(files: string[], o: { runs: number; seed: numb
     console.log(`building ${planned.length} kernels from ${files.join(', ')}...`);
     kernels = await compile(planned.map(({ spec, plan }) => ({ spec, plan })));
   } else {
-    kernels = [...(await loadShipped()).kernels.values()];
+    // One kernel may ship under several names (a scheme's variant that is a configs/ kernel): once each.
+    kernels = [...new Set((await loadShipped()).kernels.values())];
   }
   const failed = await runCampaigns(kernels, { runs: o.runs, seed: o.seed, threads: o.threads }, (l) => console.log(l));
   console.log(`${kernels.length - failed} passed, ${failed} failed`);

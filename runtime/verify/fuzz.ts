@@ -7,7 +7,8 @@
  */
 import fc from 'fast-check';
 import type { CompiledAttention } from '../api/kernels.ts';
-import { kernelReference } from './reference.ts';
+import { kernelReference, unitReferenceAttention } from './reference.ts';
+import { publicParams } from '../api/runParams.ts';
 import { randomFloats, rng } from './random.ts';
 import { compareArrays, TOLERANCES } from './tolerance.ts';
 import type { AttentionInputs } from '../api/inputs.ts';
@@ -28,6 +29,11 @@ export interface FuzzCase {
    * campaign's. Cases recorded before this field existed replay unchanged.
    */
   readonly threads?: number;
+  /**
+   * Values of the kernel's run-time parameters, for a kernel that has no spec to take them from
+   * (a shipped one: a scheme's windowed variant serves every window, so the campaign draws them).
+   */
+  readonly params?: Readonly<Record<string, number>>;
 }
 
 export interface FuzzLimits {
@@ -115,8 +121,9 @@ export function makeInputs(kernel: CompiledAttention, c: FuzzCase): AttentionInp
 export async function checkCase(kernel: CompiledAttention, c: FuzzCase, threads?: number): Promise<void> {
   const x = makeInputs(kernel, c);
   const dtype = kernel.unit.plan.dtype;
-  const ref = kernelReference(kernel, roundInputs(x, dtype));
-  const got = await kernel.run(x, { threads: c.threads ?? threads });
+  const params = needsParams(kernel) ? c.params : undefined;
+  const ref = params ? unitReferenceAttention(kernel.unit, roundInputs(x, dtype), params) : kernelReference(kernel, roundInputs(x, dtype));
+  const got = await kernel.run(x, { threads: c.threads ?? threads, ...(params ? { params } : {}) });
   const tol = TOLERANCES[dtype];
   const o = compareArrays(got.out, ref.out, tol.out);
   const l = compareArrays(got.lse, ref.lse, tol.lse);
@@ -146,12 +153,33 @@ export interface CampaignReport {
   readonly counterexample?: FuzzCase;
 }
 
+/** A kernel with run-time parameters and no spec to read their values from. */
+function needsParams(kernel: CompiledAttention): boolean {
+  return kernel.spec === undefined && kernel.unit.runtimeParams.length > 0;
+}
+
+/**
+ * Values for the run-time parameters of a spec-less kernel: integers from 0 (a window of nothing)
+ * to past the longest key axis, small ones often; floats of either sign and size.
+ */
+function paramsArb(kernel: CompiledAttention): fc.Arbitrary<Record<string, number>> {
+  return fc.record(Object.fromEntries(publicParams(kernel.unit.runtimeParams).map((p) => [p.name, p.type === 'int32'
+    ? fc.oneof(fc.integer({ min: 0, max: 8 }), fc.integer({ min: 1, max: 1200 }))
+    : fc.oneof(fc.double({ min: 0.25, max: 64, noNaN: true }), fc.double({ min: -64, max: -0.25, noNaN: true }))])));
+}
+
 export async function fuzzKernel(kernel: CompiledAttention, o: CampaignOptions): Promise<CampaignReport> {
   const t0 = performance.now();
-  const prop = fc.asyncProperty(fuzzCaseArb(o.limits), (c) => checkCase(kernel, c, o.threads));
+  const withParams = needsParams(kernel);
+  const cases = withParams
+    ? fc.tuple(fuzzCaseArb(o.limits), paramsArb(kernel)).map(([c, params]) => ({ ...c, params }))
+    : fuzzCaseArb(o.limits);
+  const prop = fc.asyncProperty(cases, (c) => checkCase(kernel, c, o.threads));
   const limits = o.limits ?? DEFAULT_LIMITS;
+  // Fixed examples of a kernel that needs parameters get them from the sampled parameter space.
+  const fill = (e: FuzzCase): FuzzCase => (withParams && !e.params ? { ...e, params: fc.sample(paramsArb(kernel), { seed: e.seed, numRuns: 1 })[0] } : e);
   const decode = DECODE_SPLIT_EXAMPLES.filter((e) => e.Lk <= (limits.maxDecodeLk ?? 0) && e.B <= limits.maxB);
-  const examples = [...decode, ...(o.examples ?? [])].map((e) => [e] as [FuzzCase]);
+  const examples = [...decode, ...(o.examples ?? [])].map((e) => [fill(e)] as [FuzzCase]);
   const details = await fc.check(prop, { seed: o.seed, numRuns: o.runs, examples });
   const seconds = (performance.now() - t0) / 1000;
   if (!details.failed) return { kernel: kernel.id, runs: o.runs, seed: o.seed, ok: true, seconds };

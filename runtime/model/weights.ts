@@ -1,0 +1,72 @@
+/**
+ * The weights of the Llama-style model around a scheme (semantics.md section 2, "The model around
+ * a scheme"), in Hugging Face's layout: every projection row-major [out, in] (PyTorch Linear), so
+ * a loaded checkpoint is used as it is. A layer has K / V projections only when its cache holds
+ * keys / values (codegen/scheme/cachePlan.ts): LCKV's non-computing layers have none.
+ */
+import type { ModelShape } from '../../dsl/scheme/modelShape.ts';
+import type { SchemeSpec } from '../../dsl/scheme/scheme.ts';
+import { analyseLayers } from '../../codegen/scheme/layers.ts';
+import { rng } from '../verify/random.ts';
+
+export interface LayerWeights {
+  /** input_layernorm [H] */
+  readonly inputNorm: Float32Array;
+  /** q_proj [Hq * D, H] */
+  readonly q: Float32Array;
+  /** k_proj [Hkv * D, H], when this layer's keys are read */
+  readonly k: Float32Array | undefined;
+  /** v_proj [Hkv * Dv, H], when this layer's values are read */
+  readonly v: Float32Array | undefined;
+  /** o_proj [H, Hq * Dv] */
+  readonly o: Float32Array;
+  /** post_attention_layernorm [H] */
+  readonly postNorm: Float32Array;
+  /** gate_proj, up_proj [I, H]; down_proj [H, I] */
+  readonly gate: Float32Array;
+  readonly up: Float32Array;
+  readonly down: Float32Array;
+}
+
+export interface ModelWeights {
+  readonly scheme: SchemeSpec;
+  readonly model: ModelShape;
+  /** embed_tokens [V, H] */
+  readonly embed: Float32Array;
+  readonly layers: readonly LayerWeights[];
+  /** norm [H] */
+  readonly norm: Float32Array;
+  /** lm_head [V, H]; the embeddings themselves when tieWordEmbeddings */
+  readonly lmHead: Float32Array;
+}
+
+/**
+ * Seeded random weights: projections uniform in +-sqrt(3 / fan_in) (unit variance per output for
+ * unit inputs), norms around 1. Same seed, same weights, on every machine.
+ */
+export function seededWeights(scheme: SchemeSpec, model: ModelShape, seed: number): ModelWeights {
+  const r = rng(seed);
+  const H = model.hiddenSize, I = model.intermediateSize, V = model.vocabSize;
+  const { q: Hq, kv: Hkv } = scheme.heads;
+  const D = scheme.headDim, Dv = scheme.valueDim;
+  const mat = (rows: number, cols: number, gain = 1) => {
+    const a = new Float32Array(rows * cols);
+    const s = gain * Math.sqrt(3 / cols);
+    for (let i = 0; i < a.length; i++) a[i] = (2 * r() - 1) * s;
+    return a;
+  };
+  const norm = () => {
+    const a = new Float32Array(H);
+    for (let i = 0; i < H; i++) a[i] = 1 + 0.2 * (2 * r() - 1);
+    return a;
+  };
+  const info = analyseLayers(scheme);
+  const embed = mat(V, H, Math.sqrt(H / 3));
+  const layers = info.map((l): LayerWeights => ({
+    inputNorm: norm(), q: mat(Hq * D, H),
+    k: l.cachesKeys ? mat(Hkv * D, H) : undefined, v: l.cachesValues ? mat(Hkv * Dv, H) : undefined,
+    // Residual branches scaled down so activations stay O(1) through many layers.
+    o: mat(H, Hq * Dv, 0.5), postNorm: norm(), gate: mat(I, H), up: mat(I, H), down: mat(H, I, 0.5),
+  }));
+  return { scheme, model, embed, layers, norm: norm(), lmHead: model.tieWordEmbeddings ? embed : mat(V, H) };
+}

@@ -1,0 +1,197 @@
+/**
+ * The reference model: the oracle of every scheme test (semantics.md section 2). Float64, written
+ * from the contract, independent of the kernels and of the executor: attention is evaluated here
+ * key by key with the scheme's own JavaScript mask and score functions.
+ *
+ * One sequence at a time (a batch is independent sequences; `b` is its index, what masks see).
+ * - step(): token by token. At position t the layers run bottom to top; a KV-computing layer
+ *   appends its rotated key and value for t before it attends; a top-attending layer reads its
+ *   target's tokens 0..t-1 (the target has not run for t yet), or, in decode mode
+ *   'lckvLiteralZeroFill', a zero slot (logit 0, zero value, always admissible, no score function)
+ *   followed by tokens 0..t-2.
+ * - prefill(): parallel over a prompt, group by group (codegen/scheme/iterationPlan.ts): a plain
+ *   group once; a cyclic group m + b passes from the same input, its layers' KV for the prompt
+ *   starting as zeros and overwritten by every pass, so a top-attending layer reads the previous
+ *   pass's KV of its target.
+ * Caches keep every token: windows are masks here (retention is the executor's business).
+ */
+import { evaluateMask } from '../../dsl/mask.ts';
+import type { SchemeSpec } from '../../dsl/scheme/scheme.ts';
+import { iterationPlan } from '../../codegen/scheme/iterationPlan.ts';
+import { analyseLayers, type LayerInfo } from '../../codegen/scheme/layers.ts';
+import type { ModelWeights } from '../model/weights.ts';
+import { matVec, rmsNorm, ropeInPlace, swiglu } from './modelMath.ts';
+
+/** One layer's cache of one sequence: rotated keys, values and positions, token by token. */
+interface LayerCache { keys: Float64Array[]; values: Float64Array[]; positions: number[] }
+
+export interface ReferenceSequence {
+  /** Index in its batch: the `b` masks and scores see. */
+  readonly b: number;
+  /** Tokens processed so far. */
+  length: number;
+  /** By layer: the cache of a KV-computing layer, else undefined. */
+  readonly caches: ReadonlyArray<LayerCache | undefined>;
+}
+
+export class ReferenceModel {
+  readonly layers: readonly LayerInfo[];
+  private readonly s: SchemeSpec;
+
+  constructor(readonly w: ModelWeights) {
+    this.s = w.scheme;
+    this.layers = analyseLayers(w.scheme);
+  }
+
+  newSequence(b = 0): ReferenceSequence {
+    return { b, length: 0, caches: this.layers.map((l) => (l.computesKv ? { keys: [], values: [], positions: [] } : undefined)) };
+  }
+
+  /** Token by token: the logits after `token` at position seq.length. */
+  step(seq: ReferenceSequence, token: number): Float64Array {
+    const t = seq.length;
+    let h = this.embed(token);
+    for (const l of this.layers) h = this.layerAt(seq, l, h, t, 'step');
+    seq.length = t + 1;
+    return this.logits(h);
+  }
+
+  /** Parallel prefill of a prompt into an empty sequence: the logits after each prompt token. */
+  prefill(seq: ReferenceSequence, tokens: readonly number[]): Float64Array[] {
+    if (seq.length !== 0) throw new Error('prefill: the reference prefills an empty sequence');
+    const n = tokens.length;
+    let H = tokens.map((tok) => this.embed(tok));
+    for (const g of iterationPlan(this.s)) {
+      const members = this.layers.slice(g.first, g.last + 1);
+      if (g.kind === 'cyclic') {
+        for (const l of members) {
+          const c = seq.caches[l.index];
+          if (c) {
+            c.keys = tokens.map(() => new Float64Array(this.s.heads.kv * this.s.headDim));
+            c.values = tokens.map(() => new Float64Array(this.s.heads.kv * this.s.valueDim));
+            c.positions = tokens.map((_, t) => t);
+          }
+        }
+      }
+      const input = H;
+      for (let pass = 0; pass < g.passes; pass++) {
+        H = input.map((x) => Float64Array.from(x));
+        for (const l of members) H = this.layerParallel(seq, l, H, n);
+      }
+    }
+    seq.length = n;
+    return H.map((x) => this.logits(x));
+  }
+
+  private embed(token: number): Float64Array {
+    const H = this.w.model.hiddenSize;
+    if (!Number.isInteger(token) || token < 0 || token >= this.w.model.vocabSize) throw new RangeError(`token ${token} is outside the vocabulary`);
+    return Float64Array.from(this.w.embed.subarray(token * H, (token + 1) * H));
+  }
+
+  private logits(h: Float64Array): Float64Array {
+    const { hiddenSize: H, vocabSize: V, rmsNormEps } = this.w.model;
+    return matVec(this.w.lmHead, rmsNorm(h, this.w.norm, rmsNormEps), V, H);
+  }
+
+  /** Rotated queries, and (when the layer computes KV) rotated keys and values, of one position. */
+  private project(l: LayerInfo, x: Float64Array, pos: number) {
+    const { q: Hq, kv: Hkv } = this.s.heads;
+    const D = this.s.headDim, Dv = this.s.valueDim, H = this.w.model.hiddenSize, theta = this.w.model.ropeTheta;
+    const lw = this.w.layers[l.index];
+    const q = matVec(lw.q, x, Hq * D, H);
+    ropeInPlace(q, Hq, D, pos, theta);
+    let k: Float64Array | undefined, v: Float64Array | undefined;
+    if (lw.k) {
+      k = matVec(lw.k, x, Hkv * D, H);
+      ropeInPlace(k, Hkv, D, pos, theta);
+    }
+    if (lw.v) v = matVec(lw.v, x, Hkv * Dv, H);
+    return { q, k, v };
+  }
+
+  /** The rest of a layer after attention: o_proj, residual, MLP, residual. */
+  private finish(l: LayerInfo, h: Float64Array, attn: Float64Array): Float64Array {
+    const { hiddenSize: H, intermediateSize: I, rmsNormEps } = this.w.model;
+    const lw = this.w.layers[l.index];
+    const o = matVec(lw.o, attn, H, this.s.heads.q * this.s.valueDim);
+    const h1 = h.map((x, i) => x + o[i]);
+    const m = swiglu(rmsNorm(h1, lw.postNorm, rmsNormEps), lw.gate, lw.up, lw.down, H, I);
+    return h1.map((x, i) => x + m[i]);
+  }
+
+  private layerAt(seq: ReferenceSequence, l: LayerInfo, h: Float64Array, t: number, _mode: 'step'): Float64Array {
+    const lw = this.w.layers[l.index];
+    const { q, k, v } = this.project(l, rmsNorm(h, lw.inputNorm, this.w.model.rmsNormEps), t);
+    const own = seq.caches[l.index];
+    if (own) {
+      own.keys.push(k ?? new Float64Array(0));
+      own.values.push(v ?? new Float64Array(0));
+      own.positions.push(t);
+    }
+    const literal = this.s.decode === 'lckvLiteralZeroFill' && l.attendsTop;
+    return this.finish(l, h, this.attend(seq, l, q, t, literal ? t - 1 : Infinity, literal));
+  }
+
+  private layerParallel(seq: ReferenceSequence, l: LayerInfo, H: Float64Array[], n: number): Float64Array[] {
+    const lw = this.w.layers[l.index];
+    const proj = H.map((h, t) => this.project(l, rmsNorm(h, lw.inputNorm, this.w.model.rmsNormEps), t));
+    const own = seq.caches[l.index];
+    if (own) {
+      own.keys = proj.map((p) => p.k ?? new Float64Array(0));
+      own.values = proj.map((p) => p.v ?? new Float64Array(0));
+      own.positions = proj.map((_, t) => t);
+    }
+    return H.map((h, t) => this.finish(l, h, this.attend(seq, l, proj[t].q, t, n, false)));
+  }
+
+  /**
+   * Attention of one position's queries over the first `count` slots of the sources' caches,
+   * under the layer's mask: causal or noDiagonal, the window when sliding, the scheme's extra mask;
+   * scores scaled, then the scheme's score function. `zeroSlot`: LCKV's literal decode.
+   */
+  private attend(seq: ReferenceSequence, l: LayerInfo, q: Float64Array, t: number, count: number, zeroSlot: boolean): Float64Array {
+    const { q: Hq, kv: Hkv } = this.s.heads;
+    const D = this.s.headDim, Dv = this.s.valueDim, G = Hq / Hkv;
+    const scale = this.s.attention.scale ?? 1 / Math.sqrt(D);
+    const K = seq.caches[l.keysFrom]!, V = seq.caches[l.valuesFrom]!;
+    const n = Math.min(count, K.positions.length, V.positions.length);
+    const out = new Float64Array(Hq * Dv);
+    const { mask, score } = this.s.attention;
+    for (let h = 0; h < Hq; h++) {
+      const kvh = Math.floor(h / G);
+      const logits: number[] = [];
+      const rows: Array<Float64Array | undefined> = [];
+      if (zeroSlot) logits.push(0), rows.push(undefined);
+      for (let j = 0; j < n; j++) {
+        const pos = K.positions[j];
+        let ok = l.diagonalMasked ? pos < t : pos <= t;
+        if (ok && l.window !== undefined) ok = t - l.window < pos;
+        if (ok && mask) ok = evaluateMask(mask, seq.b, h, t, pos);
+        if (!ok) continue;
+        let s = 0;
+        const kr = K.keys[j];
+        for (let d = 0; d < D; d++) s += q[h * D + d] * kr[kvh * D + d];
+        s *= scale;
+        if (score) s = score.def.fn(s, seq.b, h, t, pos, score.values);
+        logits.push(s);
+        rows.push(V.values[j]);
+      }
+      const m = Math.max(...logits);
+      if (logits.length === 0 || m === -Infinity) continue; // no admissible key: the row is 0
+      let z = 0;
+      const p = logits.map((s) => {
+        const e = Math.exp(s - m);
+        z += e;
+        return e;
+      });
+      for (let j = 0; j < p.length; j++) {
+        const vr = rows[j];
+        if (!vr) continue;
+        const wgt = p[j] / z;
+        for (let d = 0; d < Dv; d++) out[h * Dv + d] += wgt * vr[kvh * Dv + d];
+      }
+    }
+    return out;
+  }
+}
