@@ -10,10 +10,22 @@ import { runCampaigns } from './campaigns.ts';
 import { loadAddon } from '../api/native.ts';
 import { CONFIGS_DIR, GENERATED_DIR, PACKAGE_ROOT } from '../build/paths.ts';
 import { loadShipped } from '../api/shipped.ts';
+import { readManifest } from '../../codegen/manifest.ts';
+import { memoryFigures } from '../../codegen/scheme/cachePlan.ts';
+import { schemeOfDeclaration, type ManifestScheme } from '../../codegen/scheme/manifestScheme.ts';
+
+/** One line per shipped scheme: caches, KV bytes per token against standard, kernels it needs. */
+function schemeSummary(schemes: readonly ManifestScheme[]): string[] {
+  return schemes.map((m) => {
+    const mem = memoryFigures(schemeOfDeclaration(m.declaration), 2048);
+    const kernels = new Set(Object.values(m.kernels).flat()).size;
+    return `${m.exportName.padEnd(20)} ${String(mem.caches).padStart(2)} of ${m.declaration.layers} layers cache KV, ${(mem.bytesPerToken / 1024).toFixed(1)} KiB/token at 2048 (${(mem.bytesPerToken / mem.standardBytesPerToken).toFixed(3)}x standard), ${kernels} kernel(s) for all layers, prefill and decode`;
+  });
+}
 
 export async function demoCommand(): Promise<void> {
   const say = (s: string) => console.log(s);
-  say('1/4 generate: configs/ -> generated/');
+  say('1/5 generate: configs/ -> generated/');
   const set = await generateFromFiles(configFiles(CONFIGS_DIR), PACKAGE_ROOT);
   const diffs = diffGenerated(set, GENERATED_DIR);
   if (diffs.length) {
@@ -22,18 +34,22 @@ export async function demoCommand(): Promise<void> {
   }
   say(`    ${set.units.length} kernels: ${set.units.map(({ unit: u }) => (u.plan.target === 'cpp' ? u.name : `${u.name} (cuda ${u.plan.dtype})`)).join(', ')}`);
 
-  say('2/4 build the addon (cmake-js; cached by content)');
+  say('2/5 build the addon (cmake-js; cached by content)');
   const shipped = await loadShipped();
   say(`    ${shipped.addon.cached ? 'from the cache' : `built in ${shipped.addon.seconds.toFixed(1)} s`}: ${shipped.addon.path}`);
   say(`    device: ${JSON.stringify(loadAddon(shipped.addon.path).deviceReport())}`);
 
-  say('3/4 fuzz every kernel against the float64 reference (10 cases each, seed 42)');
-  const failed = await runCampaigns([...shipped.kernels.values()], { runs: 10, seed: 42 }, say, '    ');
+  say('3/5 fuzz every kernel against the float64 reference (10 cases each, seed 42)');
+  const kernels = [...new Set(shipped.kernels.values())];
+  const failed = await runCampaigns(kernels, { runs: 10, seed: 42 }, say, '    ');
 
-  say('4/4 benchmark (quick; `kvforge bench` for the full table)');
+  say('4/5 sharing schemes (configs/schemes.ts, compiled into generated/manifest.json)');
+  for (const line of schemeSummary(readManifest(GENERATED_DIR).schemes)) say(`    ${line}`);
+
+  say('5/5 benchmark (quick; `kvforge bench` for the full table)');
   const report = await runBench(shipped, { threads: os.availableParallelism(), reps: 5, warmup: 1, quick: true }, (s) => say(`    ${s}`));
   say(formatBench(report));
   say('');
-  say(failed ? `summary: ${failed} kernel(s) FAILED the fuzz campaign` : `summary: ${shipped.kernels.size} kernels generated, built and verified`);
+  say(failed ? `summary: ${failed} kernel(s) FAILED the fuzz campaign` : `summary: ${kernels.length} kernels generated, built and verified`);
   if (failed) process.exitCode = 1;
 }
