@@ -58,6 +58,7 @@ export const DIAGNOSTICS = {
   KVF4010: 'output folder not created by kvforge gen',
   KVF4011: 'unsafe path in the output folder',
   KVF4012: 'generated kernel manifest not usable',
+  KVF4014: 'checkpoint not usable',
   // internal
   KVF9001: 'internal error (a bug in kvforge; please report it)',
 } as const;
