@@ -9,6 +9,8 @@ import { KvforgeError } from '../dsl/diagnostics.ts';
 import { readModelConfig } from '../dsl/scheme/hfConfig.ts';
 import type { ModelShape } from '../dsl/scheme/modelShape.ts';
 import { isSchemeSpec, type SchemeSpec } from '../dsl/scheme/scheme.ts';
+import { declarationOf, schemeOfDeclaration } from './scheme/manifestScheme.ts';
+import { canonicalJson } from './hash.ts';
 
 export interface NamedScheme {
   readonly file: string;
@@ -19,9 +21,28 @@ export interface NamedScheme {
   readonly model?: ModelShape;
 }
 
+/**
+ * An export that has a scheme's form is taken only if it is one: rebuilt through scheme() (every
+ * check of the DSL) and compared, so a hand-made or edited object (`{ ...s, window: -5 }`) is
+ * KVF4004 naming the export, not a wrong plan or a crash further on.
+ */
+export function checkSchemeExport(file: string, exportName: string, s: SchemeSpec): SchemeSpec {
+  let rebuilt: SchemeSpec;
+  try {
+    rebuilt = schemeOfDeclaration(declarationOf(s));
+  } catch (e) {
+    const why = e instanceof KvforgeError ? e.detail : 'its fields are not those scheme() returns';
+    throw new KvforgeError('KVF4004', `${file}: export '${exportName}' looks like a scheme but is not one scheme() accepts: ${why}`, { hint: 'build it with scheme({ ... })' });
+  }
+  if (canonicalJson(declarationOf(rebuilt)) !== canonicalJson(declarationOf(s))) {
+    throw new KvforgeError('KVF4004', `${file}: export '${exportName}' looks like a scheme but differs from what scheme() makes of its own fields`, { hint: 'build it with scheme({ ... }) and do not edit the result' });
+  }
+  return s;
+}
+
 /** Schemes of a module's exports (none is not an error here: a file may hold only variants). */
 export function schemesOf(mod: Record<string, unknown>, file: string): NamedScheme[] {
-  return Object.keys(mod).filter((k) => isSchemeSpec(mod[k])).sort().map((k) => ({ file, exportName: k, scheme: mod[k] as SchemeSpec }));
+  return Object.keys(mod).filter((k) => isSchemeSpec(mod[k])).sort().map((k) => ({ file, exportName: k, scheme: checkSchemeExport(file, k, mod[k] as SchemeSpec) }));
 }
 
 export async function loadSchemes(file: string): Promise<NamedScheme[]> {
@@ -34,7 +55,7 @@ export async function loadSchemes(file: string): Promise<NamedScheme[]> {
     } catch (e) {
       throw new KvforgeError('KVF2010', `${file}: not valid JSON: ${(e as Error).message}`);
     }
-    const { scheme, model } = readModelConfig(json, { source: file, name: path.basename(path.dirname(abs)) || 'config' });
+    const { scheme, model } = readModelConfig(json, { source: file, name: path.basename(path.dirname(abs)) });
     return [{ file, exportName: 'config', scheme, model }];
   }
   let mod: Record<string, unknown>;
@@ -42,7 +63,7 @@ export async function loadSchemes(file: string): Promise<NamedScheme[]> {
     mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
   } catch (e) {
     if (e instanceof KvforgeError) throw e;
-    throw new KvforgeError('KVF4004', `could not load ${file}: ${(e as Error).message}`, {
+    throw new KvforgeError('KVF4004', `could not load ${file}: ${e instanceof Error ? e.message : `it threw ${String(e)}`}`, {
       hint: "a scheme file is a TypeScript or JavaScript module that imports from 'kvforge' and exports scheme(...) results",
     });
   }

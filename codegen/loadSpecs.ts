@@ -14,6 +14,7 @@ import { types } from 'node:util';
 import { KvforgeError } from '../dsl/diagnostics.ts';
 import { isSchemeSpec, type SchemeSpec } from '../dsl/scheme/scheme.ts';
 import { schemeVariants, type VariantKey } from './scheme/variants.ts';
+import { checkSchemeExport } from './loadSchemes.ts';
 
 export interface NamedSpec {
   /** File the spec came from, relative to `root` when given. */
@@ -37,7 +38,7 @@ export async function loadSpecs(file: string, root?: string): Promise<NamedSpec[
     mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
   } catch (e) {
     if (e instanceof KvforgeError) throw e;
-    throw new KvforgeError('KVF4004', `could not load ${file}: ${(e as Error).message}`, {
+    throw new KvforgeError('KVF4004', `could not load ${file}: ${e instanceof Error ? e.message : `it threw ${String(e)}`}`, {
       hint: "the file must be a TypeScript or JavaScript module that imports from 'kvforge' and exports defineAttention(...) results",
     });
   }
@@ -52,7 +53,7 @@ export async function loadSpecs(file: string, root?: string): Promise<NamedSpec[
   const plans = readKernelPlans(file, mod.kernelPlans, names, schemes, mod);
   const out: NamedSpec[] = names.map((k) => ({ file: rel, exportName: k, spec: mod[k] as AttentionSpec, plans: plans.get(k) ?? [{}] }));
   for (const k of schemes) {
-    const spec = mod[k] as SchemeSpec;
+    const spec = checkSchemeExport(file, k, mod[k] as SchemeSpec);
     for (const v of schemeVariants(spec)) {
       const withParams = v.windows !== undefined;
       const own = plans.get(k) ?? [{}];

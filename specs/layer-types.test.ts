@@ -109,3 +109,17 @@ describe('layer_types errors name the token and its position', () => {
     expect(e.message).toMatch(/layer 1 takes keys from layer 1 and values from layer 0/);
   });
 });
+
+describe('regressions from a hostile review', () => {
+  it('a string with the wrong token count says so before judging a token', () => {
+    const lckv22 = ['0', ...Array.from({ length: 20 }, () => '20'), '21'].join('_');
+    expect(caught(() => parseLayerTypes(lckv22, 4)).message).toMatch(/has 22 tokens for 4 layers/);
+  });
+  it('hints: 3S -> 3s; no hint made of a huge number; a huge index is shortened in the message', () => {
+    expect(caught(() => parseLayerTypes('0_3S')).hint).toMatch(/did you mean '3s'/);
+    const e = caught(() => parseLayerTypes(`0_0${'9'.repeat(400)}`));
+    expect(e.hint).not.toMatch(/Infinity/);
+    const big = caught(() => parseLayerTypes(`0_${'9'.repeat(400)}`));
+    expect(big.message.length).toBeLessThan(300);
+  });
+});

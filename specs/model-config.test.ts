@@ -49,8 +49,8 @@ describe('config.json import', () => {
     expect(e.message).toContain(`cfg/config.json: '${k}' is missing`);
   });
   it.each([
-    [{ num_hidden_layers: 0 }, /'num_hidden_layers' must be an integer >= 1, got 0/],
-    [{ num_hidden_layers: '22' }, /'num_hidden_layers' must be an integer >= 1, got "22"/],
+    [{ num_hidden_layers: 0 }, /'num_hidden_layers' must be an integer in 1\.\.4096, got 0/],
+    [{ num_hidden_layers: '22' }, /'num_hidden_layers' must be an integer in 1\.\.4096, got "22"/],
     [{ num_attention_heads: 2.5 }, /'num_attention_heads' must be an integer/],
     [{ num_key_value_heads: 5 }, /'num_attention_heads' \(32\) is not a multiple of 'num_key_value_heads' \(5\)/],
     [{ hidden_size: 2050 }, /'hidden_size' \(2050\) is not a multiple of 'num_attention_heads' \(32\) and 'head_dim' is missing/],
@@ -59,9 +59,9 @@ describe('config.json import', () => {
     [{ rms_norm_eps: 'tiny' }, /'rms_norm_eps' must be a positive number/],
     [{ tie_word_embeddings: 'yes' }, /'tie_word_embeddings' must be true or false/],
     [{ force_nodiag: 1 }, /'force_nodiag' must be true or false/],
-    [{ forward_passes: 0 }, /'forward_passes' must be an integer >= 1/],
-    [{ backward_passes: -1 }, /'backward_passes' must be an integer >= 0/],
-    [{ sliding_window: 0 }, /'sliding_window' must be an integer >= 1/],
+    [{ forward_passes: 0 }, /'forward_passes' must be an integer in 1\.\.1024/],
+    [{ backward_passes: -1 }, /'backward_passes' must be an integer in 0\.\.1024/],
+    [{ sliding_window: 0 }, /'sliding_window' must be an integer in 1\.\.2147483647/],
     [{ torch_dtype: 'float64' }, /'torch_dtype' must be one of float32, float16, bfloat16/],
     [{ layer_types: 5 }, /'layer_types' must be a string/],
   ])('%j', (patch, re) => {
@@ -72,7 +72,7 @@ describe('config.json import', () => {
   it('a layer_types that contradicts num_hidden_layers is KVF2008 naming both', () => {
     const e = caught(() => readModelConfig({ ...TINY, num_hidden_layers: 21 }, { source: 'x.json' }));
     expect(e.code).toBe('KVF2008');
-    expect(e.message).toMatch(/x\.json: 'layer_types'.*out of range: the scheme has 21 layers/);
+    expect(e.message).toMatch(/x\.json: 'layer_types': layer_types has 22 tokens for 21 layers/);
     expect(caught(() => readModelConfig({ ...TINY, layer_types: '0_1' })).message).toMatch(/'layer_types': layer_types has 2 tokens for 22 layers/);
     expect(caught(() => readModelConfig({ ...TINY, layer_types: '0_x' })).code).toBe('KVF2008');
   });
@@ -89,5 +89,22 @@ describe('config.json import', () => {
     expect(caught(() => writeModelConfig(vd, model)).message).toMatch(/valueDim 16 != headDim 8/);
     const lit = scheme({ layers: 2, heads: { q: 4, kv: 2 }, headDim: 8, decode: 'lckvLiteralZeroFill' });
     expect(caught(() => writeModelConfig(lit, model)).message).toMatch(/lckvLiteralZeroFill/);
+  });
+});
+
+describe('config.json regressions from a hostile review', () => {
+  it('each bad key is named once, as itself', () => {
+    const e = caught(() => readModelConfig({ ...TINY, force_nodiag: 'true' }, { source: 'c.json' }));
+    expect(e.message).toMatch(/c\.json: 'force_nodiag' must be true or false/);
+    expect(e.message.match(/c\.json/g)).toHaveLength(1);
+    for (const d of ['toString', 'constructor', '__proto__']) {
+      expect(caught(() => readModelConfig({ ...TINY, torch_dtype: d })).message).toMatch(/'torch_dtype' must be one of float32, float16, bfloat16/);
+    }
+    expect(caught(() => readModelConfig({ ...TINY, num_hidden_layers: 100000000, layer_types: undefined })).message).toMatch(/'num_hidden_layers' must be an integer in 1\.\.4096/);
+    expect(caught(() => readModelConfig({ ...TINY, forward_passes: 1e300 })).message).toMatch(/'forward_passes' must be an integer in 1\.\.1024/);
+  });
+  it('a folder name with control characters becomes a printable scheme name; null options are the defaults', () => {
+    expect(readModelConfig(TINY, { name: 'run\u001b[31m' }).scheme.name).toBe('run\\u{1b}[31m');
+    expect(readModelConfig(TINY, null).scheme.name).toBe('layer_types');
   });
 });

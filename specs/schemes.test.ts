@@ -244,8 +244,8 @@ describe('scheme() errors are KVF2009 at the user\'s line', () => {
   const line = (e: { location?: { file: string; line: number } }) => e.location?.file.endsWith('schemes.test.ts') ? e.location.line : -1;
   it.each([
     [() => scheme(undefined as never), /takes an options object/],
-    [() => scheme({ ...shape, layers: 0 }), /layers must be a positive integer/],
-    [() => scheme({ ...shape, layers: 2.5 }), /layers must be a positive integer/],
+    [() => scheme({ ...shape, layers: 0 }), /layers must be an integer in 1\.\.4096/],
+    [() => scheme({ ...shape, layers: 2.5 }), /layers must be an integer in 1\.\.4096/],
     [() => scheme({ ...shape, layers: 2, kv: [0] }), /kv lists 1 entries for 2 layers/],
     [() => scheme({ ...shape, layers: 2, kv: [0, 2] }), /kv\[1\]: the entry must be a layer index in 0..1, got 2/],
     [() => scheme({ ...shape, layers: 2, kv: [0, { from: -1 }] }), /kv\[1\]: from must be a layer index/],
@@ -255,9 +255,9 @@ describe('scheme() errors are KVF2009 at the user\'s line', () => {
     [() => scheme({ ...shape, layers: 2, kv: [0, null as never] }), /expected a layer index or an object, got null/],
     [() => scheme({ ...shape, layers: 2, kv: 7 as never }), /kv must be a layer_types string/],
     [() => scheme({ ...shape, layers: 2, windw: 3 } as never), /unknown option\(s\) 'windw'/],
-    [() => scheme({ ...shape, layers: 2, window: 0 }), /window must be a positive integer/],
-    [() => scheme({ ...shape, layers: 2, iterations: { m: 0 } }), /iterations.m must be a positive integer/],
-    [() => scheme({ ...shape, layers: 2, iterations: { b: -1 } }), /iterations.b must be a non-negative integer/],
+    [() => scheme({ ...shape, layers: 2, window: 0 }), /window must be an integer in 1\.\.2147483647/],
+    [() => scheme({ ...shape, layers: 2, iterations: { m: 0 } }), /iterations.m must be an integer in 1\.\.1024/],
+    [() => scheme({ ...shape, layers: 2, iterations: { b: -1 } }), /iterations.b must be an integer in 0\.\.1024/],
     [() => scheme({ ...shape, layers: 2, decode: 'literal' as never }), /decode must be 'exact' or 'lckvLiteralZeroFill'/],
     [() => scheme({ ...shape, layers: 2, dtype: 'f64' as never }), /dtype must be one of f32, f16, bf16/],
     [() => scheme({ ...shape, layers: 2, forceNoDiagonal: 1 as never }), /forceNoDiagonal must be true or false/],
@@ -287,5 +287,44 @@ describe('scheme() errors are KVF2009 at the user\'s line', () => {
     expect(Object.isFrozen(s) && Object.isFrozen(s.table) && Object.isFrozen(s.table[3])).toBe(true);
     expect(s.name).toBe('lckv(warmup=2)');
     expect(JSON.parse(JSON.stringify(s.table))).toEqual(s.table as LayerTable);
+  });
+});
+
+describe('regressions from a hostile review', () => {
+  it('a hole in a kv list is KVF2009, not a crash later', () => {
+    // eslint-disable-next-line no-sparse-arrays
+    expect(caught(() => scheme({ ...shape, layers: 3, kv: [0, , 2] as never })).message).toMatch(/kv\[1\]: missing entry/);
+    expect(caught(() => scheme({ ...shape, layers: 3, kv: new Array(3) as never })).message).toMatch(/kv\[0\]: missing entry/);
+  });
+  it('layer counts, windows and passes are bounded', () => {
+    for (const layers of [4097, 2 ** 32, 1e9]) expect(caught(() => scheme({ ...shape, layers })).message).toMatch(/layers must be an integer in 1\.\.4096/);
+    expect(caught(() => scheme({ ...shape, layers: 2, window: 2 ** 31 })).message).toMatch(/window must be an integer in 1\.\.2147483647/);
+    expect(caught(() => scheme({ ...shape, layers: 2, kv: [0, { from: 0, sliding: true, window: 2 ** 40 }] })).message).toMatch(/kv\[1\]: window must be an integer/);
+    expect(caught(() => scheme({ ...shape, layers: 2, iterations: { m: 1e300 } })).message).toMatch(/iterations\.m must be an integer in 1\.\.1024/);
+    expect(caught(() => scheme({ ...shape, layers: 2, iterations: { m: 2, c: 1 } as never })).message).toMatch(/iterations: unknown field\(s\) 'c'/);
+  });
+  it('4096 layers that all read one sliding layer: no stack overflow, linear work', () => {
+    const s = scheme({ ...shape, layers: 4096, kv: Array.from({ length: 4096 }, () => ({ from: 4095, sliding: true })) });
+    expect(cachePlan(s)).toEqual([expect.objectContaining({ owner: 4095, retention: { kind: 'window', window: 4096 } })]);
+    expect(iterationPlan(s)).toEqual([{ kind: 'cyclic', first: 0, last: 4095, passes: 9 }]);
+  });
+  it('the cross-layer study by KV layer count: sandwich-top / -middle with n = 3 on 22 layers are LCKV\'s', () => {
+    expect(types(at22(crossLayer('sandwich', 'top', { kvLayers: 3 })))).toBe(types(at22(lckv({ warmup: 2 }))));
+    expect(types(at22(crossLayer('sandwich', 'middle', { kvLayers: 3 })))).toBe(types(at22(sandwichMiddle())));
+    expect(types(at22(crossLayer('pizza', 'bottom', { kvLayers: 11 })))).toBe(types(at22(crossLayer('pizza', 'bottom', { reduction: 2 }))));
+    // lasagna: groups of `reduction` layers, the last one shorter.
+    expect(types(scheme({ ...shape, layers: 7, kv: crossLayer('lasagna', 'bottom', { reduction: 3 }) }))).toBe('0_0_0_3_3_3_6');
+    expect(caught(() => scheme({ ...shape, layers: 2, kv: crossLayer('pizza', 'top', { kvLayers: 3 }) })).message).toMatch(/3 KV layers are more than the 2 layers/);
+  });
+});
+
+import { checkSchemeExport } from '../codegen/loadSchemes.ts';
+describe('an export that only looks like a scheme', () => {
+  const s = scheme({ ...shape, layers: 2 });
+  it('is KVF4004 naming the export', () => {
+    expect(caught(() => checkSchemeExport('f.ts', 'edited', { ...s, window: -5 })).message).toMatch(/f\.ts: export 'edited' looks like a scheme but is not one scheme\(\) accepts: window must be/);
+    expect(caught(() => checkSchemeExport('f.ts', 'b', { ...s, table: [{ keysFrom: 7, valuesFrom: 7, sliding: false }, s.table[1]] })).message).toMatch(/kv\[0\]: keysFrom must be a layer index/);
+    expect(caught(() => checkSchemeExport('f.ts', 'c', { ...s, heads: { q: 3, kv: 1 } })).code).toBe('KVF4004');
+    expect(checkSchemeExport('f.ts', 'ok', s)).toBe(s);
   });
 });

@@ -37,7 +37,7 @@ export function cachePlan(s: SchemeSpec): readonly CacheEntry[] {
     const fullReaders = l.readers.filter((r) => !layers[r].sliding);
     const retention: Retention = fullReaders.length > 0
       ? { kind: 'full' }
-      : { kind: 'window', window: Math.max(...l.readers.map((r) => layers[r].window!)) };
+      : { kind: 'window', window: l.readers.reduce((w, r) => Math.max(w, layers[r].window!), 0) };
     const rowBytes = s.heads.kv * ((l.cachesKeys ? s.headDim : 0) + (l.cachesValues ? s.valueDim : 0)) * bytes;
     return Object.freeze({
       owner: l.index, readers: l.readers, keys: l.cachesKeys, values: l.cachesValues,

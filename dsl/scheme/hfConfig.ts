@@ -19,8 +19,9 @@
  */
 import { KvforgeError } from '../diagnostics.ts';
 import { printLayerTypes } from './layerTypes.ts';
+import { printable } from '../name.ts';
 import { MODEL_DEFAULTS, type ModelShape } from './modelShape.ts';
-import { DEFAULT_ITERATIONS, DEFAULT_WINDOW, scheme, type KvDType, type SchemeSpec } from './scheme.ts';
+import { DEFAULT_ITERATIONS, DEFAULT_WINDOW, MAX_LAYERS, MAX_PASSES, MAX_WINDOW, scheme, type KvDType, type SchemeSpec } from './scheme.ts';
 
 export interface ModelConfig {
   readonly scheme: SchemeSpec;
@@ -31,7 +32,8 @@ const TORCH_DTYPES: Readonly<Record<string, KvDType>> = { float32: 'f32', float1
 const DTYPE_NAMES: Readonly<Record<KvDType, string>> = { f32: 'float32', f16: 'float16', bf16: 'bfloat16' };
 
 /** Read a parsed config.json; `source` (a file name) prefixes every error. */
-export function readModelConfig(json: unknown, opts: { source?: string; name?: string } = {}): ModelConfig {
+export function readModelConfig(json: unknown, opts: { source?: string; name?: string } | null = {}): ModelConfig {
+  opts ??= {};
   const where = opts.source ? `${opts.source}: ` : '';
   const fail = (detail: string, hint?: string): never => {
     throw new KvforgeError('KVF2010', `${where}${detail}`, { hint });
@@ -39,10 +41,12 @@ export function readModelConfig(json: unknown, opts: { source?: string; name?: s
   if (typeof json !== 'object' || json === null || Array.isArray(json)) fail(`a config is a JSON object, got ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json}`);
   const c = json as Record<string, unknown>;
   const has = (k: string) => Object.prototype.hasOwnProperty.call(c, k) && c[k] !== null && c[k] !== undefined;
-  const int = (k: string, min: number, dflt?: number): number => {
+  const int = (k: string, min: number, dflt?: number, max = Number.MAX_SAFE_INTEGER): number => {
     if (!has(k)) return dflt ?? fail(`'${k}' is missing`, `add "${k}": <integer >= ${min}>`);
     const v = c[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(`'${k}' must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      fail(`'${k}' must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`}, got ${JSON.stringify(v)}`);
+    }
     return v as number;
   };
   const num = (k: string, dflt: number): number => {
@@ -56,7 +60,7 @@ export function readModelConfig(json: unknown, opts: { source?: string; name?: s
     if (typeof c[k] !== 'boolean') fail(`'${k}' must be true or false, got ${JSON.stringify(c[k])}`);
     return c[k] as boolean;
   };
-  const layers = int('num_hidden_layers', 1);
+  const layers = int('num_hidden_layers', 1, undefined, MAX_LAYERS);
   const q = int('num_attention_heads', 1);
   const kv = int('num_key_value_heads', 1, q);
   if (q % kv !== 0) fail(`'num_attention_heads' (${q}) is not a multiple of 'num_key_value_heads' (${kv})`);
@@ -70,24 +74,26 @@ export function readModelConfig(json: unknown, opts: { source?: string; name?: s
     if (typeof c.layer_types !== 'string') fail(`'layer_types' must be a string such as "0_20_20_21", got ${JSON.stringify(c.layer_types)}`);
     kvText = c.layer_types as string;
   }
-  const window = int('sliding_window', 1, DEFAULT_WINDOW);
-  const m = int('forward_passes', 1, DEFAULT_ITERATIONS.m);
-  const b = int('backward_passes', 0, DEFAULT_ITERATIONS.b);
+  const window = int('sliding_window', 1, DEFAULT_WINDOW, MAX_WINDOW);
+  const m = int('forward_passes', 1, DEFAULT_ITERATIONS.m, MAX_PASSES);
+  const b = int('backward_passes', 0, DEFAULT_ITERATIONS.b, MAX_PASSES);
+  const forceNoDiagonal = bool('force_nodiag', false);
   let dtype: KvDType = 'bf16';
   if (has('torch_dtype')) {
-    const d = TORCH_DTYPES[String(c.torch_dtype)];
-    if (typeof c.torch_dtype !== 'string' || d === undefined) fail(`'torch_dtype' must be one of ${Object.keys(TORCH_DTYPES).join(', ')}, got ${JSON.stringify(c.torch_dtype)}`);
-    dtype = d;
+    const d = typeof c.torch_dtype === 'string' && Object.hasOwn(TORCH_DTYPES, c.torch_dtype) ? TORCH_DTYPES[c.torch_dtype] : undefined;
+    if (d === undefined) fail(`'torch_dtype' must be one of ${Object.keys(TORCH_DTYPES).join(', ')}, got ${JSON.stringify(c.torch_dtype)}`);
+    dtype = d!;
   }
   let spec: SchemeSpec;
   try {
     spec = scheme({
-      layers, heads: { q, kv }, headDim, kv: kvText, window, forceNoDiagonal: bool('force_nodiag', false),
-      iterations: { m, b }, dtype, name: opts.name ?? (kvText === undefined ? 'standard' : 'layer_types'),
+      layers, heads: { q, kv }, headDim, kv: kvText, window, forceNoDiagonal,
+      iterations: { m, b }, dtype, name: opts.name === undefined || opts.name === '' ? (kvText === undefined ? 'standard' : 'layer_types') : printable(opts.name),
     });
   } catch (e) {
     if (!(e instanceof KvforgeError)) throw e;
-    const key = e.code === 'KVF2008' ? "'layer_types'" : e.code === 'KVF2004' ? "'head_dim'" : 'the attention keys';
+    // Every key was checked above; what scheme() still refuses is the layer table or the head dims.
+    const key = e.code === 'KVF2008' ? "'layer_types'" : e.code === 'KVF2004' ? "'head_dim'" : 'the model shape';
     throw new KvforgeError(e.code === 'KVF2008' ? 'KVF2008' : 'KVF2010', `${where}${key}: ${e.detail}`, { hint: e.hint });
   }
   const model: ModelShape = Object.freeze({

@@ -32,6 +32,11 @@ export function parseLayerTypes(text: string, layers?: number): LayerTable {
   for (let i = 0, at = 0; i < tokens.length; at += tokens[i].length + 1, i++) starts.push(at);
   const L = layers ?? tokens.length;
   const where = (i: number) => `token ${i} ('${shown(tokens[i])}', layer ${i}) at character ${starts[i] + 1}`;
+  if (layers !== undefined && tokens.length !== layers) {
+    throw new KvforgeError('KVF2008', `layer_types has ${tokens.length} tokens for ${layers} layers`, {
+      hint: tokens.length < layers ? `add ${layers - tokens.length} token(s)` : `the extra tokens start at character ${starts[layers] + 1}`,
+    });
+  }
   const out: LayerKv[] = [];
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i];
@@ -39,14 +44,9 @@ export function parseLayerTypes(text: string, layers?: number): LayerTable {
     if (!m) throw new KvforgeError('KVF2008', `${where(i)}: ${whyBad(t)}`, { hint: hintFor(t) });
     const j = Number(m[1]);
     if (j >= L) {
-      throw new KvforgeError('KVF2008', `${where(i)}: layer ${m[1]} is out of range: the scheme has ${L} layers (0..${L - 1})`);
+      throw new KvforgeError('KVF2008', `${where(i)}: layer ${shown(m[1])} is out of range: the scheme has ${L} layers (0..${L - 1})`);
     }
     out.push(Object.freeze({ keysFrom: j, valuesFrom: j, sliding: m[2] === 's' }));
-  }
-  if (layers !== undefined && tokens.length !== layers) {
-    throw new KvforgeError('KVF2008', `layer_types has ${tokens.length} tokens for ${layers} layers`, {
-      hint: tokens.length < layers ? `add ${layers - tokens.length} token(s)` : `the extra tokens start at character ${starts[layers] + 1}`,
-    });
   }
   return Object.freeze(out);
 }
@@ -82,7 +82,7 @@ function whyBad(t: string): string {
 
 function hintFor(t: string): string {
   const digits = /[0-9]+/.exec(t)?.[0];
-  const canonical = digits === undefined ? undefined : `${Number(digits)}${/s\s*$/.test(t) ? 's' : ''}`;
+  const canonical = digits === undefined || digits.length > 15 ? undefined : `${Number(digits)}${/[sS]\s*$/.test(t) ? 's' : ''}`;
   return canonical !== undefined && canonical !== t ? `did you mean '${canonical}'?` : "a token is a layer index such as 3, or 3s for a sliding-window layer";
 }
 

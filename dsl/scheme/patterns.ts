@@ -64,21 +64,27 @@ export type ShareTarget = 'bottom' | 'top' | 'middle';
  * `reduction` layers (the last may be shorter). Each group attends to its bottom, top or middle
  * (first + floor((last - first) / 2)) layer.
  */
-export function crossLayer(partition: Partition, target: ShareTarget, o: { reduction: number }): KvPattern {
-  const name = `${partition}-${target}(reduction=${o?.reduction})`;
+export function crossLayer(partition: Partition, target: ShareTarget, o: { readonly reduction: number } | { readonly kvLayers: number }): KvPattern {
+  const byN = o !== null && typeof o === 'object' && 'kvLayers' in o;
+  const name = byN ? `${partition}-${target}(kvLayers=${(o as { kvLayers: number }).kvLayers})` : `${partition}-${target}(reduction=${(o as { reduction?: number })?.reduction})`;
   if (!['pizza', 'sandwich', 'lasagna'].includes(partition)) {
     throw new KvforgeError('KVF2009', `crossLayer: unknown partition '${String(partition)}'`, { hint: "'pizza', 'sandwich' or 'lasagna'" });
   }
   if (!['bottom', 'top', 'middle'].includes(target)) {
     throw new KvforgeError('KVF2009', `crossLayer: unknown target '${String(target)}'`, { hint: "'bottom', 'top' or 'middle'" });
   }
-  const r = nonNegInt('reduction', o?.reduction, 'crossLayer');
-  if (r < 1) throw new KvforgeError('KVF2009', 'crossLayer: reduction must be at least 1');
+  const given = byN ? nonNegInt('kvLayers', (o as { kvLayers: number }).kvLayers, 'crossLayer') : nonNegInt('reduction', (o as { reduction: number })?.reduction, 'crossLayer');
+  if (given < 1) throw new KvforgeError('KVF2009', `crossLayer: ${byN ? 'kvLayers' : 'reduction'} must be at least 1`);
   return pattern(name, (L) => {
-    if (L % r !== 0) {
-      throw new KvforgeError('KVF2009', `${name}: ${L} layers are not a multiple of the reduction ${r} (n = L / reduction KV layers must be an integer)`);
+    if (byN && given > L) throw new KvforgeError('KVF2009', `${name}: ${given} KV layers are more than the ${L} layers`);
+    if (!byN && L % given !== 0 && partition !== 'lasagna') {
+      throw new KvforgeError('KVF2009', `${name}: ${L} layers are not a multiple of the reduction ${given} (n = L / reduction KV layers must be an integer)`, {
+        hint: `or give the KV layer count itself: crossLayer('${partition}', '${target}', { kvLayers: n })`,
+      });
     }
-    const n = L / r;
+    // n KV layers; lasagna's groups are `reduction` layers (the last may be shorter), or ceil(L / n) given n.
+    const n = byN ? given : Math.ceil(L / given);
+    const r = byN ? Math.ceil(L / given) : given;
     const pick = (first: number, last: number) => (target === 'bottom' ? first : target === 'top' ? last : first + Math.floor((last - first) / 2));
     const rows: LayerKv[] = Array.from({ length: L }, (_, i) => self(i));
     const group = (first: number, last: number) => {

@@ -18,6 +18,10 @@ import { isKvPattern, standard, type KvPattern } from './patterns.ts';
 /** LCKV's defaults: sliding window 4096, m = 7 forward and b = 2 backward passes. */
 export const DEFAULT_WINDOW = 4096;
 export const DEFAULT_ITERATIONS = Object.freeze({ m: 7, b: 2 });
+/** Bounds that keep every derived table small and every window an int32 kernel parameter. */
+export const MAX_LAYERS = 4096;
+export const MAX_PASSES = 1024;
+export const MAX_WINDOW = 2 ** 31 - 1;
 
 /**
  * 'exact' (decision): a top-attending layer's decode step t reads its target's tokens 0..t-1,
@@ -102,7 +106,7 @@ export function scheme(o: SchemeOptions): SchemeSpec {
   }
   const unknown = Object.keys(o).filter((k) => !OPTION_KEYS.includes(k));
   if (unknown.length) fail(`unknown option(s) ${unknown.map((k) => `'${k}'`).join(', ')}`, `options: ${OPTION_KEYS.join(', ')}`);
-  if (!isPosInt(o.layers)) fail(`layers must be a positive integer, got ${String(o.layers)}`);
+  if (!isPosInt(o.layers) || o.layers > MAX_LAYERS) fail(`layers must be an integer in 1..${MAX_LAYERS}, got ${String(o.layers)}`);
   const L = o.layers;
 
   // Heads, dims, score, extra mask and scale: checked by defineAttention, reported at this call.
@@ -140,13 +144,16 @@ export function scheme(o: SchemeOptions): SchemeSpec {
   }
 
   const window = o.window ?? patternWindow ?? DEFAULT_WINDOW;
-  if (!isPosInt(window)) fail(`window must be a positive integer, got ${String(o.window)}`);
+  if (!isPosInt(window) || window > MAX_WINDOW) fail(`window must be an integer in 1..${MAX_WINDOW}, got ${String(o.window)}`);
   if (o.forceNoDiagonal !== undefined && typeof o.forceNoDiagonal !== 'boolean') fail(`forceNoDiagonal must be true or false, got ${String(o.forceNoDiagonal)}`);
   const it = o.iterations ?? {};
   if (typeof it !== 'object' || it === null) fail('iterations must be { m, b }');
   const m = it.m ?? DEFAULT_ITERATIONS.m, b = it.b ?? DEFAULT_ITERATIONS.b;
-  if (!isPosInt(m)) fail(`iterations.m must be a positive integer, got ${String(it.m)}`);
-  if (!(Number.isInteger(b) && b >= 0)) fail(`iterations.b must be a non-negative integer, got ${String(it.b)}`);
+  if (Array.isArray(it)) fail('iterations must be { m, b }, got an array');
+  const extraIt = Object.keys(it).filter((k) => k !== 'm' && k !== 'b');
+  if (extraIt.length) fail(`iterations: unknown field(s) ${extraIt.map((k) => `'${k}'`).join(', ')}`, 'iterations takes m and b');
+  if (!isPosInt(m) || m > MAX_PASSES) fail(`iterations.m must be an integer in 1..${MAX_PASSES}, got ${String(it.m)}`);
+  if (!(Number.isInteger(b) && b >= 0 && b <= MAX_PASSES)) fail(`iterations.b must be an integer in 0..${MAX_PASSES}, got ${String(it.b)}`);
   const decode = o.decode ?? 'exact';
   if (decode !== 'exact' && decode !== 'lckvLiteralZeroFill') fail(`decode must be 'exact' or 'lckvLiteralZeroFill', got ${String(o.decode)}`);
   const dtype = o.dtype ?? 'bf16';
@@ -170,6 +177,7 @@ function readEntries(list: readonly unknown[], L: number): LayerTable {
     if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x >= L) bad(i, `${what} must be a layer index in 0..${L - 1}, got ${String(x)}`);
     return x as number;
   };
+  for (let i = 0; i < list.length; i++) if (!(i in list)) bad(i, 'missing entry (a hole in the list)');
   return Object.freeze(list.map((e, i): LayerKv => {
     if (typeof e === 'number') return Object.freeze({ keysFrom: layer(i, 'the entry', e), valuesFrom: e, sliding: false });
     if (typeof e !== 'object' || e === null || Array.isArray(e)) return bad(i, `expected a layer index or an object, got ${e === null ? 'null' : Array.isArray(e) ? 'an array' : typeof e}`);
@@ -182,7 +190,7 @@ function readEntries(list: readonly unknown[], L: number): LayerTable {
     const v = 'from' in r ? k : layer(i, 'valuesFrom', r.valuesFrom);
     if (r.sliding !== undefined && typeof r.sliding !== 'boolean') bad(i, `sliding must be true or false, got ${String(r.sliding)}`);
     if (r.window !== undefined) {
-      if (!isPosInt(r.window)) bad(i, `window must be a positive integer, got ${String(r.window)}`);
+      if (!isPosInt(r.window) || r.window > MAX_WINDOW) bad(i, `window must be an integer in 1..${MAX_WINDOW}, got ${String(r.window)}`);
       if (r.sliding !== true) bad(i, 'a window is given but the layer is not sliding', 'add sliding: true');
     }
     const row: LayerKv = r.window === undefined

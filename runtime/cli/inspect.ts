@@ -60,7 +60,7 @@ export function formatInspect(r: ReturnType<typeof inspectReport>): string {
       l.readers.length ? ranges(l.readers) : '-', l.variant,
     ]);
   }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  const widths = rows[0].map((_, c) => rows.reduce((w, row) => Math.max(w, row[c].length), 0));
   for (const row of rows) lines.push(`  ${row.map((x, c) => x.padEnd(widths[c])).join('  ').trimEnd()}`);
   lines.push(`  iteration plan: ${r.groups.map((g) => `${g.kind} ${g.first === g.last ? g.first : `${g.first}..${g.last}`}${g.kind === 'cyclic' ? ` x${g.passes}` : ''}`).join(' | ')}`);
   lines.push(r.exactPromptLength === null

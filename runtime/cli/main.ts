@@ -26,7 +26,7 @@ function int(name: string, min: number) {
 function positive(name: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number, got '${v}'`);
+    if (!Number.isFinite(n) || n <= 0 || n > 1e9) throw new InvalidArgumentError(`${name} must be a positive number up to 1e9, got '${v}'`);
     return n;
   };
 }

@@ -177,7 +177,7 @@ export class ReferenceModel {
         logits.push(s);
         rows.push(V.values[j]);
       }
-      const m = Math.max(...logits);
+      const m = logits.reduce((a, x) => Math.max(a, x), -Infinity);
       if (logits.length === 0 || m === -Infinity) continue; // no admissible key: the row is 0
       let z = 0;
       const p = logits.map((s) => {
