@@ -324,7 +324,7 @@ describe('an export that only looks like a scheme', () => {
   it('is KVF4004 naming the export', () => {
     expect(caught(() => checkSchemeExport('f.ts', 'edited', { ...s, window: -5 })).message).toMatch(/f\.ts: export 'edited' looks like a scheme but is not one scheme\(\) accepts: window must be/);
     expect(caught(() => checkSchemeExport('f.ts', 'b', { ...s, table: [{ keysFrom: 7, valuesFrom: 7, sliding: false }, s.table[1]] })).message).toMatch(/kv\[0\]: keysFrom must be a layer index/);
-    expect(caught(() => checkSchemeExport('f.ts', 'c', { ...s, heads: { q: 3, kv: 1 } })).code).toBe('KVF4004');
+    expect(caught(() => checkSchemeExport('f.ts', 'c', { ...s, heads: { q: 3, kv: 2 } })).code).toBe('KVF4004');
     expect(checkSchemeExport('f.ts', 'ok', s)).toBe(s);
   });
 });
