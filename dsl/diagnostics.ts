@@ -34,6 +34,7 @@ export const DIAGNOSTICS = {
   KVF2008: 'bad layer_types string',
   KVF2009: 'bad scheme declaration',
   KVF2010: 'bad model config',
+  KVF2011: 'scheme not run by the executor yet',
   // call-time inputs
   KVF3001: 'wrong dtype',
   KVF3002: 'wrong length',

@@ -49,6 +49,14 @@ export function variantMask(key: VariantKey, window: number | undefined, extra: 
   return terms.length === 1 ? base : and(...terms);
 }
 
+/** The attention spec of one variant of a scheme, at window W when it slides. */
+export function variantSpec(s: SchemeSpec, key: VariantKey, window: number | undefined): AttentionSpec {
+  return defineAttention({
+    name: key, heads: s.heads, headDim: s.headDim, valueDim: s.valueDim, scale: s.attention.scale,
+    mask: variantMask(key, window, s.attention.mask), score: s.attention.score,
+  });
+}
+
 export function schemeVariants(s: SchemeSpec): readonly SchemeVariant[] {
   const byKey = new Map<VariantKey, { layers: number[]; windows: number[] }>();
   for (const l of analyseLayers(s)) {
@@ -61,10 +69,7 @@ export function schemeVariants(s: SchemeSpec): readonly SchemeVariant[] {
   return Object.freeze(KEY_ORDER.filter((k) => byKey.has(k)).map((key) => {
     const { layers, windows } = byKey.get(key)!;
     const sliding = key === 'window' || key === 'windowNoDiagonal';
-    const spec = defineAttention({
-      name: key, heads: s.heads, headDim: s.headDim, valueDim: s.valueDim, scale: s.attention.scale,
-      mask: variantMask(key, sliding ? windows[0] : undefined, s.attention.mask), score: s.attention.score,
-    });
+    const spec = variantSpec(s, key, sliding ? windows[0] : undefined);
     return Object.freeze({ key, spec, layers: Object.freeze(layers), windows: sliding ? Object.freeze(windows) : undefined });
   }));
 }

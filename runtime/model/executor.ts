@@ -1,0 +1,232 @@
+/**
+ * The model executor: the Llama-style decoder around a scheme (semantics.md section 2), with
+ * attention through kvforge's kernels on the KV cache runtime. One cache per KV-computing layer
+ * (codegen/scheme/cachePlan.ts); a layer attends with its variant's kernel (one compiled kernel
+ * per variant, windows passed as run-time parameters) over its source's cache, in place.
+ *
+ * - prefill(): a batch of prompts of different lengths at once, group by group along the
+ *   iteration plan: a plain group once; a cyclic group m + b passes from the same input, its
+ *   caches first filled with zeros for the prompt and refilled by every pass.
+ * - step(): one token per sequence at its own position; a KV-computing layer appends before it
+ *   attends, a top-attending layer reads its target's tokens 0..t-1 (query position t over a
+ *   cache that ends at t-1). Decode mode 'lckvLiteralZeroFill' (LCKV's public code) attends with
+ *   query position t-1 (tokens 0..t-2) and folds in the zero slot exactly: a slot of logit 0 and
+ *   value 0 scales the output by 1 / (1 + exp(-lse)).
+ *
+ * Dense layers run in TypeScript here (runtime/model/dense.ts); a native decode step with no JS
+ * between layers is the open part of issue 8. Not run yet (KVF2011): layers that take keys and
+ * values from different layers (a cache holds one layer's keys and values), and the literal
+ * decode mode on a top-attending layer whose mask or score depends on the query position other
+ * than through k < q (a sliding window, an extra mask or a score function).
+ */
+import { KvforgeError } from '../../dsl/diagnostics.ts';
+import type { SchemeSpec } from '../../dsl/scheme/scheme.ts';
+import { iterationPlan } from '../../codegen/scheme/iterationPlan.ts';
+import { analyseLayers, type LayerInfo } from '../../codegen/scheme/layers.ts';
+import { variantKeyOf, variantSpec, type VariantKey } from '../../codegen/scheme/variants.ts';
+import { compile, type CompileOptions } from '../api/compile.ts';
+import type { CompiledAttention } from '../api/kernels.ts';
+import type { CacheDType, KvCache } from '../cache/kvCache.ts';
+import { addInPlace, linear, rmsNormRows, ropeRows, swigluRows } from './dense.ts';
+import type { ModelWeights } from './weights.ts';
+
+export interface ExecutorOptions {
+  /** Storage dtype of the caches. @defaultValue 'f32' */
+  readonly cacheDType?: CacheDType;
+  readonly threads?: number;
+  /** Passed to compile() (build cache folder, progress). */
+  readonly compile?: CompileOptions;
+}
+
+/** The caches of a batch of sequences, by layer (undefined for layers that compute no KV). */
+export interface ExecutorBatch {
+  readonly size: number;
+  readonly caches: ReadonlyArray<KvCache | undefined>;
+  /** Tokens each sequence holds. */
+  readonly lengths: number[];
+}
+
+export class Executor {
+  readonly layers: readonly LayerInfo[];
+  readonly scheme: SchemeSpec;
+
+  private constructor(readonly w: ModelWeights, private readonly kernels: ReadonlyMap<VariantKey, CompiledAttention>, private readonly o: ExecutorOptions) {
+    this.scheme = w.scheme;
+    this.layers = analyseLayers(w.scheme);
+  }
+
+  /** Compile the scheme's variants (one kernel each) and check the executor can run it. */
+  static async create(w: ModelWeights, o: ExecutorOptions = {}): Promise<Executor> {
+    const s = w.scheme;
+    for (const l of analyseLayers(s)) {
+      if (l.keysFrom !== l.valuesFrom) {
+        throw new KvforgeError('KVF2011', `layer ${l.index} of scheme '${s.name}' takes keys from layer ${l.keysFrom} and values from layer ${l.valuesFrom}; the executor's caches hold one layer's keys and values together`, {
+          hint: 'the reference model (runtime/verify/referenceModel.ts) runs such schemes',
+        });
+      }
+      if (s.decode === 'lckvLiteralZeroFill' && l.attendsTop && (l.sliding || s.attention.mask || s.attention.score)) {
+        throw new KvforgeError('KVF2011', `layer ${l.index}: the literal zero-fill decode runs only on a top-attending layer without a window, extra mask or score function`);
+      }
+    }
+    // All four variants of the shape, whichever the scheme uses: every scheme of one shape and
+    // overrides then shares one build (windows are run-time parameters, not part of the kernel).
+    const keys: VariantKey[] = ['causal', 'noDiagonal', 'window', 'windowNoDiagonal'];
+    const specs = keys.map((key) => variantSpec(s, key, key.startsWith('window') ? s.window : undefined));
+    const compiled = await compile(specs.map((spec, i) => ({ spec, plan: keys[i].startsWith('window') ? { paramMode: 'runtime' as const } : {} })), o.compile);
+    return new Executor(w, new Map(keys.map((k, i) => [k, compiled[i]])), o);
+  }
+
+  newBatch(size: number): ExecutorBatch {
+    const any = [...this.kernels.values()][0];
+    const caches = this.layers.map((l) => (l.computesKv ? any.createCache({ batch: size, dtype: this.o.cacheDType ?? 'f32' }) : undefined));
+    return { size, caches, lengths: new Array(size).fill(0) };
+  }
+
+  disposeBatch(b: ExecutorBatch): void {
+    for (const c of b.caches) c?.dispose();
+  }
+
+  private kernelOf(l: LayerInfo): { k: CompiledAttention; params: Record<string, number> | undefined } {
+    const k = this.kernels.get(variantKeyOf(l.diagonalMasked, l.sliding))!;
+    return { k, params: l.window !== undefined ? { 'slidingWindow.window': l.window } : undefined };
+  }
+
+  /** Q, and K/V when the layer computes them, for `rows` rows at their positions. */
+  private project(l: LayerInfo, h: Float32Array, rows: number, positions: Int32Array) {
+    const { q: Hq, kv: Hkv } = this.scheme.heads;
+    const D = this.scheme.headDim, Dv = this.scheme.valueDim;
+    const { hiddenSize: H, rmsNormEps, ropeTheta } = this.w.model;
+    const lw = this.w.layers[l.index];
+    const x = rmsNormRows(h, lw.inputNorm, rows, H, rmsNormEps);
+    const q = linear(lw.q, x, rows, H, Hq * D);
+    ropeRows(q, rows, Hq, D, positions, ropeTheta);
+    if (!l.computesKv) return { q };
+    const k = lw.k ? linear(lw.k, x, rows, H, Hkv * D) : new Float32Array(rows * Hkv * D);
+    if (lw.k) ropeRows(k, rows, Hkv, D, positions, ropeTheta);
+    const v = lw.v ? linear(lw.v, x, rows, H, Hkv * Dv) : new Float32Array(rows * Hkv * Dv);
+    return { q, k, v };
+  }
+
+  /** o_proj, residual, MLP, residual: h is updated in place. */
+  private finish(l: LayerInfo, h: Float32Array, attn: Float32Array, rows: number): void {
+    const { hiddenSize: H, intermediateSize: I, rmsNormEps } = this.w.model;
+    const lw = this.w.layers[l.index];
+    addInPlace(h, linear(lw.o, attn, rows, this.scheme.heads.q * this.scheme.valueDim, H));
+    addInPlace(h, swigluRows(rmsNormRows(h, lw.postNorm, rows, H, rmsNormEps), lw.gate, lw.up, lw.down, rows, H, I));
+  }
+
+  private logits(h: Float32Array, rows: number): Float32Array {
+    const { hiddenSize: H, vocabSize: V, rmsNormEps } = this.w.model;
+    return linear(this.w.lmHead, rmsNormRows(h, this.w.norm, rows, H, rmsNormEps), rows, H, V);
+  }
+
+  private embed(tokens: readonly number[]): Float32Array {
+    const H = this.w.model.hiddenSize, V = this.w.model.vocabSize;
+    const h = new Float32Array(tokens.length * H);
+    tokens.forEach((t, r) => {
+      if (!Number.isInteger(t) || t < 0 || t >= V) throw new KvforgeError('KVF3004', `token ${t} (row ${r}) is outside the vocabulary of ${V}`);
+      h.set(this.w.embed.subarray(t * H, (t + 1) * H), r * H);
+    });
+    return h;
+  }
+
+  /**
+   * Parallel prefill of one prompt per sequence into an empty batch; resolves with the logits
+   * after every prompt token, [rows, V], rows packed by sequence.
+   */
+  async prefill(b: ExecutorBatch, prompts: readonly (readonly number[])[]): Promise<Float32Array> {
+    if (prompts.length !== b.size) throw new KvforgeError('KVF3002', `prefill takes one prompt per sequence (${b.size}), got ${prompts.length}`);
+    if (b.lengths.some((n) => n !== 0)) throw new KvforgeError('KVF3010', 'prefill runs on an empty batch (newBatch())');
+    const counts = prompts.map((p) => p.length);
+    const rows = counts.reduce((a, n) => a + n, 0);
+    const positions = Int32Array.from(prompts.flatMap((p) => p.map((_, t) => t)));
+    const { kv: Hkv } = this.scheme.heads;
+    const D = this.scheme.headDim, Dv = this.scheme.valueDim;
+    let h = this.embed(prompts.flat());
+    const fill = (c: KvCache, k: Float32Array, v: Float32Array) => {
+      for (let s = 0; s < b.size; s++) c.reset(s);
+      c.appendBatch(counts, { k, v, positions });
+    };
+    for (const g of iterationPlan(this.scheme)) {
+      const members = this.layers.slice(g.first, g.last + 1);
+      if (g.kind === 'cyclic') {
+        for (const l of members) {
+          const c = b.caches[l.index];
+          if (c) fill(c, new Float32Array(rows * Hkv * D), new Float32Array(rows * Hkv * Dv));
+        }
+      }
+      const input = h;
+      for (let pass = 0; pass < g.passes; pass++) {
+        h = Float32Array.from(input);
+        for (const l of members) {
+          const { q, k, v } = this.project(l, h, rows, positions);
+          const own = b.caches[l.index];
+          if (own) fill(own, k!, v!);
+          const { k: kernel, params } = this.kernelOf(l);
+          const { out } = await kernel.prefill(b.caches[l.keysFrom]!, { q, positions, counts }, { params, threads: this.o.threads });
+          this.finish(l, h, out, rows);
+        }
+      }
+    }
+    counts.forEach((n, s) => { b.lengths[s] = n; });
+    return this.logits(h, rows);
+  }
+
+  /** One token per sequence, each at its own next position: the logits, [B, V]. */
+  step(b: ExecutorBatch, tokens: readonly number[]): Float32Array {
+    if (tokens.length !== b.size) throw new KvforgeError('KVF3002', `step takes one token per sequence (${b.size}), got ${tokens.length}`);
+    const B = b.size, { q: Hq } = this.scheme.heads, Dv = this.scheme.valueDim;
+    const positions = Int32Array.from(b.lengths);
+    const shifted = Int32Array.from(b.lengths, (t) => t - 1);
+    const h = this.embed(tokens);
+    const out = new Float32Array(B * Hq * Dv), lse = new Float32Array(B * Hq);
+    for (const l of this.layers) {
+      const { q, k, v } = this.project(l, h, B, positions);
+      const own = b.caches[l.index];
+      if (own) own.appendStep({ k: k!, v: v!, positions });
+      const { k: kernel, params } = this.kernelOf(l);
+      const literal = this.scheme.decode === 'lckvLiteralZeroFill' && l.attendsTop;
+      kernel.decodeSync(b.caches[l.keysFrom]!, { q, out, lse, positions: literal ? shifted : positions }, { params, threads: this.o.threads });
+      if (literal) {
+        for (let r = 0; r < B * Hq; r++) {
+          const f = lse[r] === -Infinity ? 0 : 1 / (1 + Math.exp(-lse[r]));
+          for (let d = 0; d < Dv; d++) out[r * Dv + d] *= f;
+        }
+      }
+      this.finish(l, h, out, B);
+    }
+    for (let s = 0; s < B; s++) b.lengths[s]++;
+    return this.logits(h, B);
+  }
+
+  /** Greedy generation: prefill the prompts, then `steps` decode steps; the new tokens per sequence. */
+  async generate(prompts: readonly (readonly number[])[], steps: number): Promise<number[][]> {
+    const b = this.newBatch(prompts.length);
+    try {
+      const V = this.w.model.vocabSize;
+      const all = await this.prefill(b, prompts);
+      let next: number[] = [];
+      let row = 0;
+      for (const p of prompts) {
+        row += p.length;
+        next.push(argmax(all, (row - 1) * V, V));
+      }
+      const out: number[][] = prompts.map(() => []);
+      for (let i = 0; i < steps; i++) {
+        next.forEach((t, s) => out[s].push(t));
+        if (i === steps - 1) break;
+        const logits = this.step(b, next);
+        next = next.map((_, s) => argmax(logits, s * V, V));
+      }
+      return out;
+    } finally {
+      this.disposeBatch(b);
+    }
+  }
+}
+
+function argmax(x: Float32Array, at: number, n: number): number {
+  let best = 0;
+  for (let i = 1; i < n; i++) if (x[at + i] > x[at + best]) best = i;
+  return best;
+}

@@ -1,0 +1,125 @@
+/**
+ * The executor (kvforge's kernels over KV caches, dense layers around them) against the float64
+ * reference model, on random schemes (cycles, sliding layers, forceNoDiagonal, m + b), ragged
+ * batches and seeded weights, in each mode: parallel prefill, token by token, prefill then cached
+ * decode; token by token equals cached decode; literal zero-fill against the reference's.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scheme, type SchemeSpec } from '../dsl/index.ts';
+import type { ModelShape } from '../dsl/scheme/modelShape.ts';
+import { Executor } from '../runtime/model/executor.ts';
+import { seededWeights } from '../runtime/model/weights.ts';
+import { ReferenceModel } from '../runtime/verify/referenceModel.ts';
+import { tableArb } from './support/scheme-arbs.ts';
+import { caughtAsync } from './support/caught.ts';
+
+const seed = Number(process.env.FUZZ_SEED ?? 42);
+const numRuns = Number(process.env.FUZZ_RUNS ?? 12);
+const model: ModelShape = { hiddenSize: 16, intermediateSize: 32, vocabSize: 32, ropeTheta: 10000, rmsNormEps: 1e-6, tieWordEmbeddings: false };
+const shape = { heads: { q: 4, kv: 2 }, headDim: 8 } as const;
+/** f32 kernels and dense layers against float64: logits of size ~1 agree to this. */
+const TOL = 2e-4;
+
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>, at = 0) => {
+  let d = 0;
+  for (let i = 0; i < b.length; i++) d = Math.max(d, Math.abs(a[at + i] - b[i]));
+  return d;
+};
+
+async function compare(s: SchemeSpec, weightSeed: number, prompts: number[][], decodeTokens: number[][]) {
+  const w = seededWeights(s, model, weightSeed);
+  const ex = await Executor.create(w);
+  const ref = new ReferenceModel(w);
+  const V = model.vocabSize;
+  // Prefill then decode, the batch at once (ragged prompts).
+  const batch = ex.newBatch(prompts.length);
+  const pre = await ex.prefill(batch, prompts);
+  const exact = s.iterations.m + s.iterations.b;
+  let row = 0;
+  const seqs = prompts.map((p, b) => {
+    const rs = ref.newSequence(b);
+    const rl = ref.prefill(rs, p);
+    rl.forEach((l, t) => expect(maxDiff(pre, l, (row + t) * V), `prefill seq ${b} token ${t}`).toBeLessThan(TOL));
+    row += p.length;
+    return rs;
+  });
+  for (let i = 0; i < decodeTokens[0].length; i++) {
+    const got = ex.step(batch, decodeTokens.map((d) => d[i]));
+    seqs.forEach((rs, b) => expect(maxDiff(got, ref.step(rs, decodeTokens[b][i]), b * V), `decode seq ${b} step ${i}`).toBeLessThan(TOL));
+  }
+  ex.disposeBatch(batch);
+  // Token by token from empty equals the reference's, and (within m + b tokens) the parallel prefill.
+  const one = ex.newBatch(1);
+  const rs = ref.newSequence(0);
+  prompts[0].forEach((tok, t) => {
+    const got = ex.step(one, [tok]);
+    expect(maxDiff(got, ref.step(rs, tok)), `token by token ${t}`).toBeLessThan(TOL);
+    if (t < exact) expect(maxDiff(got, pre.subarray(t * V, (t + 1) * V)), `token by token = prefill at ${t}`).toBeLessThan(2 * TOL);
+  });
+  ex.disposeBatch(one);
+}
+
+const caseArb = fc.record({
+  table: tableArb(4),
+  window: fc.integer({ min: 1, max: 6 }),
+  forceNoDiagonal: fc.boolean(),
+  m: fc.integer({ min: 1, max: 3 }), b: fc.integer({ min: 0, max: 2 }),
+  weightSeed: fc.integer({ min: 0, max: 1 << 30 }),
+  prompts: fc.array(fc.array(fc.integer({ min: 0, max: 31 }), { minLength: 1, maxLength: 7 }), { minLength: 1, maxLength: 3 }),
+  decode: fc.integer({ min: 0, max: 3 }),
+});
+
+describe(`executor vs reference model (seed ${seed})`, () => {
+  it('random schemes, ragged batches: prefill, cached decode, token by token', async () => {
+    await fc.assert(fc.asyncProperty(caseArb, async (c) => {
+      const s = scheme({ ...shape, layers: c.table.length, kv: c.table.map((r) => ({ from: r.keysFrom, sliding: r.sliding })), window: c.window, forceNoDiagonal: c.forceNoDiagonal, iterations: { m: c.m, b: c.b }, dtype: 'f32' });
+      const decodeTokens = c.prompts.map((p, i) => Array.from({ length: c.decode }, (_, j) => (p[0] * 7 + i + j * 3) % 32));
+      await compare(s, c.weightSeed, c.prompts, decodeTokens);
+    }), { seed, numRuns });
+  }, 600_000);
+
+  it('regression examples: LCKV, a cycle with a sliding layer, YOCO-like', async () => {
+    for (const kv of ['0_3_3_3', '1_2s_0_3', '0s_1s_2_2']) {
+      const s = scheme({ ...shape, layers: 4, kv, window: 3, iterations: { m: 2, b: 1 }, dtype: 'f32' });
+      await compare(s, 17, [[1, 2, 3, 4, 5], [9, 8]], [[3, 1, 4], [1, 5, 9]]);
+    }
+  }, 600_000);
+
+  it("lckvLiteralZeroFill: the executor's decode equals the reference's literal decode", async () => {
+    const s = scheme({ ...shape, layers: 3, kv: '0_2_2', decode: 'lckvLiteralZeroFill', dtype: 'f32' });
+    const w = seededWeights(s, model, 23);
+    const ex = await Executor.create(w);
+    const ref = new ReferenceModel(w);
+    const b = ex.newBatch(1), rs = ref.newSequence(0);
+    for (const tok of [4, 7, 1, 30, 2]) expect(maxDiff(ex.step(b, [tok]), ref.step(rs, tok))).toBeLessThan(TOL);
+    ex.disposeBatch(b);
+  }, 600_000);
+
+  it('greedy generation of a ragged batch equals token-by-token argmax on the reference', async () => {
+    const s = scheme({ ...shape, layers: 3, kv: '0_2_2', dtype: 'f32' });
+    const w = seededWeights(s, model, 5);
+    const ex = await Executor.create(w);
+    const ref = new ReferenceModel(w);
+    const prompts = [[1, 2, 3], [7]];
+    const got = await ex.generate(prompts, 4);
+    prompts.forEach((p, bi) => {
+      const rs = ref.newSequence(bi);
+      let logits = p.map((t) => ref.step(rs, t)).pop()!;
+      const want: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const t = logits.indexOf(Math.max(...logits));
+        want.push(t);
+        logits = ref.step(rs, t);
+      }
+      expect(got[bi]).toEqual(want);
+    });
+  }, 600_000);
+
+  it('what the executor does not run yet is KVF2011', async () => {
+    const split = scheme({ ...shape, layers: 2, kv: [0, { keysFrom: 1, valuesFrom: 0 }], dtype: 'f32' });
+    expect((await caughtAsync(() => Executor.create(seededWeights(split, model, 1)))).message).toMatch(/KVF2011.*layer 1 .* takes keys from layer 1 and values from layer 0/);
+    const slidingLiteral = scheme({ ...shape, layers: 2, kv: '1s_1', decode: 'lckvLiteralZeroFill', dtype: 'f32' });
+    expect((await caughtAsync(() => Executor.create(seededWeights(slidingLiteral, model, 1)))).code).toBe('KVF2011');
+  });
+});
