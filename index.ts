@@ -26,3 +26,11 @@ export { fuzzKernel, type CampaignOptions, type CampaignReport } from './runtime
 export { TOLERANCES, compareArrays } from './runtime/verify/tolerance.ts';
 export { KvforgeError, DIAGNOSTICS, type DiagnosticCode } from './dsl/diagnostics.ts';
 export type { KernelPlan } from './codegen/planner/plan.ts';
+export { seededWeights, type ModelWeights, type LayerWeights } from './runtime/model/weights.ts';
+export { loadCheckpoint, saveCheckpoint } from './runtime/model/checkpoint.ts';
+export { convertToScheme } from './runtime/model/convert.ts';
+export { Executor, type ExecutorBatch, type ExecutorOptions } from './runtime/model/executor.ts';
+export { ReferenceModel, type ReferenceSequence } from './runtime/verify/referenceModel.ts';
+export { compileScheme, type SchemePlan } from './codegen/scheme/compileScheme.ts';
+export { memoryFigures, maxBatch, cachePlan, type CacheEntry, type MemoryFigures } from './codegen/scheme/cachePlan.ts';
+export { iterationPlan, type LayerGroup } from './codegen/scheme/iterationPlan.ts';

@@ -97,4 +97,14 @@ describe('kvforge inspect', () => {
     expect(plans[3].layerTypes).toBe(['0', ...Array.from({ length: 20 }, () => '20'), '21'].join('_'));
     expect(plans[1].caches).toHaveLength(2);
   });
+
+  it('fuzz on a scheme file: its kernels, then the executor against the reference model per scheme', () => {
+    const r = kvforge('fuzz', 'specs/fixtures/fuzz-schemes.ts', '--runs', '4');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ok {3}causal_\w+ +cpu/m);
+    expect(r.stdout).toMatch(/^ok {3}mixed: executor = reference model \(prefill, cached decode, token by token\), 4 cases, seed 42/m);
+    expect(r.stdout).toMatch(/^n\/a {2}split: layer 1 of scheme 'custom' takes keys from layer 1 and values from layer 0/m);
+    expect(r.stdout).toContain('1 passed, 0 failed, 1 not run by the executor yet');
+  });
 });
+

@@ -12,52 +12,24 @@ import { Executor } from '../runtime/model/executor.ts';
 import { seededWeights } from '../runtime/model/weights.ts';
 import { ReferenceModel } from '../runtime/verify/referenceModel.ts';
 import { tableArb } from './support/scheme-arbs.ts';
+import { checkSchemeCase, fuzzScheme } from '../runtime/verify/schemeFuzz.ts';
 import { caughtAsync } from './support/caught.ts';
 
 const seed = Number(process.env.FUZZ_SEED ?? 42);
 const numRuns = Number(process.env.FUZZ_RUNS ?? 12);
 const model: ModelShape = { hiddenSize: 16, intermediateSize: 32, vocabSize: 32, ropeTheta: 10000, rmsNormEps: 1e-6, tieWordEmbeddings: false };
 const shape = { heads: { q: 4, kv: 2 }, headDim: 8 } as const;
-/** f32 kernels and dense layers against float64: logits of size ~1 agree to this. */
-const TOL = 2e-4;
 
+const TOL = 2e-4;
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>, at = 0) => {
   let d = 0;
   for (let i = 0; i < b.length; i++) d = Math.max(d, Math.abs(a[at + i] - b[i]));
   return d;
 };
 
-async function compare(s: SchemeSpec, weightSeed: number, prompts: number[][], decodeTokens: number[][]) {
-  const w = seededWeights(s, model, weightSeed);
-  const ex = await Executor.create(w);
-  const ref = new ReferenceModel(w);
-  const V = model.vocabSize;
-  // Prefill then decode, the batch at once (ragged prompts).
-  const batch = ex.newBatch(prompts.length);
-  const pre = await ex.prefill(batch, prompts);
-  const exact = s.iterations.m + s.iterations.b;
-  let row = 0;
-  const seqs = prompts.map((p, b) => {
-    const rs = ref.newSequence(b);
-    const rl = ref.prefill(rs, p);
-    rl.forEach((l, t) => expect(maxDiff(pre, l, (row + t) * V), `prefill seq ${b} token ${t}`).toBeLessThan(TOL));
-    row += p.length;
-    return rs;
-  });
-  for (let i = 0; i < decodeTokens[0].length; i++) {
-    const got = ex.step(batch, decodeTokens.map((d) => d[i]));
-    seqs.forEach((rs, b) => expect(maxDiff(got, ref.step(rs, decodeTokens[b][i]), b * V), `decode seq ${b} step ${i}`).toBeLessThan(TOL));
-  }
-  ex.disposeBatch(batch);
-  // Token by token from empty equals the reference's, and (within m + b tokens) the parallel prefill.
-  const one = ex.newBatch(1);
-  const rs = ref.newSequence(0);
-  prompts[0].forEach((tok, t) => {
-    const got = ex.step(one, [tok]);
-    expect(maxDiff(got, ref.step(rs, tok)), `token by token ${t}`).toBeLessThan(TOL);
-    if (t < exact) expect(maxDiff(got, pre.subarray(t * V, (t + 1) * V)), `token by token = prefill at ${t}`).toBeLessThan(2 * TOL);
-  });
-  ex.disposeBatch(one);
+async function compare(s: SchemeSpec, weightSeed: number, prompts: number[][], decode: number[][]) {
+  const ex = await Executor.create(seededWeights(s, model, weightSeed));
+  await checkSchemeCase(ex, model, { weightSeed, prompts, decode });
 }
 
 const caseArb = fc.record({
@@ -80,7 +52,7 @@ describe(`executor vs reference model (seed ${seed})`, () => {
   }, 600_000);
 
   it('regression examples: LCKV, a cycle with a sliding layer, YOCO-like', async () => {
-    for (const kv of ['0_3_3_3', '1_2s_0_3', '0s_1s_2_2']) {
+    for (const kv of ['0_1_2_3', '0_3_3_3', '1_2s_0_3', '0s_1s_2_2']) {
       const s = scheme({ ...shape, layers: 4, kv, window: 3, iterations: { m: 2, b: 1 }, dtype: 'f32' });
       await compare(s, 17, [[1, 2, 3, 4, 5], [9, 8]], [[3, 1, 4], [1, 5, 9]]);
     }
@@ -114,6 +86,25 @@ describe(`executor vs reference model (seed ${seed})`, () => {
       }
       expect(got[bi]).toEqual(want);
     });
+  }, 600_000);
+
+  it('a campaign reports the scheme, the seed and a shrunk case when the executor is wrong', async () => {
+    const s = scheme({ ...shape, layers: 2, kv: '0_1', dtype: 'f32' });
+    const ex = await Executor.create(seededWeights(s, model, 1));
+    expect((await fuzzScheme(ex, { runs: 3, seed, model })).ok).toBe(true);
+    // A broken executor: its step forgets the MLP of every layer.
+    const broken = Object.create(ex) as Executor;
+    const real = ex.withWeights.bind(ex);
+    broken.withWeights = (w) => {
+      const e = real(w);
+      (e as unknown as { finish: (...a: unknown[]) => void }).finish = () => {};
+      return e;
+    };
+    const r = await fuzzScheme(broken, { runs: 5, seed, model });
+    expect(r.ok).toBe(false);
+    expect(r.failure).toMatch(/^scheme custom \(0_1, window 4096, m \+ b = 7 \+ 2\) failed after 1 runs \(seed \d+/);
+    expect(r.failure).toMatch(/counterexample: \{"weightSeed":\d+,"prompts":\[\[\d+\]\],"decode":\[\[\]\]\}/);
+    expect(r.failure).toMatch(/prefill, sequence 0, token 0: executor and reference differ/);
   }, 600_000);
 
   it('what the executor does not run yet is KVF2011', async () => {

@@ -1,6 +1,11 @@
 /** Fuzz a list of kernels and print one line each (shared by `kvforge fuzz` and `kvforge demo`). */
 import { fuzzKernel, type CampaignOptions } from '../verify/fuzz.ts';
 import type { CompiledAttention } from '../api/kernels.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
+import type { SchemeSpec } from '../../dsl/scheme/scheme.ts';
+import { Executor } from '../model/executor.ts';
+import { seededWeights } from '../model/weights.ts';
+import { fuzzScheme, smallModel } from '../verify/schemeFuzz.ts';
 
 /** Returns how many kernels failed; each failure's report (seed, counterexample) is printed. */
 export async function runCampaigns(kernels: readonly CompiledAttention[], o: CampaignOptions, say: (s: string) => void, indent = ''): Promise<number> {
@@ -14,4 +19,34 @@ export async function runCampaigns(kernels: readonly CompiledAttention[], o: Cam
     }
   }
   return failed;
+}
+
+/**
+ * Scheme campaigns (verify/schemeFuzz.ts): the executor against the reference model, one line
+ * per scheme. A scheme the executor cannot run yet (KVF2011) is reported as such and counted
+ * apart: it is neither passed nor failed.
+ */
+export async function runSchemeCampaigns(
+  schemes: readonly { readonly exportName: string; readonly scheme: SchemeSpec }[], o: { runs: number; seed: number; threads?: number },
+  say: (s: string) => void, indent = '',
+): Promise<{ failed: number; notRun: number }> {
+  let failed = 0, notRun = 0;
+  for (const { exportName, scheme } of schemes) {
+    let ex: Executor;
+    try {
+      ex = await Executor.create(seededWeights(scheme, smallModel(), 0), { threads: o.threads });
+    } catch (e) {
+      if (!(e instanceof KvforgeError) || e.code !== 'KVF2011') throw e;
+      notRun++;
+      say(`${indent}n/a  ${exportName}: ${e.detail}`);
+      continue;
+    }
+    const r = await fuzzScheme(ex, { runs: o.runs, seed: o.seed });
+    say(`${indent}${r.ok ? 'ok  ' : 'FAIL'} ${exportName}: executor = reference model (prefill, cached decode, token by token), ${r.runs} cases, seed ${r.seed}, ${r.seconds.toFixed(1)} s`);
+    if (!r.ok) {
+      failed++;
+      say(r.failure!);
+    }
+  }
+  return { failed, notRun };
 }

@@ -1,6 +1,7 @@
 /** `kvforge fuzz [files...] [--runs N] [--seed S]` */
 import { KvforgeError } from '../../dsl/diagnostics.ts';
-import { runCampaigns } from './campaigns.ts';
+import { runCampaigns, runSchemeCampaigns } from './campaigns.ts';
+import { loadSchemes } from '../../codegen/loadSchemes.ts';
 import { userKernels } from './userKernels.ts';
 import { compile } from '../api/compile.ts';
 import type { CompiledAttention } from '../api/kernels.ts';
@@ -17,7 +18,27 @@ export async function fuzzCommand(files: string[], o: { runs: number; seed: numb
     // One kernel may ship under several names (a scheme's variant that is a configs/ kernel): once each.
     kernels = [...new Set((await loadShipped()).kernels.values())];
   }
-  const failed = await runCampaigns(kernels, { runs: o.runs, seed: o.seed, threads: o.threads }, (l) => console.log(l));
-  console.log(`${kernels.length - failed} passed, ${failed} failed`);
+  const kernelsFailed = await runCampaigns(kernels, { runs: o.runs, seed: o.seed, threads: o.threads }, (l) => console.log(l));
+  console.log(`${kernels.length - kernelsFailed} passed, ${kernelsFailed} failed`);
+  let failed = kernelsFailed;
+  if (files.length) {
+    const schemes = (await Promise.all(files.map((f) => loadSchemesOf(f)))).flat();
+    if (schemes.length) {
+      console.log(`fuzzing ${schemes.length} scheme(s): the model executor against the float64 reference model...`);
+      const r = await runSchemeCampaigns(schemes, { runs: o.runs, seed: o.seed, threads: o.threads }, (l) => console.log(l));
+      console.log(`${schemes.length - r.failed - r.notRun} passed, ${r.failed} failed, ${r.notRun} not run by the executor yet`);
+      failed += r.failed;
+    }
+  }
   if (failed) throw new KvforgeError('KVF4001', `${failed} kernel(s) disagree with the reference`, { hint: 'the counterexample above replays with the same --seed' });
+}
+
+/** The schemes of a file (none when it exports only variants). */
+async function loadSchemesOf(file: string) {
+  try {
+    return await loadSchemes(file);
+  } catch (e) {
+    if (e instanceof KvforgeError && e.code === 'KVF4004' && /exports no scheme/.test(e.detail)) return [];
+    throw e;
+  }
 }

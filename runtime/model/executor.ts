@@ -76,6 +76,16 @@ export class Executor {
     return new Executor(w, new Map(keys.map((k, i) => [k, compiled[i]])), o);
   }
 
+  /** The same kernels with other weights of the same scheme and shape (no compile). */
+  withWeights(w: ModelWeights): Executor {
+    const a = this.scheme, b = w.scheme;
+    if (a.heads.q !== b.heads.q || a.heads.kv !== b.heads.kv || a.headDim !== b.headDim || a.valueDim !== b.valueDim
+      || a.attention.mask !== b.attention.mask || a.attention.score !== b.attention.score || a.attention.scale !== b.attention.scale) {
+      throw new KvforgeError('KVF3011', `withWeights: scheme '${b.name}' needs other kernels than '${a.name}' (heads, head dims or attention overrides differ)`, { hint: 'Executor.create(weights)' });
+    }
+    return new Executor(w, this.kernels, this.o);
+  }
+
   newBatch(size: number): ExecutorBatch {
     const any = [...this.kernels.values()][0];
     const caches = this.layers.map((l) => (l.computesKv ? any.createCache({ batch: size, dtype: this.o.cacheDType ?? 'f32' }) : undefined));

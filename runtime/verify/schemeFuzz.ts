@@ -1,0 +1,124 @@
+/**
+ * Scheme campaigns: the executor against the reference model on one scheme, with random seeded
+ * weights, ragged batches of prompts and decode tokens (fast-check: fixed seed, shrinking, the
+ * scheme, seed and shrunk case in every failure). Each case checks, on a small model shape around
+ * the scheme's attention:
+ * - prefill of the batch, then cached decode steps, against the reference (prefill, then step);
+ * - token by token from an empty sequence against the reference's token by token;
+ * - token by token equals the parallel prefill for the first m + b tokens.
+ * Shared by specs/executor.test.ts and `kvforge fuzz my-schemes.ts`.
+ */
+import fc from 'fast-check';
+import type { ModelShape } from '../../dsl/scheme/modelShape.ts';
+import { printLayerTypes } from '../../dsl/scheme/layerTypes.ts';
+import { isLayerTypesExpressible } from '../../dsl/scheme/layerTable.ts';
+import type { Executor } from '../model/executor.ts';
+import { seededWeights } from '../model/weights.ts';
+import { ReferenceModel } from './referenceModel.ts';
+
+/** Logits of the float32 executor against the float64 reference (values of size ~1). */
+export const SCHEME_TOLERANCE = 2e-4;
+
+export interface SchemeCase {
+  readonly weightSeed: number;
+  readonly prompts: readonly (readonly number[])[];
+  /** Per sequence, the tokens fed after its prompt, one per decode step (all the same length). */
+  readonly decode: readonly (readonly number[])[];
+}
+
+/** A small model shape around a scheme's attention (the kernels are compiled for its heads and dims). */
+export function smallModel(): ModelShape {
+  return { hiddenSize: 16, intermediateSize: 32, vocabSize: 32, ropeTheta: 10000, rmsNormEps: 1e-6, tieWordEmbeddings: false };
+}
+
+export function schemeCaseArb(vocab: number, o: { maxBatch?: number; maxPrompt?: number; maxDecode?: number } = {}): fc.Arbitrary<SchemeCase> {
+  const tok = fc.integer({ min: 0, max: vocab - 1 });
+  return fc.record({
+    weightSeed: fc.integer({ min: 0, max: 2 ** 30 }),
+    batch: fc.integer({ min: 1, max: o.maxBatch ?? 3 }),
+    steps: fc.integer({ min: 0, max: o.maxDecode ?? 3 }),
+  }).chain(({ weightSeed, batch, steps }) => fc.record({
+    weightSeed: fc.constant(weightSeed),
+    prompts: fc.array(fc.array(tok, { minLength: 1, maxLength: o.maxPrompt ?? 7 }), { minLength: batch, maxLength: batch }),
+    decode: fc.array(fc.array(tok, { minLength: steps, maxLength: steps }), { minLength: batch, maxLength: batch }),
+  }));
+}
+
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>, at = 0) => {
+  let d = 0;
+  for (let i = 0; i < b.length; i++) {
+    const x = Math.abs(a[at + i] - b[i]);
+    if (!(x <= d)) d = Number.isNaN(x) ? Infinity : x; // a NaN is the largest difference
+  }
+  return d;
+};
+
+/** One case; throws with what disagreed, where. */
+export async function checkSchemeCase(base: Executor, model: ModelShape, c: SchemeCase): Promise<void> {
+  const s = base.scheme;
+  const w = seededWeights(s, model, c.weightSeed);
+  const ex = base.withWeights(w);
+  const ref = new ReferenceModel(w);
+  const V = model.vocabSize;
+  const check = (d: number, what: string) => {
+    if (!(d < SCHEME_TOLERANCE)) throw new Error(`${what}: executor and reference differ by ${d} (tolerance ${SCHEME_TOLERANCE})`);
+  };
+  const batch = ex.newBatch(c.prompts.length);
+  try {
+    const pre = await ex.prefill(batch, c.prompts);
+    let row = 0;
+    const seqs = c.prompts.map((p, b) => {
+      const rs = ref.newSequence(b);
+      ref.prefill(rs, p).forEach((l, t) => check(maxDiff(pre, l, (row + t) * V), `prefill, sequence ${b}, token ${t}`));
+      row += p.length;
+      return rs;
+    });
+    for (let i = 0; i < (c.decode[0]?.length ?? 0); i++) {
+      const got = ex.step(batch, c.decode.map((d) => d[i]));
+      seqs.forEach((rs, b) => check(maxDiff(got, ref.step(rs, c.decode[b][i]), b * V), `cached decode, sequence ${b}, step ${i}`));
+    }
+    const one = ex.newBatch(1);
+    try {
+      const rs = ref.newSequence(0);
+      const exact = s.iterations.m + s.iterations.b;
+      c.prompts[0].forEach((tok, t) => {
+        const got = ex.step(one, [tok]);
+        check(maxDiff(got, ref.step(rs, tok)), `token by token, token ${t}`);
+        if (t < exact) check(maxDiff(got, pre.subarray(t * V, (t + 1) * V)) / 2, `token by token against parallel prefill, token ${t} (< m + b)`);
+      });
+    } finally {
+      ex.disposeBatch(one);
+    }
+  } finally {
+    ex.disposeBatch(batch);
+  }
+}
+
+export interface SchemeCampaignReport {
+  readonly scheme: string;
+  readonly runs: number;
+  readonly seed: number;
+  readonly ok: boolean;
+  readonly seconds: number;
+  readonly failure?: string;
+  readonly counterexample?: SchemeCase;
+}
+
+export async function fuzzScheme(ex: Executor, o: { runs: number; seed: number; model?: ModelShape; examples?: readonly SchemeCase[] }): Promise<SchemeCampaignReport> {
+  const t0 = performance.now();
+  const model = o.model ?? smallModel();
+  const prop = fc.asyncProperty(schemeCaseArb(model.vocabSize), (c) => checkSchemeCase(ex, model, c));
+  const details = await fc.check(prop, { seed: o.seed, numRuns: o.runs, examples: (o.examples ?? []).map((e) => [e] as [SchemeCase]) });
+  const seconds = (performance.now() - t0) / 1000;
+  const s = ex.scheme;
+  const name = `${s.name} (${isLayerTypesExpressible(s.table) ? printLayerTypes(s.table) : 'kv list'}, window ${s.window}, m + b = ${s.iterations.m} + ${s.iterations.b}${s.forceNoDiagonal ? ', forceNoDiagonal' : ''}${s.decode !== 'exact' ? `, ${s.decode}` : ''})`;
+  if (!details.failed) return { scheme: name, runs: o.runs, seed: o.seed, ok: true, seconds };
+  const counterexample = details.counterexample?.[0];
+  const failure = [
+    `scheme ${name} failed after ${details.numRuns} runs (seed ${o.seed}, path "${details.counterexamplePath}", shrunk ${details.numShrinks} times)`,
+    `counterexample: ${JSON.stringify(counterexample)}`,
+    details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance),
+    `replay: FUZZ_SEED=${o.seed} (and fast-check path ${details.counterexamplePath})`,
+  ].join('\n');
+  return { scheme: name, runs: o.runs, seed: o.seed, ok: false, seconds, failure, counterexample };
+}
