@@ -11,6 +11,7 @@ import { benchCommand } from './bench.ts';
 import { deviceCommand } from './device.ts';
 import { fuzzCommand } from './fuzz.ts';
 import { inspectCommand } from './inspect.ts';
+import { runCommand } from './run.ts';
 import { resourcesCommand } from './resources.ts';
 import { PACKAGE_ROOT } from '../build/paths.ts';
 import { ownManifest } from '../build/packageRoot.ts';
@@ -74,6 +75,20 @@ program.command('inspect')
   .option('--context <n>', 'context length of the memory figures', int('--context', 1), 2048)
   .option('--budget <GiB>', 'KV memory budget of the largest-batch figure', positive('--budget'), 16)
   .action(inspectCommand);
+
+program.command('run')
+  .description('greedy generation on the model executor: a model folder, or a scheme with seeded weights')
+  .argument('<source>', 'a Hugging Face-layout model folder, a scheme file or a config.json')
+  .argument('[export]', 'the scheme export, when the file has several')
+  .option('--prompt <text>', 'prompt text (model folders with a tokenizer.json)')
+  .option('--tokens <ids>', 'prompt token ids, comma-separated', '1,2,3,4')
+  .option('--steps <n>', 'tokens to generate', int('--steps', 1), 16)
+  .option('--seed <s>', 'seed of the weights (scheme files)', int('--seed', 0), 0)
+  .option('--hidden <n>', 'hidden size (scheme files)', int('--hidden', 1), 256)
+  .option('--intermediate <n>', 'MLP width (scheme files)', int('--intermediate', 1), 512)
+  .option('--vocab <n>', 'vocabulary size (scheme files)', int('--vocab', 2), 1000)
+  .option('--threads <n>', 'kernel threads', int('--threads', 1))
+  .action(runCommand);
 
 program.command('device')
   .description('what this build can run: compiled backends, SIMD, threads')
