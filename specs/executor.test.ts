@@ -107,6 +107,23 @@ describe(`executor vs reference model (seed ${seed})`, () => {
     expect(r.failure).toMatch(/prefill, sequence 0, token 0: executor and reference differ/);
   }, 600_000);
 
+  it('windowed caches keep the last W tokens (the cache plan), and attention is unchanged', async () => {
+    // Layers 0 and 1 slide over their own caches (window 3); layer 2 reads layer 1's cache with
+    // full attention, so cache 1 keeps everything; layer 3 reads its own full cache.
+    const s = scheme({ ...shape, layers: 4, kv: '0s_1s_1_3', window: 3, dtype: 'f32' });
+    const w = seededWeights(s, model, 41);
+    const ex = await Executor.create(w);
+    const b = ex.newBatch(2);
+    await ex.prefill(b, [[1, 2, 3, 4, 5, 6], [7, 8]]);
+    expect(Array.from(b.caches[0]!.lengths())).toEqual([3, 3, 2, 2]);
+    expect(Array.from(b.caches[1]!.lengths())).toEqual([6, 6, 2, 2]);
+    for (let i = 0; i < 3; i++) ex.step(b, [i, i + 1]);
+    expect(Array.from(b.caches[0]!.lengths())).toEqual([3, 3, 3, 3]);
+    expect(Array.from(b.caches[3]!.lengths())).toEqual([9, 9, 5, 5]);
+    ex.disposeBatch(b);
+    await checkSchemeCase(ex, model, { weightSeed: 41, prompts: [[1, 2, 3, 4, 5, 6], [7, 8]], decode: [[0, 1, 2, 3], [1, 2, 3, 4]] });
+  }, 600_000);
+
   it('what the executor does not run yet is KVF2011', async () => {
     const split = scheme({ ...shape, layers: 2, kv: [0, { keysFrom: 1, valuesFrom: 0 }], dtype: 'f32' });
     expect((await caughtAsync(() => Executor.create(seededWeights(split, model, 1)))).message).toMatch(/KVF2011.*layer 1 .* takes keys from layer 1 and values from layer 0/);

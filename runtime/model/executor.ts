@@ -13,6 +13,10 @@
  *   query position t-1 (tokens 0..t-2) and folds in the zero slot exactly: a slot of logit 0 and
  *   value 0 scales the output by 1 / (1 + exp(-lse)).
  *
+ * Caches keep what the cache plan says: one all of whose readers slide is truncated to the last W
+ * tokens (W its readers' largest window) after prefill and after every step; the others keep the
+ * whole history.
+ *
  * Dense layers run in TypeScript here (runtime/model/dense.ts); a native decode step with no JS
  * between layers is the open part of issue 8. Not run yet (KVF2011): layers that take keys and
  * values from different layers (a cache holds one layer's keys and values), and the literal
@@ -23,6 +27,7 @@ import { KvforgeError } from '../../dsl/diagnostics.ts';
 import type { SchemeSpec } from '../../dsl/scheme/scheme.ts';
 import { iterationPlan } from '../../codegen/scheme/iterationPlan.ts';
 import { analyseLayers, type LayerInfo } from '../../codegen/scheme/layers.ts';
+import { cachePlan } from '../../codegen/scheme/cachePlan.ts';
 import { variantKeyOf, variantSpec, type VariantKey } from '../../codegen/scheme/variants.ts';
 import { compile, type CompileOptions } from '../api/compile.ts';
 import type { CompiledAttention } from '../api/kernels.ts';
@@ -50,9 +55,18 @@ export class Executor {
   readonly layers: readonly LayerInfo[];
   readonly scheme: SchemeSpec;
 
+  /** Tokens a windowed cache keeps between steps, by owner layer. */
+  private readonly keep: ReadonlyMap<number, number>;
+
   private constructor(readonly w: ModelWeights, private readonly kernels: ReadonlyMap<VariantKey, CompiledAttention>, private readonly o: ExecutorOptions) {
     this.scheme = w.scheme;
     this.layers = analyseLayers(w.scheme);
+    this.keep = new Map(cachePlan(w.scheme).flatMap((e) => (e.retention.kind === 'window' ? [[e.owner, e.retention.window] as const] : [])));
+  }
+
+  /** Truncate every windowed cache to what its readers can still see. */
+  private retain(b: ExecutorBatch): void {
+    for (const [owner, W] of this.keep) b.caches[owner]!.truncate(W);
   }
 
   /** Compile the scheme's variants (one kernel each) and check the executor can run it. */
@@ -179,6 +193,7 @@ export class Executor {
       }
     }
     counts.forEach((n, s) => { b.lengths[s] = n; });
+    this.retain(b);
     return this.logits(h, rows);
   }
 
@@ -206,6 +221,7 @@ export class Executor {
       this.finish(l, h, out, B);
     }
     for (let s = 0; s < B; s++) b.lengths[s]++;
+    this.retain(b);
     return this.logits(h, B);
   }
 
