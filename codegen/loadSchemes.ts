@@ -4,8 +4,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { KvforgeError } from '../dsl/diagnostics.ts';
+import { importUserModule } from './userModule.ts';
 import { readModelConfig } from '../dsl/scheme/hfConfig.ts';
 import type { ModelShape } from '../dsl/scheme/modelShape.ts';
 import { isSchemeSpec, type SchemeSpec } from '../dsl/scheme/scheme.ts';
@@ -58,15 +58,7 @@ export async function loadSchemes(file: string): Promise<NamedScheme[]> {
     const { scheme, model } = readModelConfig(json, { source: file, name: path.basename(path.dirname(abs)) });
     return [{ file, exportName: 'config', scheme, model }];
   }
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
-  } catch (e) {
-    if (e instanceof KvforgeError) throw e;
-    throw new KvforgeError('KVF4004', `could not load ${file}: ${e instanceof Error ? e.message : `it threw ${String(e)}`}`, {
-      hint: "a scheme file is a TypeScript or JavaScript module that imports from 'kvforge' and exports scheme(...) results",
-    });
-  }
+  const mod = await importUserModule(file, "a scheme file is a TypeScript or JavaScript module that imports from 'kvforge' and exports scheme(...) results");
   const found = schemesOf(mod, file);
   if (found.length === 0) throw new KvforgeError('KVF4004', `${file} exports no scheme`, { hint: 'export const myScheme = scheme({ ... })' });
   return found;

@@ -5,13 +5,13 @@
  * (`lckvW2.noDiagonal`). A scheme variant with parameters (a window) defaults to paramMode
  * 'runtime', so its layers share one kernel whatever their windows.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { isAttentionSpec as isSpec, type AttentionSpec } from '../dsl/attention.ts';
 import { makePlan, type KernelPlan } from './planner/plan.ts';
 import { types } from 'node:util';
 import { KvforgeError } from '../dsl/diagnostics.ts';
+import { importUserModule } from './userModule.ts';
 import { isSchemeSpec, type SchemeSpec } from '../dsl/scheme/scheme.ts';
 import { schemeVariants, type VariantKey } from './scheme/variants.ts';
 import { checkSchemeExport } from './loadSchemes.ts';
@@ -32,16 +32,7 @@ export interface NamedSpec {
 
 export async function loadSpecs(file: string, root?: string): Promise<NamedSpec[]> {
   const abs = path.resolve(file);
-  if (!existsSync(abs)) throw new KvforgeError('KVF4004', `no such file: ${file}`);
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
-  } catch (e) {
-    if (e instanceof KvforgeError) throw e;
-    throw new KvforgeError('KVF4004', `could not load ${file}: ${e instanceof Error ? e.message : `it threw ${String(e)}`}`, {
-      hint: "the file must be a TypeScript or JavaScript module that imports from 'kvforge' and exports defineAttention(...) results",
-    });
-  }
+  const mod = await importUserModule(file, "the file must be a TypeScript or JavaScript module that imports from 'kvforge' and exports defineAttention(...) or scheme(...) results");
   const rel = root ? path.relative(root, abs).split(path.sep).join('/') : file;
   const names = Object.keys(mod).filter((k) => isSpec(mod[k]));
   const schemes = Object.keys(mod).filter((k) => isSchemeSpec(mod[k])).sort();

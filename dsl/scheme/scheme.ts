@@ -8,7 +8,7 @@ import { captureCallSite } from '../callsite.ts';
 import { KvforgeError, type SourceLocation } from '../diagnostics.ts';
 import { defineAttention } from '../attention.ts';
 import type { Bound, ScoreDef } from '../define.ts';
-import { toMask, type Mask, type MaskLike } from '../mask.ts';
+import type { Mask, MaskLike } from '../mask.ts';
 import { checkName } from '../name.ts';
 import type { CallSite } from '../types.ts';
 import type { LayerKv, LayerTable } from './layerTable.ts';
