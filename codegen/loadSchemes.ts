@@ -2,7 +2,7 @@
  * Load sharing schemes: every scheme() export of a TypeScript module (configs/*.ts or a user's
  * file), sorted by export name, or the scheme of an LCKV / Hugging Face config.json.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { KvforgeError } from '../dsl/diagnostics.ts';
 import { importUserModule } from './userModule.ts';
@@ -46,6 +46,8 @@ export function schemesOf(mod: Record<string, unknown>, file: string): NamedSche
 }
 
 export async function loadSchemes(file: string): Promise<NamedScheme[]> {
+  // A model folder stands for its config.json.
+  if (existsSync(file) && statSync(file).isDirectory()) file = path.join(file, 'config.json');
   const abs = path.resolve(file);
   if (!existsSync(abs)) throw new KvforgeError('KVF4004', `no such file: ${file}`);
   if (abs.endsWith('.json')) {

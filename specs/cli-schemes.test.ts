@@ -53,6 +53,7 @@ describe('kvforge inspect', () => {
       const r = kvforge('inspect', cfg);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain('iteration plan: plain 0 | cyclic 1..3 x9');
+      expect(kvforge('inspect', dir).stdout).toBe(r.stdout.replace(cfg, path.join(dir, 'config.json'))); // a folder: its config.json
       writeFileSync(cfg, JSON.stringify({ hidden_size: 256, num_attention_heads: 8, num_hidden_layers: 4, vocab_size: 1000, layer_types: '0_3_3_4' }));
       const bad = kvforge('inspect', cfg);
       expect(bad.code).toBe(2);
