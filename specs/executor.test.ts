@@ -58,6 +58,17 @@ describe(`executor vs reference model (seed ${seed})`, () => {
     }
   }, 600_000);
 
+  it('bf16 and f16 caches, against the reference that stores K and V rounded the same way', async () => {
+    for (const cacheDType of ['bf16', 'f16'] as const) {
+      for (const kv of ['0_3_3_3', '1_2s_0_3s']) {
+        const s = scheme({ ...shape, layers: 4, kv, window: 3, iterations: { m: 2, b: 1 }, dtype: cacheDType });
+        const ex = await Executor.create(seededWeights(s, model, 3), { cacheDType });
+        await checkSchemeCase(ex, model, { weightSeed: 29, prompts: [[1, 2, 3, 4, 5], [9, 8]], decode: [[3, 1, 4], [1, 5, 9]] });
+        await fuzzScheme(ex, { runs: 3, seed, model }).then((r) => expect(r.ok, r.failure).toBe(true));
+      }
+    }
+  }, 600_000);
+
   it("lckvLiteralZeroFill: the executor's decode equals the reference's literal decode", async () => {
     const s = scheme({ ...shape, layers: 3, kv: '0_2_2', decode: 'lckvLiteralZeroFill', dtype: 'f32' });
     const w = seededWeights(s, model, 23);

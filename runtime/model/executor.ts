@@ -90,6 +90,11 @@ export class Executor {
     return new Executor(w, new Map(keys.map((k, i) => [k, compiled[i]])), o);
   }
 
+  /** Storage dtype of this executor's caches. */
+  get cacheDType(): CacheDType {
+    return this.o.cacheDType ?? 'f32';
+  }
+
   /** The same kernels with other weights of the same scheme and shape (no compile). */
   withWeights(w: ModelWeights): Executor {
     const a = this.scheme, b = w.scheme;
@@ -102,7 +107,7 @@ export class Executor {
 
   newBatch(size: number): ExecutorBatch {
     const any = [...this.kernels.values()][0];
-    const caches = this.layers.map((l) => (l.computesKv ? any.createCache({ batch: size, dtype: this.o.cacheDType ?? 'f32' }) : undefined));
+    const caches = this.layers.map((l) => (l.computesKv ? any.createCache({ batch: size, dtype: this.cacheDType }) : undefined));
     return { size, caches, lengths: new Array(size).fill(0) };
   }
 

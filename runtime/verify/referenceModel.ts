@@ -13,7 +13,8 @@
  *   group once; a cyclic group m + b passes from the same input, its layers' KV for the prompt
  *   starting as zeros and overwritten by every pass, so a top-attending layer reads the previous
  *   pass's KV of its target.
- * Caches keep every token: windows are masks here (retention is the executor's business).
+ * Caches keep every token: windows are masks here (retention is the executor's business). Keys
+ * and values are stored rounded to the cache's dtype (float32 by default), as kernels read them.
  */
 import { evaluateMask } from '../../dsl/mask.ts';
 import type { SchemeSpec } from '../../dsl/scheme/scheme.ts';
@@ -21,6 +22,7 @@ import { iterationPlan } from '../../codegen/scheme/iterationPlan.ts';
 import { analyseLayers, type LayerInfo } from '../../codegen/scheme/layers.ts';
 import type { ModelWeights } from '../model/weights.ts';
 import { matVec, rmsNorm, ropeInPlace, swiglu } from './modelMath.ts';
+import { roundBf16, roundF16 } from './dtype.ts';
 
 /** One layer's cache of one sequence: rotated keys, values and positions, token by token. */
 interface LayerCache { keys: Float64Array[]; values: Float64Array[]; positions: number[] }
@@ -34,13 +36,28 @@ export interface ReferenceSequence {
   readonly caches: ReadonlyArray<LayerCache | undefined>;
 }
 
+export interface ReferenceOptions {
+  /**
+   * Storage dtype of the caches: keys and values are rounded to it when they are stored (what a
+   * kernel over a bf16 cache reads), everything else stays float64. @defaultValue 'f32'
+   */
+  readonly cacheDType?: 'f32' | 'f16' | 'bf16';
+}
+
 export class ReferenceModel {
   readonly layers: readonly LayerInfo[];
   private readonly s: SchemeSpec;
+  private readonly round: (x: number) => number;
 
-  constructor(readonly w: ModelWeights) {
+  constructor(readonly w: ModelWeights, o: ReferenceOptions = {}) {
     this.s = w.scheme;
     this.layers = analyseLayers(w.scheme);
+    const d = o.cacheDType ?? 'f32';
+    this.round = d === 'bf16' ? roundBf16 : d === 'f16' ? roundF16 : Math.fround;
+  }
+
+  private stored(x: Float64Array | undefined): Float64Array {
+    return x ? x.map(this.round) : new Float64Array(0);
   }
 
   newSequence(b = 0): ReferenceSequence {
@@ -125,8 +142,8 @@ export class ReferenceModel {
     const { q, k, v } = this.project(l, rmsNorm(h, lw.inputNorm, this.w.model.rmsNormEps), t);
     const own = seq.caches[l.index];
     if (own) {
-      own.keys.push(k ?? new Float64Array(0));
-      own.values.push(v ?? new Float64Array(0));
+      own.keys.push(this.stored(k));
+      own.values.push(this.stored(v));
       own.positions.push(t);
     }
     const literal = this.s.decode === 'lckvLiteralZeroFill' && l.attendsTop;
@@ -138,8 +155,8 @@ export class ReferenceModel {
     const proj = H.map((h, t) => this.project(l, rmsNorm(h, lw.inputNorm, this.w.model.rmsNormEps), t));
     const own = seq.caches[l.index];
     if (own) {
-      own.keys = proj.map((p) => p.k ?? new Float64Array(0));
-      own.values = proj.map((p) => p.v ?? new Float64Array(0));
+      own.keys = proj.map((p) => this.stored(p.k));
+      own.values = proj.map((p) => this.stored(p.v));
       own.positions = proj.map((_, t) => t);
     }
     return H.map((h, t) => this.finish(l, h, this.attend(seq, l, proj[t].q, t, n, false)));
