@@ -4,7 +4,7 @@
  * truncation of a safetensors file, and every tensor that is missing, misshapen or out of place,
  * is KVF4014 naming the file and the tensor.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, truncateSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, truncateSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -155,5 +155,53 @@ describe('checkpoints', () => {
   it('binary16 bits decode exactly', () => {
     expect([0x3c00, 0xc000, 0x3800, 0x0001, 0x7c00, 0xfc00, 0x0000, 0x8000, 0x7bff].map(halfToFloat)).toEqual([1, -2, 0.5, 2 ** -24, Infinity, -Infinity, 0, -0, 65504]);
     expect(halfToFloat(0x7e00)).toBeNaN();
+  });
+});
+
+describe('checkpoint regressions from a hostile review', () => {
+  const w = seededWeights(lckv, model, 12);
+  it('shards: a missing shard, a weight_map that is not an object, tensors in the wrong shard or not listed', () => {
+    const one = tmp();
+    saveCheckpoint(one, w);
+    const all = readSafetensors(path.join(one, 'model.safetensors'));
+    const names = [...all.keys()];
+    const build = (mapOf: (n: string, i: number) => string, files: Record<string, string[]>) => {
+      const dir = tmp();
+      for (const [f, ns] of Object.entries(files)) writeSafetensors(path.join(dir, f), new Map(ns.map((n) => [n, all.get(n)!])));
+      writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: Object.fromEntries(names.map((n, i) => [n, mapOf(n, i)])) }));
+      writeFileSync(path.join(dir, 'config.json'), readFileSync(path.join(one, 'config.json')));
+      return caught(() => loadCheckpoint(dir)).message;
+    };
+    const half = names.slice(0, 5), rest = names.slice(5);
+    expect(build((_, i) => (i < 5 ? 'a.safetensors' : 'b.safetensors'), { 'a.safetensors': half })).toMatch(/shard b\.safetensors is listed but not in the folder/);
+    expect(build((_, i) => (i < 5 ? 'a.safetensors' : 'b.safetensors'), { 'a.safetensors': [...half, rest[0]], 'b.safetensors': rest.slice(1) })).toMatch(/holds tensor .*, which the index puts in b\.safetensors/);
+    expect(build(() => 'a.safetensors', { 'a.safetensors': half })).toMatch(/is listed in a\.safetensors, which does not hold it/);
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'config.json'), readFileSync(path.join(one, 'config.json')));
+    writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: ['x'] }));
+    expect(caught(() => loadCheckpoint(dir)).message).toMatch(/'weight_map' is not an object/);
+    writeFileSync(path.join(dir, 'model.safetensors.index.json'), 'null');
+    expect(caught(() => loadCheckpoint(dir)).message).toMatch(/'weight_map' is not an object/);
+  });
+  it('saveCheckpoint refuses before it writes anything', () => {
+    const split = scheme({ layers: 2, heads: { q: 2, kv: 1 }, headDim: 4, kv: [0, { keysFrom: 1, valuesFrom: 0 }], dtype: 'f32' });
+    const dir = path.join(tmp(), 'out');
+    expect(caught(() => saveCheckpoint(dir, seededWeights(split, model, 1))).code).toBe('KVF2008');
+    expect(existsSync(dir)).toBe(false);
+    expect(caught(() => saveCheckpoint(dir, { ...w, norm: new Float32Array(2) })).message).toMatch(/norm holds 2 values/);
+    expect(existsSync(dir)).toBe(false);
+  });
+  it('safetensors: an inherited name as dtype, a header that is not UTF-8, metadata that is not strings', () => {
+    const bad = (header: unknown, raw?: Buffer) => {
+      const j = raw ?? Buffer.from(JSON.stringify(header));
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(j.length));
+      const dir = tmp();
+      writeFileSync(path.join(dir, 'x.safetensors'), Buffer.concat([len, j, Buffer.alloc(4)]));
+      return caught(() => readSafetensors(path.join(dir, 'x.safetensors'))).message;
+    };
+    expect(bad({ a: { dtype: 'toString', shape: [1], data_offsets: [0, 4] } })).toMatch(/dtype "toString"; kvforge reads F32, F16 and BF16/);
+    expect(bad(undefined, Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]))).toMatch(/header is not UTF-8/);
+    expect(bad({ __metadata__: { a: 1 }, a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } })).toMatch(/'__metadata__' is not an object of strings/);
   });
 });

@@ -3,7 +3,7 @@
  * LCKV's tensor names, a word-level tokenizer.json): text in, the reference model's greedy tokens
  * out, as text; and on a scheme file with seeded weights; bad prompts are coded errors.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -57,4 +57,23 @@ describe('kvforge run', () => {
     expect(r.stdout).toMatch(/generated \(3 tokens, greedy\): \d+ \d+ \d+/);
     expect(kvforge('run', 'specs/fixtures/fuzz-schemes.ts', 'split', '--vocab', '50').stderr).toMatch(/KVF2011/);
   });
+  it('regressions: ids past the tokenizer print as <id N>; strict --tokens; --prompt with --tokens; an export on a folder', () => {
+    const big = mkdtempSync(path.join(os.tmpdir(), 'kvforge-run-big-'));
+    try {
+      // A vocabulary padded past the tokenizer's 16 words.
+      const w64 = seededWeights(s, { hiddenSize: 16, intermediateSize: 32, vocabSize: 64, ropeTheta: 10000, rmsNormEps: 1e-6, tieWordEmbeddings: true }, 31);
+      saveCheckpoint(big, w64);
+      writeFileSync(path.join(big, 'tokenizer.json'), readFileSync(path.join(dir, 'tokenizer.json')));
+      const r = kvforge('run', big, '--tokens', '20,30,40', '--steps', '6');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^text: /m);
+    } finally {
+      rmSync(big, { recursive: true, force: true });
+    }
+    for (const t of ['', '1,,2', '0x3', '1e1', '-1']) expect(kvforge('run', dir, '--tokens', t).stderr).toMatch(/KVF3004.*--tokens: entry/);
+    expect(kvforge('run', dir, '--tokens', '1', '--prompt', 'hello').stderr).toMatch(/--prompt \(text\) or --tokens \(ids\), not both/);
+    expect(kvforge('run', dir, 'someExport').stderr).toMatch(/is a model folder: it takes no export name/);
+    expect(kvforge('run', 'specs/fixtures/fuzz-schemes.ts', 'mixed', '--vocab', '100000000').stderr).toMatch(/--vocab must be an integer in 2\.\.1000000/);
+  });
 });
+

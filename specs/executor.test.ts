@@ -142,3 +142,33 @@ describe(`executor vs reference model (seed ${seed})`, () => {
     expect((await caughtAsync(() => Executor.create(seededWeights(slidingLiteral, model, 1)))).code).toBe('KVF2011');
   });
 });
+
+describe('executor regressions from a hostile review', () => {
+  it('withWeights checks what create checks; weights that do not fit are KVF3004 naming the tensor', async () => {
+    const s = scheme({ ...shape, layers: 2, kv: '0_0', dtype: 'f32' });
+    const ex = await Executor.create(seededWeights(s, model, 1));
+    const split = scheme({ ...shape, layers: 2, kv: [0, { keysFrom: 1, valuesFrom: 0 }], dtype: 'f32' });
+    expect(() => ex.withWeights(seededWeights(split, model, 1))).toThrow(/KVF2011/);
+    const w = seededWeights(s, model, 2);
+    expect(() => ex.withWeights({ ...w, lmHead: new Float32Array(3) })).toThrow(/KVF3004.*lmHead holds 3 values, the shape needs 512/);
+    expect(() => ex.withWeights({ ...w, layers: [{ ...w.layers[0], k: undefined }, w.layers[1]] })).toThrow(/layers\[0\]\.k is missing/);
+    expect(() => ex.withWeights({ ...w, layers: [w.layers[0]] })).toThrow(/1 layers for the scheme's 2/);
+    expect(() => ex.withWeights({ ...w, layers: [w.layers[0], { ...w.layers[1], k: w.layers[0].k }] })).toThrow(/layers\[1\]\.k is given, but no layer reads layer 1's keys/);
+  });
+  it('an empty prompt is KVF3004; generate takes a positive count of new tokens', async () => {
+    const s = scheme({ ...shape, layers: 2, kv: '0_1', dtype: 'f32' });
+    const ex = await Executor.create(seededWeights(s, model, 1));
+    expect((await caughtAsync(() => ex.generate([[5, 6], []], 3))).message).toMatch(/prompt 1 is empty/);
+    for (const n of [0, -1, 2.5, NaN]) expect((await caughtAsync(() => ex.generate([[1]], n))).code).toBe('KVF3004');
+    expect((await ex.generate([[1], [2, 3]], 1)).map((t) => t.length)).toEqual([1, 1]);
+  });
+  it("the caches default to the scheme's dtype", async () => {
+    const s = scheme({ ...shape, layers: 2, kv: '0_1', dtype: 'bf16' });
+    expect((await Executor.create(seededWeights(s, model, 1))).cacheDType).toBe('bf16');
+  });
+  it('a literal zero-fill scheme passes its own campaign (token by token is literal, prefill is not)', async () => {
+    const s = scheme({ ...shape, layers: 3, kv: '0_2_2', decode: 'lckvLiteralZeroFill', dtype: 'f32' });
+    const r = await fuzzScheme(await Executor.create(seededWeights(s, model, 1)), { runs: 4, seed, model });
+    expect(r.ok, r.failure).toBe(true);
+  });
+});

@@ -16,10 +16,10 @@ import { resourcesCommand } from './resources.ts';
 import { PACKAGE_ROOT } from '../build/paths.ts';
 import { ownManifest } from '../build/packageRoot.ts';
 
-function int(name: string, min: number) {
+function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got '${v}'`);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`}, got '${v}'`);
     return n;
   };
 }
@@ -81,12 +81,12 @@ program.command('run')
   .argument('<source>', 'a Hugging Face-layout model folder, a scheme file or a config.json')
   .argument('[export]', 'the scheme export, when the file has several')
   .option('--prompt <text>', 'prompt text (model folders with a tokenizer.json)')
-  .option('--tokens <ids>', 'prompt token ids, comma-separated', '1,2,3,4')
+  .option('--tokens <ids>', 'prompt token ids, comma-separated (default 1,2,3,4)')
   .option('--steps <n>', 'tokens to generate', int('--steps', 1), 16)
   .option('--seed <s>', 'seed of the weights (scheme files)', int('--seed', 0), 0)
-  .option('--hidden <n>', 'hidden size (scheme files)', int('--hidden', 1), 256)
-  .option('--intermediate <n>', 'MLP width (scheme files)', int('--intermediate', 1), 512)
-  .option('--vocab <n>', 'vocabulary size (scheme files)', int('--vocab', 2), 1000)
+  .option('--hidden <n>', 'hidden size (scheme files)', int('--hidden', 1, 65536), 256)
+  .option('--intermediate <n>', 'MLP width (scheme files)', int('--intermediate', 1, 262144), 512)
+  .option('--vocab <n>', 'vocabulary size (scheme files)', int('--vocab', 2, 1_000_000), 1000)
   .option('--threads <n>', 'kernel threads', int('--threads', 1))
   .action(runCommand);
 

@@ -34,6 +34,7 @@ async function weightsFor(source: string, exportName: string | undefined, o: Run
     throw new KvforgeError('KVF4004', `no such file or folder: ${source}`);
   }
   if (isDir) {
+    if (exportName !== undefined) throw new KvforgeError('KVF4004', `${source} is a model folder: it takes no export name (got '${printable(exportName)}')`);
     const w = loadCheckpoint(source);
     return { w, codec: loadTokenizer(source, w.model.vocabSize), what: `checkpoint ${source}` };
   }
@@ -50,16 +51,17 @@ async function weightsFor(source: string, exportName: string | undefined, o: Run
 }
 
 function promptIds(o: RunCommandOptions, codec: TextCodec | undefined, vocab: number): number[] {
+  if (o.prompt !== undefined && o.tokens !== undefined) throw new KvforgeError('KVF3004', 'give --prompt (text) or --tokens (ids), not both');
   if (o.prompt !== undefined) {
     if (!codec) throw new KvforgeError('KVF3004', '--prompt is text, and this model has no tokenizer.json', { hint: 'give token ids: --tokens 1,2,3' });
     const ids = codec.encode(o.prompt);
     if (ids.length === 0) throw new KvforgeError('KVF3004', '--prompt encodes to no token');
     return ids;
   }
-  const ids = (o.tokens ?? '1,2,3,4').split(',').map((t) => Number(t.trim()));
-  const bad = ids.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= vocab);
-  if (bad >= 0) throw new KvforgeError('KVF3004', `--tokens: entry ${bad} ('${printable(String((o.tokens ?? '').split(',')[bad]))}') is not a token id in 0..${vocab - 1}`);
-  return ids;
+  const parts = (o.tokens ?? '1,2,3,4').split(',').map((t) => t.trim());
+  const bad = parts.findIndex((t) => !/^(0|[1-9][0-9]*)$/.test(t) || Number(t) >= vocab);
+  if (bad >= 0) throw new KvforgeError('KVF3004', `--tokens: entry ${bad} ('${printable(parts[bad].slice(0, 20))}') is not a token id in 0..${vocab - 1}`, { hint: 'decimal ids separated by commas: --tokens 1,2,3' });
+  return parts.map(Number);
 }
 
 export async function runCommand(source: string, exportName: string | undefined, o: RunCommandOptions): Promise<void> {

@@ -21,7 +21,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { KvforgeError } from '../../dsl/diagnostics.ts';
 import { readModelConfig, writeModelConfig } from '../../dsl/scheme/hfConfig.ts';
-import type { ModelWeights, LayerWeights } from './weights.ts';
+import { checkWeights, type ModelWeights, type LayerWeights } from './weights.ts';
 import { readSafetensors, writeSafetensors, type Tensor } from './safetensors.ts';
 
 const IGNORED = /\.rotary_emb\.inv_freq$/;
@@ -57,19 +57,25 @@ function readTensors(dir: string): Map<string, Tensor> {
   if (!existsSync(index)) throw new KvforgeError('KVF4014', `${dir} has neither model.safetensors nor model.safetensors.index.json`);
   let map: unknown;
   try {
-    map = (JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: unknown }).weight_map;
+    map = (JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: unknown } | null)?.weight_map;
   } catch (e) {
     throw new KvforgeError('KVF4014', `${index}: not valid JSON (${(e as Error).message})`);
   }
-  if (typeof map !== 'object' || map === null) throw new KvforgeError('KVF4014', `${index}: 'weight_map' is not an object of tensor name -> shard file`);
-  const shards = new Set(Object.values(map as Record<string, unknown>));
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new KvforgeError('KVF4014', `${index}: 'weight_map' is not an object of tensor name -> shard file`);
+  const wanted = map as Record<string, unknown>;
   const out = new Map<string, Tensor>();
-  for (const shard of shards) {
-    if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\') || shard.startsWith('.')) {
+  for (const shard of new Set(Object.values(wanted))) {
+    if (typeof shard !== 'string' || shard === '' || shard.includes('/') || shard.includes('\\') || shard.startsWith('.')) {
       throw new KvforgeError('KVF4014', `${index}: shard ${JSON.stringify(shard)} is not a file name in the folder`);
     }
-    for (const [name, t] of readSafetensors(path.join(dir, shard))) out.set(name, t);
+    if (!existsSync(path.join(dir, shard))) throw new KvforgeError('KVF4014', `${index}: shard ${shard} is listed but not in the folder`);
+    for (const [name, t] of readSafetensors(path.join(dir, shard))) {
+      if (wanted[name] !== shard) throw new KvforgeError('KVF4014', `${path.join(dir, shard)}: holds tensor ${name}, which the index ${wanted[name] === undefined ? 'does not list' : `puts in ${String(wanted[name])}`}`);
+      out.set(name, t);
+    }
   }
+  const lost = Object.keys(wanted).filter((n) => !out.has(n));
+  if (lost.length) throw new KvforgeError('KVF4014', `${index}: tensor ${lost[0]} is listed in ${String(wanted[lost[0]])}, which does not hold it`);
   return out;
 }
 
@@ -114,6 +120,9 @@ export function loadCheckpoint(dir: string): ModelWeights {
 
 /** Write weights as a folder loadCheckpoint reads: config.json and model.safetensors. */
 export function saveCheckpoint(dir: string, w: ModelWeights, o: { dtype?: 'F32' | 'BF16'; config?: Record<string, unknown> } = {}): void {
+  // Everything that can refuse runs before anything is written: no folder of weights without its config.
+  checkWeights(w);
+  const config = `${JSON.stringify(writeModelConfig(w.scheme, w.model, o.config), null, 2)}\n`;
   mkdirSync(dir, { recursive: true });
   const want = layout(w, { k: (i) => w.layers[i].k !== undefined, v: (i) => w.layers[i].v !== undefined });
   const data = new Map<string, Float32Array>([['model.embed_tokens.weight', w.embed], ['model.norm.weight', w.norm], ['lm_head.weight', w.lmHead]]);
@@ -125,5 +134,5 @@ export function saveCheckpoint(dir: string, w: ModelWeights, o: { dtype?: 'F32' 
     put('mlp.gate_proj.weight', l.gate), put('mlp.up_proj.weight', l.up), put('mlp.down_proj.weight', l.down);
   });
   writeSafetensors(path.join(dir, 'model.safetensors'), new Map([...want].map(([name, shape]) => [name, { shape, data: data.get(name)! }])), o.dtype);
-  writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(writeModelConfig(w.scheme, w.model, o.config), null, 2)}\n`);
+  writeFileSync(path.join(dir, 'config.json'), config);
 }

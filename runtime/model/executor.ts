@@ -33,10 +33,10 @@ import { compile, type CompileOptions } from '../api/compile.ts';
 import type { CompiledAttention } from '../api/kernels.ts';
 import type { CacheDType, KvCache } from '../cache/kvCache.ts';
 import { addInPlace, linear, rmsNormRows, ropeRows, swigluRows } from './dense.ts';
-import type { ModelWeights } from './weights.ts';
+import { checkWeights, type ModelWeights } from './weights.ts';
 
 export interface ExecutorOptions {
-  /** Storage dtype of the caches. @defaultValue 'f32' */
+  /** Storage dtype of the caches. @defaultValue the scheme's dtype */
   readonly cacheDType?: CacheDType;
   readonly threads?: number;
   /** Passed to compile() (build cache folder, progress). */
@@ -71,6 +71,19 @@ export class Executor {
 
   /** Compile the scheme's variants (one kernel each) and check the executor can run it. */
   static async create(w: ModelWeights, o: ExecutorOptions = {}): Promise<Executor> {
+    Executor.check(w);
+    const s = w.scheme;
+    const variant = (key: VariantKey) => variantSpec(s, key, key.startsWith('window') ? s.window : undefined);
+    // All four variants of the shape, whichever the scheme uses: every scheme of one shape and
+    // overrides then shares one build (windows are run-time parameters, not part of the kernel).
+    const keys: VariantKey[] = ['causal', 'noDiagonal', 'window', 'windowNoDiagonal'];
+    const compiled = await compile(keys.map((key) => ({ spec: variant(key), plan: key.startsWith('window') ? { paramMode: 'runtime' as const } : {} })), o.compile);
+    return new Executor(w, new Map(keys.map((k, i) => [k, compiled[i]])), o);
+  }
+
+  /** What create() and withWeights() refuse: weights that do not fit, and what the executor cannot run yet. */
+  private static check(w: ModelWeights): void {
+    checkWeights(w);
     const s = w.scheme;
     for (const l of analyseLayers(s)) {
       if (l.keysFrom !== l.valuesFrom) {
@@ -82,17 +95,11 @@ export class Executor {
         throw new KvforgeError('KVF2011', `layer ${l.index}: the literal zero-fill decode runs only on a top-attending layer without a window, extra mask or score function`);
       }
     }
-    // All four variants of the shape, whichever the scheme uses: every scheme of one shape and
-    // overrides then shares one build (windows are run-time parameters, not part of the kernel).
-    const keys: VariantKey[] = ['causal', 'noDiagonal', 'window', 'windowNoDiagonal'];
-    const specs = keys.map((key) => variantSpec(s, key, key.startsWith('window') ? s.window : undefined));
-    const compiled = await compile(specs.map((spec, i) => ({ spec, plan: keys[i].startsWith('window') ? { paramMode: 'runtime' as const } : {} })), o.compile);
-    return new Executor(w, new Map(keys.map((k, i) => [k, compiled[i]])), o);
   }
 
   /** Storage dtype of this executor's caches. */
   get cacheDType(): CacheDType {
-    return this.o.cacheDType ?? 'f32';
+    return this.o.cacheDType ?? this.scheme.dtype;
   }
 
   /** The same kernels with other weights of the same scheme and shape (no compile). */
@@ -102,6 +109,7 @@ export class Executor {
       || a.attention.mask !== b.attention.mask || a.attention.score !== b.attention.score || a.attention.scale !== b.attention.scale) {
       throw new KvforgeError('KVF3011', `withWeights: scheme '${b.name}' needs other kernels than '${a.name}' (heads, head dims or attention overrides differ)`, { hint: 'Executor.create(weights)' });
     }
+    Executor.check(w);
     return new Executor(w, this.kernels, this.o);
   }
 
@@ -153,7 +161,7 @@ export class Executor {
     const H = this.w.model.hiddenSize, V = this.w.model.vocabSize;
     const h = new Float32Array(tokens.length * H);
     tokens.forEach((t, r) => {
-      if (!Number.isInteger(t) || t < 0 || t >= V) throw new KvforgeError('KVF3004', `token ${t} (row ${r}) is outside the vocabulary of ${V}`);
+      if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t >= V) throw new KvforgeError('KVF3004', `token ${Array.isArray(t) || ArrayBuffer.isView(t) ? 'list' : String(t)} (row ${r}) is not a token id in 0..${V - 1}`);
       h.set(this.w.embed.subarray(t * H, (t + 1) * H), r * H);
     });
     return h;
@@ -166,6 +174,8 @@ export class Executor {
   async prefill(b: ExecutorBatch, prompts: readonly (readonly number[])[]): Promise<Float32Array> {
     if (prompts.length !== b.size) throw new KvforgeError('KVF3002', `prefill takes one prompt per sequence (${b.size}), got ${prompts.length}`);
     if (b.lengths.some((n) => n !== 0)) throw new KvforgeError('KVF3010', 'prefill runs on an empty batch (newBatch())');
+    const empty = prompts.findIndex((p) => !p || typeof p.length !== 'number' || p.length === 0);
+    if (empty >= 0) throw new KvforgeError('KVF3004', `prompt ${empty} is empty; every sequence needs at least one prompt token`);
     const counts = prompts.map((p) => p.length);
     const rows = counts.reduce((a, n) => a + n, 0);
     const positions = Int32Array.from(prompts.flatMap((p) => p.map((_, t) => t)));
@@ -230,8 +240,13 @@ export class Executor {
     return this.logits(h, B);
   }
 
-  /** Greedy generation: prefill the prompts, then `steps` decode steps; the new tokens per sequence. */
-  async generate(prompts: readonly (readonly number[])[], steps: number): Promise<number[][]> {
+  /**
+   * Greedy generation of `count` new tokens per sequence: the first from the prefill's last
+   * logits, each next one from a decode step (count - 1 steps).
+   */
+  async generate(prompts: readonly (readonly number[])[], count: number): Promise<number[][]> {
+    if (!Number.isInteger(count) || count < 1) throw new KvforgeError('KVF3004', `generate: the number of new tokens must be a positive integer, got ${String(count)}`);
+    const steps = count;
     const b = this.newBatch(prompts.length);
     try {
       const V = this.w.model.vocabSize;

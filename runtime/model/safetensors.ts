@@ -11,7 +11,7 @@
  * non-negative integers and offsets whose length matches; tensors neither overlap nor leave gaps,
  * and end exactly at the end of the file.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { KvforgeError } from '../../dsl/diagnostics.ts';
 
 export type SafeDType = 'F32' | 'F16' | 'BF16';
@@ -31,31 +31,56 @@ export function readSafetensors(file: string): Map<string, Tensor> {
   const fail = (detail: string): never => {
     throw new KvforgeError('KVF4014', `${file}: ${detail}`, { hint: 'the file is not a complete safetensors file: write it again (safetensors.torch.save_file)' });
   };
-  let buf: Buffer;
+  // Read through a descriptor, tensor by tensor: shards beyond 2 GiB (Node's limit on one
+  // buffer; Hugging Face's default shard is 5 GB) load, and nothing is read twice.
+  let fd: number;
   try {
-    buf = readFileSync(file);
+    fd = openSync(file, 'r');
   } catch (e) {
-    return fail(`cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    return fail(`cannot be opened (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  if (buf.length < 8) fail(`holds ${buf.length} bytes, fewer than the 8 of the header length`);
-  const n = buf.readBigUInt64LE(0);
-  if (n > BigInt(Math.min(MAX_HEADER, buf.length - 8))) fail(`says its header is ${n} bytes, but ${buf.length - 8} bytes follow the length (truncated, or not safetensors)`);
+  try {
+    return readOpen(fd, fstatSync(fd).size, fail);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readAt(fd: number, at: number, bytes: number): Buffer {
+  const b = Buffer.alloc(bytes);
+  for (let done = 0; done < bytes;) {
+    const n = readSync(fd, b, done, bytes - done, at + done);
+    if (n === 0) throw new Error('unexpected end of file');
+    done += n;
+  }
+  return b;
+}
+
+function readOpen(fd: number, size: number, fail: (detail: string) => never): Map<string, Tensor> {
+  if (size < 8) fail(`holds ${size} bytes, fewer than the 8 of the header length`);
+  const n = readAt(fd, 0, 8).readBigUInt64LE(0);
+  if (n > BigInt(MAX_HEADER)) fail(`says its header is ${n} bytes, more than the format's limit of ${MAX_HEADER} (corrupted, or not safetensors)`);
+  if (n > BigInt(size - 8)) fail(`says its header is ${n} bytes, but ${size - 8} bytes follow the length (truncated, or not safetensors)`);
   const headerLen = Number(n);
   let header: unknown;
   try {
-    header = JSON.parse(buf.toString('utf8', 8, 8 + headerLen));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(readAt(fd, 8, headerLen)));
   } catch (e) {
-    return fail(`header is not JSON (${(e as Error).message})`);
+    return fail(`header is not ${e instanceof SyntaxError ? 'JSON' : 'UTF-8'} (${(e as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
-  const dataStart = 8 + headerLen, dataLen = buf.length - dataStart;
+  const meta = (header as Record<string, unknown>).__metadata__;
+  if (meta !== undefined && (typeof meta !== 'object' || meta === null || Array.isArray(meta) || !Object.values(meta).every((v) => typeof v === 'string'))) {
+    fail("'__metadata__' is not an object of strings");
+  }
+  const dataStart = 8 + headerLen, dataLen = size - dataStart;
   const entries: Array<{ name: string; dtype: SafeDType; shape: number[]; begin: number; end: number }> = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') continue;
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
     if (typeof e !== 'object' || e === null) fail(`tensor '${name}' is not an object`);
     const dtype = e!.dtype as SafeDType;
-    if (!(typeof dtype === 'string' && dtype in BYTES)) fail(`tensor '${name}' has dtype ${JSON.stringify(e!.dtype)}; kvforge reads F32, F16 and BF16`);
+    if (!(typeof dtype === 'string' && Object.hasOwn(BYTES, dtype))) fail(`tensor '${name}' has dtype ${JSON.stringify(e!.dtype)}; kvforge reads F32, F16 and BF16`);
     const shape = e!.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor '${name}' has shape ${JSON.stringify(shape)}, not a list of non-negative integers`);
     const off = e!.data_offsets;
@@ -76,7 +101,7 @@ export function readSafetensors(file: string): Map<string, Tensor> {
   }
   if (at !== dataLen) fail(at > dataLen ? `its tensors need ${at} bytes of data, the file holds ${dataLen} (truncated)` : `${dataLen - at} bytes follow the last tensor`);
   const out = new Map<string, Tensor>();
-  for (const e of entries) out.set(e.name, { dtype: e.dtype, shape: e.shape, data: widen(buf, dataStart + e.begin, e.end - e.begin, e.dtype) });
+  for (const e of entries) out.set(e.name, { dtype: e.dtype, shape: e.shape, data: widen(readAt(fd, dataStart + e.begin, e.end - e.begin), 0, e.end - e.begin, e.dtype) });
   return out;
 }
 

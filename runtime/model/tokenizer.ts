@@ -27,11 +27,11 @@ export function loadTokenizer(dir: string, vocabSize: number): TextCodec | undef
   };
   const cfgFile = path.join(dir, 'tokenizer_config.json');
   let tok: Tokenizer;
+  const json = read(file), config = existsSync(cfgFile) ? read(cfgFile) : {};
   try {
-    tok = new Tokenizer(read(file), existsSync(cfgFile) ? read(cfgFile) : {});
+    tok = new Tokenizer(json, config);
   } catch (e) {
-    if (e instanceof KvforgeError) throw e;
-    throw new KvforgeError('KVF4014', `${file}: the tokenizer library cannot read it (${e instanceof Error ? e.message : String(e)})`);
+    throw new KvforgeError('KVF4014', `${file}${existsSync(cfgFile) ? ' (with tokenizer_config.json)' : ''}: the tokenizer library cannot read it (${e instanceof Error ? e.message : String(e)})`);
   }
   return {
     encode(text) {
@@ -42,6 +42,19 @@ export function loadTokenizer(dir: string, vocabSize: number): TextCodec | undef
       }
       return ids as number[];
     },
-    decode: (ids) => tok.decode([...ids]),
+    // A model's vocabulary is often padded past the tokenizer's: an id it has no piece for is shown as <id N>.
+    decode(ids) {
+      try {
+        return tok.decode([...ids]);
+      } catch {
+        return ids.map((id) => {
+          try {
+            return tok.decode([id]);
+          } catch {
+            return `<id ${id}>`;
+          }
+        }).join(' ');
+      }
+    },
   };
 }

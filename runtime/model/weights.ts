@@ -8,6 +8,7 @@ import type { ModelShape } from '../../dsl/scheme/modelShape.ts';
 import type { SchemeSpec } from '../../dsl/scheme/scheme.ts';
 import { analyseLayers } from '../../codegen/scheme/layers.ts';
 import { rng } from '../verify/random.ts';
+import { KvforgeError } from '../../dsl/diagnostics.ts';
 
 export interface LayerWeights {
   /** input_layernorm [H] */
@@ -49,8 +50,15 @@ export function seededWeights(scheme: SchemeSpec, model: ModelShape, seed: numbe
   const H = model.hiddenSize, I = model.intermediateSize, V = model.vocabSize;
   const { q: Hq, kv: Hkv } = scheme.heads;
   const D = scheme.headDim, Dv = scheme.valueDim;
+  const alloc = (n: number) => {
+    try {
+      return new Float32Array(n);
+    } catch {
+      throw new KvforgeError('KVF3005', `seeded weights: a tensor of ${n} floats cannot be allocated (hidden ${H}, MLP ${I}, vocab ${V})`);
+    }
+  };
   const mat = (rows: number, cols: number, gain = 1) => {
-    const a = new Float32Array(rows * cols);
+    const a = alloc(rows * cols);
     const s = gain * Math.sqrt(3 / cols);
     for (let i = 0; i < a.length; i++) a[i] = (2 * r() - 1) * s;
     return a;
@@ -69,4 +77,42 @@ export function seededWeights(scheme: SchemeSpec, model: ModelShape, seed: numbe
     o: mat(H, Hq * Dv, 0.5), postNorm: norm(), gate: mat(I, H), up: mat(I, H), down: mat(H, I, 0.5),
   }));
   return { scheme, model, embed, layers, norm: norm(), lmHead: model.tieWordEmbeddings ? embed : mat(V, H) };
+}
+
+/**
+ * Check weights against their scheme and model shape: one layer per scheme layer, every array of
+ * its exact length, K / V projections exactly where the cache plan reads them, an even head dim
+ * (RoPE rotates pairs). KVF3004 naming the tensor, before anything runs on them.
+ */
+export function checkWeights(w: ModelWeights): void {
+  const s = w.scheme, m = w.model;
+  const fail = (detail: string): never => {
+    throw new KvforgeError('KVF3004', `weights of scheme '${s.name}': ${detail}`);
+  };
+  if (s.headDim % 2 !== 0) fail(`head dim ${s.headDim} is odd; RoPE (rotate-half) needs an even head dim`);
+  const H = m.hiddenSize, I = m.intermediateSize, V = m.vocabSize;
+  const { q: Hq, kv: Hkv } = s.heads;
+  const D = s.headDim, Dv = s.valueDim;
+  const len = (name: string, a: Float32Array | undefined, n: number) => {
+    if (!(a instanceof Float32Array)) fail(`${name} is missing`);
+    if (a!.length !== n) fail(`${name} holds ${a!.length} values, the shape needs ${n}`);
+  };
+  len('embed', w.embed, V * H);
+  len('norm', w.norm, H);
+  len('lmHead', w.lmHead, V * H);
+  if (!Array.isArray(w.layers) || w.layers.length !== s.layers) fail(`${Array.isArray(w.layers) ? w.layers.length : 'no'} layers for the scheme's ${s.layers}`);
+  analyseLayers(s).forEach((l, i) => {
+    const lw = w.layers[i];
+    len(`layers[${i}].inputNorm`, lw.inputNorm, H);
+    len(`layers[${i}].q`, lw.q, Hq * D * H);
+    len(`layers[${i}].o`, lw.o, H * Hq * Dv);
+    len(`layers[${i}].postNorm`, lw.postNorm, H);
+    len(`layers[${i}].gate`, lw.gate, I * H);
+    len(`layers[${i}].up`, lw.up, I * H);
+    len(`layers[${i}].down`, lw.down, H * I);
+    if (l.cachesKeys) len(`layers[${i}].k`, lw.k, Hkv * D * H);
+    else if (lw.k) fail(`layers[${i}].k is given, but no layer reads layer ${i}'s keys`);
+    if (l.cachesValues) len(`layers[${i}].v`, lw.v, Hkv * Dv * H);
+    else if (lw.v) fail(`layers[${i}].v is given, but no layer reads layer ${i}'s values`);
+  });
 }
