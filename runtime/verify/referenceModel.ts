@@ -1,7 +1,8 @@
 /**
  * The reference model: the oracle of every scheme test (semantics.md section 2). Float64, written
- * from the contract, independent of the kernels and of the executor: attention is evaluated here
- * key by key with the scheme's own JavaScript mask and score functions.
+ * from the contract, independent of the kernels and of the executor: each position's attention is
+ * the attention reference of section 1 (reference.ts) over the gathered slots, with the layer's
+ * mask written from the contract and the scheme's own JavaScript mask and score functions.
  *
  * One sequence at a time (a batch is independent sequences; `b` is its index, what masks see).
  * - step(): token by token. At position t the layers run bottom to top; a KV-computing layer
@@ -22,6 +23,7 @@ import { iterationPlan } from '../../codegen/scheme/iterationPlan.ts';
 import { analyseLayers, type LayerInfo } from '../../codegen/scheme/layers.ts';
 import type { ModelWeights } from '../model/weights.ts';
 import { matVec, rmsNorm, ropeInPlace, swiglu } from './modelMath.ts';
+import { referenceWith, type ReferenceVariant } from './reference.ts';
 import { roundBf16, roundF16 } from './dtype.ts';
 
 /** One layer's cache of one sequence: rotated keys, values and positions, token by token. */
@@ -164,49 +166,37 @@ export class ReferenceModel {
 
   /**
    * Attention of one position's queries over the first `count` slots of the sources' caches,
-   * under the layer's mask: causal or noDiagonal, the window when sliding, the scheme's extra mask;
-   * scores scaled, then the scheme's score function. `zeroSlot`: LCKV's literal decode.
+   * through the attention reference of semantics.md section 1 (reference.ts: softmax, rows
+   * without an admissible key, NaN propagation), under the layer's mask written here from the
+   * contract: causal or noDiagonal, the window when sliding, the scheme's extra mask; the scheme's
+   * score function. Queries go in as float32, as kernels take them. `zeroSlot`: LCKV's literal
+   * decode, a slot of logit 0 and value 0 besides, which scales the output by
+   * e^lse / (e^lse + 1) = 1 / (1 + e^-lse).
    */
   private attend(seq: ReferenceSequence, l: LayerInfo, q: Float64Array, t: number, count: number, zeroSlot: boolean): Float64Array {
-    const { q: Hq, kv: Hkv } = this.s.heads;
-    const D = this.s.headDim, Dv = this.s.valueDim, G = Hq / Hkv;
-    const scale = this.s.attention.scale ?? 1 / Math.sqrt(D);
+    const heads = this.s.heads, D = this.s.headDim, Dv = this.s.valueDim;
     const K = seq.caches[l.keysFrom]!, V = seq.caches[l.valuesFrom]!;
-    const n = Math.min(count, K.positions.length, V.positions.length);
-    const out = new Float64Array(Hq * Dv);
-    const { mask, score } = this.s.attention;
-    for (let h = 0; h < Hq; h++) {
-      const kvh = Math.floor(h / G);
-      const logits: number[] = [];
-      const rows: Array<Float64Array | undefined> = [];
-      if (zeroSlot) logits.push(0), rows.push(undefined);
-      for (let j = 0; j < n; j++) {
-        const pos = K.positions[j];
-        let ok = l.diagonalMasked ? pos < t : pos <= t;
-        if (ok && l.window !== undefined) ok = t - l.window < pos;
-        if (ok && mask) ok = evaluateMask(mask, seq.b, h, t, pos);
-        if (!ok) continue;
-        let s = 0;
-        const kr = K.keys[j];
-        for (let d = 0; d < D; d++) s += q[h * D + d] * kr[kvh * D + d];
-        s *= scale;
-        if (score) s = score.def.fn(s, seq.b, h, t, pos, score.values);
-        logits.push(s);
-        rows.push(V.values[j]);
+    const n = Math.max(0, Math.min(count, K.positions.length, V.positions.length));
+    const k = new Float32Array(heads.kv * n * D), v = new Float32Array(heads.kv * n * Dv);
+    for (let j = 0; j < n; j++) {
+      for (let h = 0; h < heads.kv; h++) {
+        k.set(K.keys[j].subarray(h * D, (h + 1) * D), (h * n + j) * D);
+        v.set(V.values[j].subarray(h * Dv, (h + 1) * Dv), (h * n + j) * Dv);
       }
-      const m = logits.reduce((a, x) => Math.max(a, x), -Infinity);
-      if (logits.length === 0 || m === -Infinity) continue; // no admissible key: the row is 0
-      let z = 0;
-      const p = logits.map((s) => {
-        const e = Math.exp(s - m);
-        z += e;
-        return e;
-      });
-      for (let j = 0; j < p.length; j++) {
-        const vr = rows[j];
-        if (!vr) continue;
-        const wgt = p[j] / z;
-        for (let d = 0; d < Dv; d++) out[h * Dv + d] += wgt * vr[kvh * Dv + d];
+    }
+    const { mask, score } = this.s.attention;
+    const W = l.window;
+    const variant: ReferenceVariant = {
+      heads, headDim: D, valueDim: Dv, scale: this.s.attention.scale ?? 1 / Math.sqrt(D),
+      admits: (_b, h, qp, kp) => (l.diagonalMasked ? kp < qp : kp <= qp) && (W === undefined || qp - W < kp) && (!mask || evaluateMask(mask, seq.b, h, qp, kp)),
+      score: score && ((x, _b, h, qp, kp) => score.def.fn(x, seq.b, h, qp, kp, score.values)),
+    };
+    const r = referenceWith(variant, { B: 1, Lq: 1, Lk: n, q: Float32Array.from(q), k, v, qpos: Int32Array.of(t), kpos: Int32Array.from(K.positions.slice(0, n)) });
+    const out = Float64Array.from(r.out);
+    if (zeroSlot) {
+      for (let h = 0; h < heads.q; h++) {
+        const f = r.lse[h] === -Infinity ? 0 : 1 / (1 + Math.exp(-r.lse[h]));
+        for (let d = 0; d < Dv; d++) out[h * Dv + d] *= f;
       }
     }
     return out;
