@@ -45,7 +45,8 @@ export function schemesOf(mod: Record<string, unknown>, file: string): NamedSche
   return Object.keys(mod).filter((k) => isSchemeSpec(mod[k])).sort().map((k) => ({ file, exportName: k, scheme: checkSchemeExport(file, k, mod[k] as SchemeSpec) }));
 }
 
-export async function loadSchemes(file: string): Promise<NamedScheme[]> {
+/** `orNone`: a module without scheme exports gives [] instead of KVF4004 (a variants file). */
+export async function loadSchemes(file: string, o: { orNone?: boolean } = {}): Promise<NamedScheme[]> {
   // A model folder stands for its config.json.
   if (existsSync(file) && statSync(file).isDirectory()) file = path.join(file, 'config.json');
   const abs = path.resolve(file);
@@ -62,6 +63,6 @@ export async function loadSchemes(file: string): Promise<NamedScheme[]> {
   }
   const mod = await importUserModule(file, "a scheme file is a TypeScript or JavaScript module that imports from 'kvforge' and exports scheme(...) results");
   const found = schemesOf(mod, file);
-  if (found.length === 0) throw new KvforgeError('KVF4004', `${file} exports no scheme`, { hint: 'export const myScheme = scheme({ ... })' });
+  if (found.length === 0 && !o.orNone) throw new KvforgeError('KVF4004', `${file} exports no scheme`, { hint: 'export const myScheme = scheme({ ... })' });
   return found;
 }

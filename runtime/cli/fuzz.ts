@@ -22,7 +22,7 @@ export async function fuzzCommand(files: string[], o: { runs: number; seed: numb
   console.log(`${kernels.length - kernelsFailed} passed, ${kernelsFailed} failed`);
   let failed = kernelsFailed;
   if (files.length) {
-    const schemes = (await Promise.all(files.map((f) => loadSchemesOf(f)))).flat();
+    const schemes = (await Promise.all(files.map((f) => loadSchemes(f, { orNone: true })))).flat();
     if (schemes.length) {
       console.log(`fuzzing ${schemes.length} scheme(s): the model executor against the float64 reference model...`);
       const r = await runSchemeCampaigns(schemes, { runs: o.runs, seed: o.seed, threads: o.threads }, (l) => console.log(l));
@@ -33,12 +33,3 @@ export async function fuzzCommand(files: string[], o: { runs: number; seed: numb
   if (failed) throw new KvforgeError('KVF4001', `${failed} kernel(s) disagree with the reference`, { hint: 'the counterexample above replays with the same --seed' });
 }
 
-/** The schemes of a file (none when it exports only variants). */
-async function loadSchemesOf(file: string) {
-  try {
-    return await loadSchemes(file);
-  } catch (e) {
-    if (e instanceof KvforgeError && e.code === 'KVF4004' && /exports no scheme/.test(e.detail)) return [];
-    throw e;
-  }
-}

@@ -12,6 +12,7 @@ import { loadSchemes } from '../../codegen/loadSchemes.ts';
 import type { ModelShape } from '../../dsl/scheme/modelShape.ts';
 import { loadCheckpoint } from '../model/checkpoint.ts';
 import { Executor } from '../model/executor.ts';
+import { argmax } from '../model/dense.ts';
 import { loadTokenizer, type TextCodec } from '../model/tokenizer.ts';
 import { seededWeights, type ModelWeights } from '../model/weights.ts';
 
@@ -70,17 +71,12 @@ export async function runCommand(source: string, exportName: string | undefined,
   const ex = await Executor.create(w, { threads: o.threads });
   const b = ex.newBatch(1);
   const V = w.model.vocabSize;
-  const argmax = (x: Float32Array, at: number) => {
-    let best = 0;
-    for (let i = 1; i < V; i++) if (x[at + i] > x[at + best]) best = i;
-    return best;
-  };
   try {
     const t0 = performance.now();
     const pre = await ex.prefill(b, [prompt]);
     const t1 = performance.now();
-    const out = [argmax(pre, (prompt.length - 1) * V)];
-    for (let i = 1; i < o.steps; i++) out.push(argmax(ex.step(b, [out[i - 1]]), 0));
+    const out = [argmax(pre, (prompt.length - 1) * V, V)];
+    for (let i = 1; i < o.steps; i++) out.push(argmax(ex.step(b, [out[i - 1]]), 0, V));
     const t2 = performance.now();
     const s = w.scheme;
     console.log(`model: ${printable(what)}; scheme ${printable(s.name)}, ${s.layers} layers, ${ex.layers.filter((l) => l.computesKv).length} KV caches, heads ${s.heads.q}/${s.heads.kv}, head dim ${s.headDim}, hidden ${w.model.hiddenSize}, vocab ${V}`);

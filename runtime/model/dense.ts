@@ -49,6 +49,13 @@ export function ropeRows(X: Float32Array, rows: number, heads: number, dim: numb
   }
 }
 
+/** Index of the largest of x[at .. at + n) (the first, on ties): greedy decoding. */
+export function argmax(x: ArrayLike<number>, at: number, n: number): number {
+  let best = 0;
+  for (let i = 1; i < n; i++) if (x[at + i] > x[at + best]) best = i;
+  return best;
+}
+
 /** X += Y, elementwise. */
 export function addInPlace(X: Float32Array, Y: Float32Array): void {
   for (let i = 0; i < X.length; i++) X[i] += Y[i];

@@ -13,6 +13,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { KvforgeError } from '../../dsl/diagnostics.ts';
+import { roundBf16 } from '../verify/dtype.ts';
 
 export type SafeDType = 'F32' | 'F16' | 'BF16';
 const BYTES: Readonly<Record<SafeDType, number>> = { F32: 4, F16: 2, BF16: 2 };
@@ -143,9 +144,8 @@ export function writeSafetensors(file: string, tensors: ReadonlyMap<string, { sh
     for (const x of t.data) {
       if (dtype === 'F32') out.writeFloatLE(x, o), o += 4;
       else {
-        f[0] = x;
-        const bits = u[0];
-        out.writeUInt16LE(Number.isNaN(x) ? 0x7fc0 : ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff, o);
+        f[0] = roundBf16(x); // exact in bf16: its upper 16 bits are the value
+        out.writeUInt16LE(Number.isNaN(x) ? 0x7fc0 : u[0] >>> 16, o);
         o += 2;
       }
     }

@@ -15,6 +15,7 @@ import { isLayerTypesExpressible } from '../../dsl/scheme/layerTable.ts';
 import type { Executor } from '../model/executor.ts';
 import { seededWeights } from '../model/weights.ts';
 import { ReferenceModel } from './referenceModel.ts';
+import { compareArrays } from './tolerance.ts';
 
 /**
  * Logits of the float32 executor against the float64 reference (values of size ~1), by cache
@@ -49,15 +50,6 @@ export function schemeCaseArb(vocab: number, o: { maxBatch?: number; maxPrompt?:
   }));
 }
 
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>, at = 0) => {
-  let d = 0;
-  for (let i = 0; i < b.length; i++) {
-    const x = Math.abs(a[at + i] - b[i]);
-    if (!(x <= d)) d = Number.isNaN(x) ? Infinity : x; // a NaN is the largest difference
-  }
-  return d;
-};
-
 /** One case; throws with what disagreed, where. */
 export async function checkSchemeCase(base: Executor, model: ModelShape, c: SchemeCase): Promise<void> {
   const s = base.scheme;
@@ -66,8 +58,10 @@ export async function checkSchemeCase(base: Executor, model: ModelShape, c: Sche
   const ref = new ReferenceModel(w, { cacheDType: ex.cacheDType });
   const V = model.vocabSize;
   const tol = SCHEME_TOLERANCE[ex.cacheDType];
-  const check = (d: number, what: string) => {
-    if (!(d < tol)) throw new Error(`${what}: executor and reference differ by ${d} (tolerance ${tol}, ${ex.cacheDType} caches)`);
+  // Absolute tolerance on logits (compareArrays also fails a NaN or infinity that differs).
+  const check = (got: ArrayLike<number>, want: ArrayLike<number>, what: string, scale = 1) => {
+    const c = compareArrays(got, want, { atol: tol * scale, rtol: 0 });
+    if (!c.ok) throw new Error(`${what}: executor ${c.first!.got} and reference ${c.first!.expected} at logit ${c.first!.index} (tolerance ${tol * scale}, ${ex.cacheDType} caches)`);
   };
   const batch = ex.newBatch(c.prompts.length);
   try {
@@ -75,13 +69,13 @@ export async function checkSchemeCase(base: Executor, model: ModelShape, c: Sche
     let row = 0;
     const seqs = c.prompts.map((p, b) => {
       const rs = ref.newSequence(b);
-      ref.prefill(rs, p).forEach((l, t) => check(maxDiff(pre, l, (row + t) * V), `prefill, sequence ${b}, token ${t}`));
+      ref.prefill(rs, p).forEach((l, t) => check(pre.subarray((row + t) * V, (row + t + 1) * V), l, `prefill, sequence ${b}, token ${t}`));
       row += p.length;
       return rs;
     });
     for (let i = 0; i < (c.decode[0]?.length ?? 0); i++) {
       const got = ex.step(batch, c.decode.map((d) => d[i]));
-      seqs.forEach((rs, b) => check(maxDiff(got, ref.step(rs, c.decode[b][i]), b * V), `cached decode, sequence ${b}, step ${i}`));
+      seqs.forEach((rs, b) => check(got.subarray(b * V, (b + 1) * V), ref.step(rs, c.decode[b][i]), `cached decode, sequence ${b}, step ${i}`));
     }
     const one = ex.newBatch(1);
     try {
@@ -89,10 +83,10 @@ export async function checkSchemeCase(base: Executor, model: ModelShape, c: Sche
       const exact = s.iterations.m + s.iterations.b;
       c.prompts[0].forEach((tok, t) => {
         const got = ex.step(one, [tok]);
-        check(maxDiff(got, ref.step(rs, tok)), `token by token, token ${t}`);
+        check(got, ref.step(rs, tok), `token by token, token ${t}`);
         // (In lckvLiteralZeroFill the token-by-token path is LCKV's literal decode, which differs
         // from prefill by definition: it is checked against the reference's literal decode above.)
-        if (t < exact && s.decode === 'exact') check(maxDiff(got, pre.subarray(t * V, (t + 1) * V)) / 2, `token by token against parallel prefill, token ${t} (< m + b)`);
+        if (t < exact && s.decode === 'exact') check(got, pre.subarray(t * V, (t + 1) * V), `token by token against parallel prefill, token ${t} (< m + b)`, 2);
       });
     } finally {
       ex.disposeBatch(one);
