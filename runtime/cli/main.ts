@@ -61,6 +61,18 @@ program.command('bench')
   .option('--quick', 'only the main cases, fewer repetitions')
   .action(benchCommand);
 
+program.command('bench-schemes')
+  .description('the model executor at a fixed shape for standard, LCKV, CLA-2, YOCO: KV bytes, tokens/s, largest batch, attention share')
+  .option('--batch <n>', 'the equal batch of the tokens/s column', int('--batch', 1), 4)
+  .option('--budget <MiB>', 'KV memory budget of the largest-batch columns', int('--budget', 1), 256)
+  .option('--steps <n>', 'decode steps timed at the equal batch (median)', int('--steps', 1), 3)
+  .option('--threads <n>', 'kernel threads', int('--threads', 1))
+  .action(async (o: { batch: number; budget: number; steps: number; threads?: number }) => {
+    const { runSchemeBench, formatSchemeBench } = await import('../bench/schemeBench.ts');
+    const rows = await runSchemeBench({ batch: o.batch, budgetMiB: o.budget, steps: o.steps, threads: o.threads }, (s) => process.stderr.write(`${s}\n`));
+    console.log(formatSchemeBench(rows, { batch: o.batch, budgetMiB: o.budget }));
+  });
+
 program.command('explain')
   .description('print the IR after every pipeline stage, the plan and the generated C++')
   .argument('<file>', 'a TypeScript file exporting variants (e.g. configs/builtins.ts)')

@@ -32,7 +32,7 @@ import { variantKeyOf, variantSpec, type VariantKey } from '../../codegen/scheme
 import { compile, type CompileOptions } from '../api/compile.ts';
 import type { CompiledAttention } from '../api/kernels.ts';
 import type { CacheDType, KvCache } from '../cache/kvCache.ts';
-import { addInPlace, linear, rmsNormRows, ropeRows, swigluRows } from './dense.ts';
+import { addInPlace, argmax, linear, rmsNormRows, ropeRows, swigluRows } from './dense.ts';
 import { checkWeights, type ModelWeights } from './weights.ts';
 
 export interface ExecutorOptions {
@@ -54,6 +54,8 @@ export interface ExecutorBatch {
 export class Executor {
   readonly layers: readonly LayerInfo[];
   readonly scheme: SchemeSpec;
+  /** Time step() spent, in all and in attention calls (what the benchmark's attention share reads). */
+  readonly profile = { stepMs: 0, attentionMs: 0 };
 
   /** Tokens a windowed cache keeps between steps, by owner layer. */
   private readonly keep: ReadonlyMap<number, number>;
@@ -218,6 +220,8 @@ export class Executor {
     const B = b.size, { q: Hq } = this.scheme.heads, Dv = this.scheme.valueDim;
     const positions = Int32Array.from(b.lengths);
     const shifted = Int32Array.from(b.lengths, (t) => t - 1);
+    const t0 = performance.now();
+    let attention = 0;
     const h = this.embed(tokens);
     const out = new Float32Array(B * Hq * Dv), lse = new Float32Array(B * Hq);
     for (const l of this.layers) {
@@ -226,7 +230,9 @@ export class Executor {
       if (own) own.appendStep({ k: k!, v: v!, positions });
       const { k: kernel, params } = this.kernelOf(l);
       const literal = this.scheme.decode === 'lckvLiteralZeroFill' && l.attendsTop;
+      const a0 = performance.now();
       kernel.decodeSync(b.caches[l.keysFrom]!, { q, out, lse, positions: literal ? shifted : positions }, { params, threads: this.o.threads });
+      attention += performance.now() - a0;
       if (literal) {
         for (let r = 0; r < B * Hq; r++) {
           const f = lse[r] === -Infinity ? 0 : 1 / (1 + Math.exp(-lse[r]));
@@ -237,7 +243,10 @@ export class Executor {
     }
     for (let s = 0; s < B; s++) b.lengths[s]++;
     this.retain(b);
-    return this.logits(h, B);
+    const logits = this.logits(h, B);
+    this.profile.stepMs += performance.now() - t0;
+    this.profile.attentionMs += attention;
+    return logits;
   }
 
   /**
@@ -271,8 +280,3 @@ export class Executor {
   }
 }
 
-function argmax(x: Float32Array, at: number, n: number): number {
-  let best = 0;
-  for (let i = 1; i < n; i++) if (x[at + i] > x[at + best]) best = i;
-  return best;
-}
