@@ -125,6 +125,7 @@ describe.each([
     writeUserProject({ repo: PACKAGE_ROOT, tarball, dir, typeModule, devDependencies: ['typescript'] });
     cpSync(path.join(PACKAGE_ROOT, 'specs/fixtures/my-variants.ts'), path.join(dir, 'my-variants.ts'));
     cpSync(path.join(PACKAGE_ROOT, 'specs/fixtures/bad-variant.ts'), path.join(dir, 'bad-variant.ts'));
+    cpSync(path.join(PACKAGE_ROOT, 'specs/fixtures/readme-schemes.ts'), path.join(dir, 'my-schemes.ts'));
     writeFileSync(path.join(dir, 'run-variant.ts'), RUN_VARIANT);
     writeFileSync(path.join(dir, 'tsconfig.json'), `${JSON.stringify(tsconfig(typeModule), null, 2)}\n`);
     // Offline when the cache the repo's `npm ci` filled has every tarball (it does in CI).
@@ -150,6 +151,14 @@ describe.each([
   it("npx kvforge fuzz builds and fuzzes the user's variants", () => {
     const r = ok(dir, 'npx', 'kvforge', 'fuzz', 'my-variants.ts', '--runs', '2', '--seed', '42');
     expect(r.stdout).toContain('2 passed, 0 failed');
+  });
+
+  it("npx kvforge inspect reads the user's schemes (the README's example) from the installed package", () => {
+    const r = ok(dir, 'npx', 'kvforge', 'inspect', 'my-schemes.ts', 'tinyLckv', '--json');
+    const plan = JSON.parse(r.stdout) as { layerTypes: string; caches: unknown[]; memory: { bytesPerToken: number } };
+    expect(plan.layerTypes).toBe(['0', ...Array.from({ length: 20 }, () => '20'), '21'].join('_'));
+    expect(plan.caches).toHaveLength(3);
+    expect(plan.memory.bytesPerToken).toBe(3 * 4 * 128 * 2);
   });
 
   it("a mistake in the user's file points at the user's file:line:col, with no kvforge stack", () => {
