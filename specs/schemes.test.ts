@@ -328,3 +328,10 @@ describe('an export that only looks like a scheme', () => {
     expect(checkSchemeExport('f.ts', 'ok', s)).toBe(s);
   });
 });
+
+describe('scheme names', () => {
+  it('a name with control or bidirectional characters is KVF2007 at the user\'s line; any other text is kept', () => {
+    for (const name of ['a\nb', 'x\u001b[2J', 'rtl\u202eevil', '']) expect(caught(() => scheme({ ...shape, layers: 1, name })).code).toBe('KVF2007');
+    expect(scheme({ ...shape, layers: 1, name: 'LCKV "w=2" */ ??/ \\' }).name).toBe('LCKV "w=2" */ ??/ \\');
+  });
+});

@@ -17,7 +17,7 @@
  * scheme without conversion) is KVF4014 naming it. RoPE's cached `rotary_emb.inv_freq` buffers
  * are ignored (they are recomputed from rope_theta).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { KvforgeError } from '../../dsl/diagnostics.ts';
 import { readModelConfig, writeModelConfig } from '../../dsl/scheme/hfConfig.ts';
@@ -134,5 +134,7 @@ export function saveCheckpoint(dir: string, w: ModelWeights, o: { dtype?: 'F32' 
     put('mlp.gate_proj.weight', l.gate), put('mlp.up_proj.weight', l.up), put('mlp.down_proj.weight', l.down);
   });
   writeSafetensors(path.join(dir, 'model.safetensors'), new Map([...want].map(([name, shape]) => [name, { shape, data: data.get(name)! }])), o.dtype);
-  writeFileSync(path.join(dir, 'config.json'), config);
+  const cfg = path.join(dir, 'config.json');
+  writeFileSync(`${cfg}.${process.pid}.tmp`, config);
+  renameSync(`${cfg}.${process.pid}.tmp`, cfg);
 }

@@ -11,7 +11,7 @@
  * non-negative integers and offsets whose length matches; tensors neither overlap nor leave gaps,
  * and end exactly at the end of the file.
  */
-import { closeSync, fstatSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import { KvforgeError } from '../../dsl/diagnostics.ts';
 import { roundBf16 } from '../verify/dtype.ts';
 
@@ -150,5 +150,8 @@ export function writeSafetensors(file: string, tensors: ReadonlyMap<string, { sh
       }
     }
   }
-  writeFileSync(file, out);
+  // Written beside the file and renamed into place: a killed write leaves no half file under the name.
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, out);
+  renameSync(tmp, file);
 }
