@@ -12,6 +12,7 @@ import { deviceCommand } from './device.ts';
 import { fuzzCommand } from './fuzz.ts';
 import { inspectCommand } from './inspect.ts';
 import { runCommand } from './run.ts';
+import { benchSchemesCommand } from './benchSchemes.ts';
 import { resourcesCommand } from './resources.ts';
 import { PACKAGE_ROOT } from '../build/paths.ts';
 import { ownManifest } from '../build/packageRoot.ts';
@@ -67,11 +68,7 @@ program.command('bench-schemes')
   .option('--budget <MiB>', 'KV memory budget of the largest-batch columns', int('--budget', 1), 256)
   .option('--steps <n>', 'decode steps timed at the equal batch (median)', int('--steps', 1), 3)
   .option('--threads <n>', 'kernel threads', int('--threads', 1))
-  .action(async (o: { batch: number; budget: number; steps: number; threads?: number }) => {
-    const { runSchemeBench, formatSchemeBench } = await import('../bench/schemeBench.ts');
-    const rows = await runSchemeBench({ batch: o.batch, budgetMiB: o.budget, steps: o.steps, threads: o.threads }, (s) => process.stderr.write(`${s}\n`));
-    console.log(formatSchemeBench(rows, { batch: o.batch, budgetMiB: o.budget }));
-  });
+  .action(benchSchemesCommand);
 
 program.command('explain')
   .description('print the IR after every pipeline stage, the plan and the generated C++')
