@@ -103,12 +103,13 @@ describe(`executor vs reference model (seed ${seed})`, () => {
     const s = scheme({ ...shape, layers: 2, kv: '0_1', dtype: 'f32' });
     const ex = await Executor.create(seededWeights(s, model, 1));
     expect((await fuzzScheme(ex, { runs: 3, seed, model })).ok).toBe(true);
-    // A broken executor: its step forgets the MLP of every layer.
+    // A broken executor: its prefill forgets the output projection and MLP of every layer.
     const broken = Object.create(ex) as Executor;
     const real = ex.withWeights.bind(ex);
     broken.withWeights = (w) => {
       const e = real(w);
-      (e as unknown as { finish: (...a: unknown[]) => void }).finish = () => {};
+      const m = e.dense.model;
+      (e.dense as { model: unknown }).model = { embed: m.embed.bind(m), project: m.project.bind(m), finish: () => {}, logits: m.logits.bind(m), release: m.release.bind(m) };
       return e;
     };
     const r = await fuzzScheme(broken, { runs: 5, seed, model });

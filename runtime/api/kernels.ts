@@ -174,6 +174,20 @@ export class CompiledAttention {
     cacheCalls.decodeSync(this.#cacheKernel(), cache, x, p.params, p.values, p.threads);
   }
 
+  /**
+   * The native plan decodeSync uses over `cache`, bound for a caller that runs it from native code
+   * (the model executor's decode step), with the range check each such call needs. Internal.
+   */
+  bindDecode(cache: KvCache, opts?: RunOptions): cacheCalls.BoundDecode {
+    const p = this.#calls.get(opts);
+    return cacheCalls.bindDecode(this.#cacheKernel(), cache, p.params, p.values, p.threads);
+  }
+
+  /** The addon this kernel lives in (internal: the model executor builds its dense layers there). */
+  get addon(): NativeAddon {
+    return this.#addon;
+  }
+
   /** Run the kernel: output and LSE. Checks everything before native code sees it. */
   async run(x: AttentionInputs, opts: RunOptions = {}): Promise<AttentionResult> {
     const s = checkInputs(this.unit, x);

@@ -62,6 +62,45 @@ export interface NativeAttendPlan {
     out: Float32Array | NativeBuffer, lse: Float32Array | NativeBuffer): void;
 }
 
+/** A weight matrix W [rows, cols] packed once for Y = X W^T (runtime/native/src/napi_model.hpp). */
+export interface NativeDenseMatrix {
+  apply(x: Float32Array, m: number, y: Float32Array, accumulate: boolean, threads: number): void;
+  release(): void;
+  readonly bytes: number;
+}
+
+/** What a NativeDecoderModel is built from: shape, small tensors copied, matrices shared. */
+export interface NativeDecoderConfig {
+  hidden: number; intermediate: number; vocab: number; Hq: number; Hkv: number; D: number; Dv: number; eps: number; theta: number;
+  embed: Float32Array; norm: Float32Array; lmHead: NativeDenseMatrix;
+  layers: ReadonlyArray<{
+    inputNorm: Float32Array; postNorm: Float32Array;
+    q: NativeDenseMatrix; k: NativeDenseMatrix | null; v: NativeDenseMatrix | null; o: NativeDenseMatrix;
+    gate: NativeDenseMatrix; up: NativeDenseMatrix; down: NativeDenseMatrix;
+  }>;
+}
+
+/** The decoder's dense half (runtime/native/include/kvforge/model/decoder.hpp), synchronous. */
+export interface NativeDecoderModel {
+  embed(tokens: Int32Array, h: Float32Array): void;
+  project(layer: number, h: Float32Array, positions: Int32Array, q: Float32Array, k: Float32Array | null, v: Float32Array | null, threads: number): void;
+  finish(layer: number, h: Float32Array, attn: Float32Array, threads: number): void;
+  logits(h: Float32Array, out: Float32Array, threads: number): void;
+  release(): void;
+}
+
+/** One layer of a native decode step: the cache it appends to, the plan it attends with. */
+export interface NativeStepLayer {
+  append: NativeCache | null;
+  plan: NativeAttendPlan;
+  literal: boolean;
+}
+
+/** A whole decode step in native code (runtime/native/src/napi_model_step.hpp). */
+export interface NativeDecodeStep {
+  run(tokens: Int32Array, positions: Int32Array, logits: Float32Array, threads: number, profile: Float64Array): void;
+}
+
 export interface NativeAddon {
   listKernels(backend?: Backend): string[];
   /** `out` [B, Hq, Lq, Dv] and `lse` [B, Hq, Lq] are new arrays the addon allocated. */
@@ -72,6 +111,9 @@ export interface NativeAddon {
   /** Resolves with new arrays; the cache refuses changes until it does. */
   attend(kernelId: string, backend: Backend, cache: NativeCache, a: NativeAttendArgs): Promise<{ out: Float32Array; lse: Float32Array }>;
   AttendPlan: new (kernelId: string, backend: Backend, cache: NativeCache, a: NativeAttendScalars) => NativeAttendPlan;
+  DenseMatrix: new (w: Float32Array, rows: number, cols: number, dtype: number) => NativeDenseMatrix;
+  DecoderModel: new (c: NativeDecoderConfig) => NativeDecoderModel;
+  DecodeStep: new (model: NativeDecoderModel, B: number, layers: readonly NativeStepLayer[]) => NativeDecodeStep;
   probeFma(threads: number, seconds: number): Promise<number>;
   /** GB/s over a fresh buffer of `bytes`, or in place over a cpu f32 buffer the caller has written. */
   probeRead(threads: number, bytes: number | NativeBuffer, seconds: number): Promise<number>;

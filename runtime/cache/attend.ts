@@ -202,11 +202,15 @@ function decodePositions(cache: KvCache, rowCount: Int32Array, positions: Int32A
   return cache.lastPositions();
 }
 
-/** KVF3007 unless the positions of a decode step (sequences with a row) are in the kernel's range. */
-function checkDecodeRange(k: CacheKernel, cache: KvCache, rowCount: Int32Array, qpos: Int32Array, params: Float64Array, values: Readonly<Record<string, number>>): void {
+/**
+ * KVF3007 unless the positions of a decode step (sequences with a row) are in the kernel's range;
+ * `appended` [B]: positions about to be appended, counted as held.
+ */
+function checkDecodeRange(k: CacheKernel, cache: KvCache, rowCount: Int32Array, qpos: Int32Array, params: Float64Array, values: Readonly<Record<string, number>>, appended?: Int32Array): void {
   let qlo = Infinity, qhi = -Infinity;
   for (let b = 0; b < cache.batch; b++) if (rowCount[b]) (qlo = Math.min(qlo, qpos[b]!)), (qhi = Math.max(qhi, qpos[b]!));
   cache.heldRange(rowCount, keys);
+  if (appended) for (let b = 0; b < cache.batch; b++) if (rowCount[b]) (keys[0] = Math.min(keys[0]!, appended[b]!)), (keys[1] = Math.max(keys[1]!, appended[b]!));
   if (qlo <= qhi && keys[0]! <= keys[1]!) checkRange(k, cache, qlo, qhi, keys[0]!, keys[1]!, params, values);
 }
 
@@ -281,4 +285,18 @@ export function decodeSync(k: CacheKernel, cache: KvCache, x: DecodeInputs & Dec
   } catch (e) {
     throw outOfMemoryAs(e, `the working memory of kernel '${k.unit.id}' for a decode step`, CALL_HINT);
   }
+}
+
+/** A decode plan bound for a native model step (runtime/model/executor.ts), and its range check. */
+export interface BoundDecode {
+  readonly plan: NativeAttendPlan;
+  /** KVF3007 unless query positions `qpos` [B] over what the cache holds (and `appended` [B]) are in the kernel's range. */
+  check(qpos: Int32Array, appended?: Int32Array): void;
+}
+
+/** The plan decodeSync would use for kernel `k` over `cache`, for a caller that runs it from native code. */
+export function bindDecode(k: CacheKernel, cache: KvCache, params: Float64Array, values: Readonly<Record<string, number>>, threads?: number): BoundDecode {
+  checkCacheFits(k, cache);
+  const plan = planFor(k, cache, params, threadsOf(threads));
+  return { plan, check: (qpos, appended) => checkDecodeRange(k, cache, cache.decodeRows().rowCount, qpos, params, values, appended) };
 }

@@ -251,6 +251,33 @@ export class KvCache implements CacheShape {
       start = new Int32Array(this.batch);
       for (let b = 0, at = 0; b < this.batch; b++) (start[b] = at), (at += counts[b]!);
     }
+    this.#reserve(counts, chunk.positions, touched, start);
+    try {
+      this.#native.append(chunk.k, chunk.v, chunk.positions, start, counts);
+    } catch (e) {
+      throw outOfMemoryAs(e, 'staging memory for the appended rows', CACHE_HINT);
+    }
+    this.#commit(counts, chunk.positions, touched, start);
+  }
+
+  /**
+   * Internal (the model executor's native decode step, runtime/native/src/napi_model_step.hpp):
+   * room for one token of every sequence at `positions` [batch], checked and recorded as
+   * appendStep would, without writing K/V: the caller's native step appends them right after.
+   * Every sequence takes part (KVF3010 when one is released).
+   */
+  reserveStep(positions: Int32Array): void {
+    this.#requireLive();
+    this.#requireIdle('append');
+    const step = this.#stepRows();
+    if (step.rows !== this.batch) throw new KvforgeError('KVF3010', `a native decode step appends to every one of the ${this.batch} sequences, and ${this.batch - step.rows} of them are released`);
+    if (!(positions instanceof Int32Array) || positions.length !== this.batch) checkArray('positions', positions, Int32Array, this.batch, `batch (${this.batch})`);
+    this.#reserve(step.counts, positions, step.touched, step.start);
+    this.#commit(step.counts, positions, step.touched, step.start);
+  }
+
+  /** Check rows `[start[b], start[b] + counts[b])` of `positions` continue each sequence, and grow for them. */
+  #reserve(counts: Int32Array, positions: Int32Array, touched: readonly number[], start: Int32Array): void {
     let need = 0;
     for (const b of touched) {
       const n = counts[b]!, at = start[b]!;
@@ -259,7 +286,7 @@ export class KvCache implements CacheShape {
       }
       let prev = this.#last[b]!;
       for (let r = at; r < at + n; r++) {
-        const p = chunk.positions[r]!;
+        const p = positions[r]!;
         if (!(p > prev)) this.#notIncreasing(b, p, r, prev);
         prev = p;
       }
@@ -267,13 +294,12 @@ export class KvCache implements CacheShape {
     }
     if (need > INT32_MAX) throw new KvforgeError('KVF3005', `a sequence would hold ${need} slots, more than 2^31 - 1`);
     if (need > this.#native.capacity) this.#grow(Math.min(INT32_MAX, Math.max(need, 2 * this.#native.capacity)));
-    try {
-      this.#native.append(chunk.k, chunk.v, chunk.positions, start, counts);
-    } catch (e) {
-      throw outOfMemoryAs(e, 'staging memory for the appended rows', CACHE_HINT);
-    }
+  }
+
+  /** The mirrors after rows were appended. */
+  #commit(counts: Int32Array, positions: Int32Array, touched: readonly number[], start: Int32Array): void {
     for (const b of touched) {
-      const first = chunk.positions[start[b]!]!, last = chunk.positions[start[b]! + counts[b]! - 1]!;
+      const first = positions[start[b]!]!, last = positions[start[b]! + counts[b]! - 1]!;
       this.#len[b] = this.#len[b]! + counts[b]!;
       this.#last[b] = last;
       this.#lastI32[b] = last;

@@ -12,7 +12,7 @@ import { loadSchemes } from '../../codegen/loadSchemes.ts';
 import type { ModelShape } from '../../dsl/scheme/modelShape.ts';
 import { loadCheckpoint } from '../model/checkpoint.ts';
 import { Executor } from '../model/executor.ts';
-import { argmax } from '../model/dense.ts';
+import { argmax } from '../model/greedy.ts';
 import { loadTokenizer, type TextCodec } from '../model/tokenizer.ts';
 import { seededWeights, type ModelWeights } from '../model/weights.ts';
 

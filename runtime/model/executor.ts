@@ -17,8 +17,11 @@
  * tokens (W its readers' largest window) after prefill and after every step; the others keep the
  * whole history.
  *
- * Dense layers run in TypeScript here (runtime/model/dense.ts); a native decode step with no JS
- * between layers is the open part of issue 8. Not run yet (KVF2011): layers that take keys and
+ * Dense layers are native (runtime/model/nativeDecoder.ts: packed weights, a register-blocked
+ * GEMM): step() is one native call for the whole model (NativeDecodeStep: embedding, every
+ * layer's projections, cache append, attention and MLP, the LM head, no JS between layers);
+ * prefill() strings the same native layer functions together around the asynchronous attention.
+ * Not run yet (KVF2011): layers that take keys and
  * values from different layers (a cache holds one layer's keys and values), and the literal
  * decode mode on a top-attending layer whose mask or score depends on the query position other
  * than through k < q (a sliding window, an extra mask or a score function).
@@ -32,13 +35,21 @@ import { variantKeyOf, variantSpec, type VariantKey } from '../../codegen/scheme
 import { compile, type CompileOptions } from '../api/compile.ts';
 import type { CompiledAttention } from '../api/kernels.ts';
 import type { CacheDType, KvCache } from '../cache/kvCache.ts';
-import { addInPlace, argmax, linear, rmsNormRows, ropeRows, swigluRows } from './dense.ts';
+import type { BoundDecode } from '../cache/attend.ts';
+import type { NativeDecodeStep } from '../api/native.ts';
+import { MAX_THREADS } from '../api/options.ts';
+import { allocating, CALL_HINT, outOfMemoryAs } from '../api/nativeError.ts';
+import os from 'node:os';
+import { argmax } from './greedy.ts';
+import { NativeDecoder, type WeightDType } from './nativeDecoder.ts';
 import { checkWeights, type ModelWeights } from './weights.ts';
 
 export interface ExecutorOptions {
   /** Storage dtype of the caches. @defaultValue the scheme's dtype */
   readonly cacheDType?: CacheDType;
   readonly threads?: number;
+  /** Storage of the dense layers' weights (accumulation is f32 either way). @defaultValue 'f32' */
+  readonly weightDType?: WeightDType;
   /** Passed to compile() (build cache folder, progress). */
   readonly compile?: CompileOptions;
 }
@@ -51,6 +62,15 @@ export interface ExecutorBatch {
   readonly lengths: number[];
 }
 
+/** The native decode step of a batch, bound on its first step(). */
+interface BoundStep {
+  readonly step: NativeDecodeStep;
+  /** Per layer: its attention's range check at the step's query positions. */
+  readonly checks: readonly ((qpos: Int32Array, appended: Int32Array) => void)[];
+  /** Set when a step failed after changing the caches: the batch is unusable. */
+  broken: boolean;
+}
+
 export class Executor {
   readonly layers: readonly LayerInfo[];
   readonly scheme: SchemeSpec;
@@ -60,7 +80,14 @@ export class Executor {
   /** Tokens a windowed cache keeps between steps, by owner layer. */
   private readonly keep: ReadonlyMap<number, number>;
 
-  private constructor(readonly w: ModelWeights, private readonly kernels: ReadonlyMap<VariantKey, CompiledAttention>, private readonly o: ExecutorOptions) {
+  private readonly steps = new WeakMap<ExecutorBatch, BoundStep>();
+  private readonly threads: number;
+  private readonly profileNs = new Float64Array(2);
+
+  private constructor(readonly w: ModelWeights, private readonly kernels: ReadonlyMap<VariantKey, CompiledAttention>, private readonly o: ExecutorOptions,
+    /** The dense layers, packed in the kernels' addon. */
+    readonly dense: NativeDecoder) {
+    this.threads = o.threads ?? Math.min(os.availableParallelism(), MAX_THREADS);
     this.scheme = w.scheme;
     this.layers = analyseLayers(w.scheme);
     this.keep = new Map(cachePlan(w.scheme).flatMap((e) => (e.retention.kind === 'window' ? [[e.owner, e.retention.window] as const] : [])));
@@ -80,7 +107,7 @@ export class Executor {
     // overrides then shares one build (windows are run-time parameters, not part of the kernel).
     const keys: VariantKey[] = ['causal', 'noDiagonal', 'window', 'windowNoDiagonal'];
     const compiled = await compile(keys.map((key) => ({ spec: variant(key), plan: key.startsWith('window') ? { paramMode: 'runtime' as const } : {} })), o.compile);
-    return new Executor(w, new Map(keys.map((k, i) => [k, compiled[i]])), o);
+    return new Executor(w, new Map(keys.map((k, i) => [k, compiled[i]])), o, NativeDecoder.create(compiled[0]!.addon, w, o.weightDType));
   }
 
   /** What create() and withWeights() refuse: weights that do not fit, and what the executor cannot run yet. */
@@ -112,7 +139,21 @@ export class Executor {
       throw new KvforgeError('KVF3011', `withWeights: scheme '${b.name}' needs other kernels than '${a.name}' (heads, head dims or attention overrides differ)`, { hint: 'Executor.create(weights)' });
     }
     Executor.check(w);
-    return new Executor(w, this.kernels, this.o);
+    return new Executor(w, this.kernels, this.o, NativeDecoder.create(this.addon, w, this.o.weightDType));
+  }
+
+  /** Free the packed weights now (the kernels stay with their addon). Later calls are KVF3012. */
+  dispose(): void {
+    this.dense.dispose();
+  }
+
+  /** The addon of the kernels (the dense layers and the native step live there too). */
+  private get addon() {
+    return this.kernels.get('causal')!.addon;
+  }
+
+  private live(): void {
+    if (this.dense.disposed) throw new KvforgeError('KVF3012', 'this executor was disposed: its weights are freed', { hint: 'Executor.create(weights) again' });
   }
 
   newBatch(size: number): ExecutorBatch {
@@ -130,43 +171,15 @@ export class Executor {
     return { k, params: l.window !== undefined ? { 'slidingWindow.window': l.window } : undefined };
   }
 
-  /** Q, and K/V when the layer computes them, for `rows` rows at their positions. */
-  private project(l: LayerInfo, h: Float32Array, rows: number, positions: Int32Array) {
-    const { q: Hq, kv: Hkv } = this.scheme.heads;
-    const D = this.scheme.headDim, Dv = this.scheme.valueDim;
-    const { hiddenSize: H, rmsNormEps, ropeTheta } = this.w.model;
-    const lw = this.w.layers[l.index];
-    const x = rmsNormRows(h, lw.inputNorm, rows, H, rmsNormEps);
-    const q = linear(lw.q, x, rows, H, Hq * D);
-    ropeRows(q, rows, Hq, D, positions, ropeTheta);
-    if (!l.computesKv) return { q };
-    const k = lw.k ? linear(lw.k, x, rows, H, Hkv * D) : new Float32Array(rows * Hkv * D);
-    if (lw.k) ropeRows(k, rows, Hkv, D, positions, ropeTheta);
-    const v = lw.v ? linear(lw.v, x, rows, H, Hkv * Dv) : new Float32Array(rows * Hkv * Dv);
-    return { q, k, v };
-  }
-
-  /** o_proj, residual, MLP, residual: h is updated in place. */
-  private finish(l: LayerInfo, h: Float32Array, attn: Float32Array, rows: number): void {
-    const { hiddenSize: H, intermediateSize: I, rmsNormEps } = this.w.model;
-    const lw = this.w.layers[l.index];
-    addInPlace(h, linear(lw.o, attn, rows, this.scheme.heads.q * this.scheme.valueDim, H));
-    addInPlace(h, swigluRows(rmsNormRows(h, lw.postNorm, rows, H, rmsNormEps), lw.gate, lw.up, lw.down, rows, H, I));
-  }
-
-  private logits(h: Float32Array, rows: number): Float32Array {
-    const { hiddenSize: H, vocabSize: V, rmsNormEps } = this.w.model;
-    return linear(this.w.lmHead, rmsNormRows(h, this.w.norm, rows, H, rmsNormEps), rows, H, V);
-  }
-
-  private embed(tokens: readonly number[]): Float32Array {
-    const H = this.w.model.hiddenSize, V = this.w.model.vocabSize;
-    const h = new Float32Array(tokens.length * H);
+  /** Token ids as int32 (KVF3004 naming the first that is not an id of the vocabulary). */
+  private tokenIds(tokens: readonly number[]): Int32Array {
+    const V = this.w.model.vocabSize;
+    const ids = new Int32Array(tokens.length);
     tokens.forEach((t, r) => {
       if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t >= V) throw new KvforgeError('KVF3004', `token ${Array.isArray(t) || ArrayBuffer.isView(t) ? 'list' : String(t)} (row ${r}) is not a token id in 0..${V - 1}`);
-      h.set(this.w.embed.subarray(t * H, (t + 1) * H), r * H);
+      ids[r] = t;
     });
-    return h;
+    return ids;
   }
 
   /**
@@ -181,9 +194,13 @@ export class Executor {
     const counts = prompts.map((p) => p.length);
     const rows = counts.reduce((a, n) => a + n, 0);
     const positions = Int32Array.from(prompts.flatMap((p) => p.map((_, t) => t)));
-    const { kv: Hkv } = this.scheme.heads;
+    this.live();
+    const { q: Hq, kv: Hkv } = this.scheme.heads;
     const D = this.scheme.headDim, Dv = this.scheme.valueDim;
-    let h = this.embed(prompts.flat());
+    const { hiddenSize: H, vocabSize: V } = this.w.model;
+    const model = this.dense.model, threads = this.threads;
+    let h = new Float32Array(rows * H);
+    model.embed(this.tokenIds(prompts.flat()), h);
     const fill = (c: KvCache, k: Float32Array, v: Float32Array) => {
       for (let s = 0; s < b.size; s++) c.reset(s);
       c.appendBatch(counts, { k, v, positions });
@@ -200,52 +217,74 @@ export class Executor {
       for (let pass = 0; pass < g.passes; pass++) {
         h = Float32Array.from(input);
         for (const l of members) {
-          const { q, k, v } = this.project(l, h, rows, positions);
+          const q = new Float32Array(rows * Hq * D);
+          const k = l.computesKv ? new Float32Array(rows * Hkv * D) : null, v = l.computesKv ? new Float32Array(rows * Hkv * Dv) : null;
+          model.project(l.index, h, positions, q, k, v, threads);
           const own = b.caches[l.index];
           if (own) fill(own, k!, v!);
           const { k: kernel, params } = this.kernelOf(l);
           const { out } = await kernel.prefill(b.caches[l.keysFrom]!, { q, positions, counts }, { params, threads: this.o.threads });
-          this.finish(l, h, out, rows);
+          model.finish(l.index, h, out, threads);
         }
       }
     }
     counts.forEach((n, s) => { b.lengths[s] = n; });
     this.retain(b);
-    return this.logits(h, rows);
+    const logits = new Float32Array(rows * V);
+    model.logits(h, logits, threads);
+    return logits;
   }
 
-  /** One token per sequence, each at its own next position: the logits, [B, V]. */
+  /** The native step of batch `b`: per layer the cache it appends to and its variant's plan over the cache it reads. */
+  private boundStep(b: ExecutorBatch): BoundStep {
+    const have = this.steps.get(b);
+    if (have) return have;
+    const literalMode = this.scheme.decode === 'lckvLiteralZeroFill';
+    const bound: BoundDecode[] = this.layers.map((l) => {
+      const { k, params } = this.kernelOf(l);
+      return k.bindDecode(b.caches[l.keysFrom]!, { params, threads: this.o.threads });
+    });
+    const layers = this.layers.map((l, i) => ({ append: b.caches[l.index]?.native ?? null, plan: bound[i]!.plan, literal: literalMode && l.attendsTop }));
+    const native = allocating('a native decode step', CALL_HINT, () => new this.addon.DecodeStep(this.dense.model, b.size, layers));
+    const shifted = new Int32Array(b.size);
+    const checks = this.layers.map((l, i) => (qpos: Int32Array, appended: Int32Array) => {
+      if (!layers[i]!.literal) return bound[i]!.check(qpos, appended);
+      for (let s = 0; s < qpos.length; s++) shifted[s] = qpos[s]! - 1;
+      bound[i]!.check(shifted, appended);
+    });
+    const entry: BoundStep = { step: native, checks, broken: false };
+    this.steps.set(b, entry);
+    return entry;
+  }
+
+  /**
+   * One token per sequence, each at its own next position: the logits, [B, V]. One native call
+   * runs the whole model; a step that fails after it changed the caches (out of memory, a kernel
+   * failure) leaves the batch unusable (KVF3010 on later steps).
+   */
   step(b: ExecutorBatch, tokens: readonly number[]): Float32Array {
+    this.live();
     if (tokens.length !== b.size) throw new KvforgeError('KVF3002', `step takes one token per sequence (${b.size}), got ${tokens.length}`);
-    const B = b.size, { q: Hq } = this.scheme.heads, Dv = this.scheme.valueDim;
-    const positions = Int32Array.from(b.lengths);
-    const shifted = Int32Array.from(b.lengths, (t) => t - 1);
+    const ids = this.tokenIds(tokens);
+    const bound = this.boundStep(b);
+    if (bound.broken) throw new KvforgeError('KVF3010', 'an earlier step of this batch failed part-way: its caches are inconsistent', { hint: 'disposeBatch() it and start a new batch' });
     const t0 = performance.now();
-    let attention = 0;
-    const h = this.embed(tokens);
-    const out = new Float32Array(B * Hq * Dv), lse = new Float32Array(B * Hq);
-    for (const l of this.layers) {
-      const { q, k, v } = this.project(l, h, B, positions);
-      const own = b.caches[l.index];
-      if (own) own.appendStep({ k: k!, v: v!, positions });
-      const { k: kernel, params } = this.kernelOf(l);
-      const literal = this.scheme.decode === 'lckvLiteralZeroFill' && l.attendsTop;
-      const a0 = performance.now();
-      kernel.decodeSync(b.caches[l.keysFrom]!, { q, out, lse, positions: literal ? shifted : positions }, { params, threads: this.o.threads });
-      attention += performance.now() - a0;
-      if (literal) {
-        for (let r = 0; r < B * Hq; r++) {
-          const f = lse[r] === -Infinity ? 0 : 1 / (1 + Math.exp(-lse[r]));
-          for (let d = 0; d < Dv; d++) out[r * Dv + d] *= f;
-        }
-      }
-      this.finish(l, h, out, B);
+    const positions = Int32Array.from(b.lengths);
+    // Range proofs first (KVF3007 changes nothing), over the keys the caches will hold.
+    this.layers.forEach((_, i) => bound.checks[i]!(positions, positions));
+    const logits = new Float32Array(b.size * this.w.model.vocabSize);
+    this.profileNs[0] = 0;
+    try {
+      for (const c of b.caches) c?.reserveStep(positions);
+      bound.step.run(ids, positions, logits, this.threads, this.profileNs);
+    } catch (e) {
+      bound.broken = true;
+      throw outOfMemoryAs(e, `the working memory of a decode step of scheme '${this.scheme.name}'`, CALL_HINT);
     }
-    for (let s = 0; s < B; s++) b.lengths[s]++;
+    for (let s = 0; s < b.size; s++) b.lengths[s]++;
     this.retain(b);
-    const logits = this.logits(h, B);
     this.profile.stepMs += performance.now() - t0;
-    this.profile.attentionMs += attention;
+    this.profile.attentionMs += this.profileNs[0]! / 1e6;
     return logits;
   }
 

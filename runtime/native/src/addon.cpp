@@ -6,6 +6,7 @@
 //   forward(kernelId: string, a: NativeForwardArgs (runtime/api/native.ts), backend = 'cpu'): Promise<{ out: Float32Array; lse: Float32Array }>
 //   attend(kernelId, backend, cache, a): Promise<{ out; lse }>   attention over a KV cache (napi_attend.hpp)
 //   AttendPlan, NativeCache, NativeBuffer: classes (napi_attend_plan.hpp, napi_cache.hpp, napi_buffer.hpp)
+//   DenseMatrix, DecoderModel, DecodeStep: the model executor's dense layers and native decode step (napi_model*.hpp)
 //   deviceReport(): { compiledBackends: string[]; cpu: { simd: 'avx512' | 'avx2+fma' | 'scalar'; threads: number };
 //                     cuda: { compiled: boolean; emulated: boolean; available: boolean; devices: number; reason: string } }
 //   probeFma(threads: number, seconds?: number): Promise<number>              GFLOP/s
@@ -22,6 +23,8 @@
 #include "napi_buffer.hpp"
 #include "napi_cache.hpp"
 #include "napi_forward.hpp"
+#include "napi_model.hpp"
+#include "napi_model_step.hpp"
 #include "napi_probes.hpp"
 
 namespace {
@@ -68,6 +71,9 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("AttendPlan", kvf::napi::AttendPlan::define(env));
   exports.Set("NativeCache", kvf::napi::NativeCache::define(env));
   exports.Set("NativeBuffer", kvf::napi::NativeBuffer::define(env));
+  exports.Set("DenseMatrix", kvf::napi::DenseMatrix::define(env));
+  exports.Set("DecoderModel", kvf::napi::DecoderModel::define(env));
+  exports.Set("DecodeStep", kvf::napi::DecodeStep::define(env));
   exports.Set("deviceReport", Napi::Function::New(env, deviceReport, "deviceReport"));
   exports.Set("probeFma", Napi::Function::New(env, kvf::napi::probeFma, "probeFma"));
   exports.Set("probeRead", Napi::Function::New(env, kvf::napi::probeRead, "probeRead"));

@@ -6,6 +6,7 @@
 #include "napi_buffer.hpp"
 #include "napi_cache.hpp"
 #include "napi_call.hpp"
+#include "napi_type_tags.hpp"
 
 namespace kvf::napi {
 namespace {
@@ -19,6 +20,7 @@ Napi::Function AttendPlan::define(Napi::Env env) {
 AttendPlan::AttendPlan(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AttendPlan>(info) {
   constexpr const char* fn = "new AttendPlan";
   try {
+    info.This().As<Napi::Object>().TypeTag(&kAttendPlanTag);  // what DecodeStep's unwrap checks
     const AttendBinding bind = bindAttend(fn, info);
     readAttendScalars(fn, info[3].As<Napi::Object>(), bind, base_, params_);
     setPackedStrides(base_);
@@ -53,17 +55,31 @@ void AttendPlan::runChecked(const Napi::CallbackInfo& info) {
   const void* q = qBuf ? qBuf->data() : readTypedArrayExplained(kFn, "q", info[0], napi_float32_array, rows * Hq * D, [&] { return rowsFormula(Hq * D); }).data;
   void* out = outBuf ? outBuf->data() : const_cast<void*>(readTypedArrayExplained(kFn, "out", info[4], napi_float32_array, rows * Hq * Dv, [&] { return rowsFormula(Hq * Dv); }).data);
   void* lse = lseBuf ? lseBuf->data() : const_cast<void*>(readTypedArrayExplained(kFn, "lse", info[5], napi_float32_array, rows * Hq, [&] { return rowsFormula(Hq); }).data);
+  launch(a, rows, q, qBuf != nullptr, static_cast<const int32_t*>(qp.data), static_cast<const int32_t*>(rs.data), static_cast<const int32_t*>(rc.data),
+         static_cast<float*>(out), outBuf != nullptr, static_cast<float*>(lse), lseBuf != nullptr);
+}
+
+void AttendPlan::launch(AttnArgs& a, int64_t rows, const void* q, bool qTarget, const int32_t* qpos, const int32_t* rowStart, const int32_t* rowCount,
+                        float* out, bool outTarget, float* lse, bool lseTarget) {
+  const int64_t D = a.kv.D, Dv = a.kv.Dv, Hq = a.Hq;
   // Every pointer in target memory: on "cuda" host arrays are staged (buffers already are).
   Staging& st = *staging_;
   st.discard();
-  a.q = static_cast<const float*>(qBuf ? q : st.in(0, q, size_t(rows * Hq * D) * 4));
-  a.qpos = static_cast<const int32_t*>(st.in(1, qp.data, qp.bytes));
-  a.rowStart = static_cast<const int32_t*>(st.in(2, rs.data, rs.bytes));
-  a.rowCount = static_cast<const int32_t*>(st.in(3, rc.data, rc.bytes));
-  a.out = static_cast<float*>(outBuf ? out : st.out(4, out, size_t(rows * Hq * Dv) * 4));
-  a.lse = static_cast<float*>(lseBuf ? lse : st.out(5, lse, size_t(rows * Hq) * 4));
+  a.q = static_cast<const float*>(qTarget ? q : st.in(0, q, size_t(rows * Hq * D) * 4));
+  a.qpos = static_cast<const int32_t*>(st.in(1, qpos, size_t(rows) * 4));
+  a.rowStart = static_cast<const int32_t*>(st.in(2, rowStart, size_t(a.B) * 4));
+  a.rowCount = static_cast<const int32_t*>(st.in(3, rowCount, size_t(a.B) * 4));
+  a.out = static_cast<float*>(outTarget ? out : st.out(4, out, size_t(rows * Hq * Dv) * 4));
+  a.lse = static_cast<float*>(lseTarget ? lse : st.out(5, lse, size_t(rows * Hq) * 4));
   kernel_.fn(a, params_.data());
   st.finish();
+}
+
+void AttendPlan::runHost(const float* q, const int32_t* qpos, int64_t rows, const int32_t* rowStart, const int32_t* rowCount, float* out, float* lse) {
+  AttnArgs a = base_;
+  a.kv = cache_->slots();
+  bindRows(kFn, a, rowStart, rowCount, rows);
+  launch(a, rows, q, false, qpos, rowStart, rowCount, out, false, lse, false);
 }
 
 Napi::Value AttendPlan::run(const Napi::CallbackInfo& info) {

@@ -32,9 +32,21 @@ class AttendPlan : public Napi::ObjectWrap<AttendPlan> {
   static Napi::Function define(Napi::Env env);
   explicit AttendPlan(const Napi::CallbackInfo& info);
 
+ public:
+  // run() on host arrays (q [rows][Hq][D], qpos [rows], rowStart / rowCount [B], out, lse), from
+  // C++: the decode step of src/napi_model_step.cpp. Throws ArgError for rows the cache does not
+  // have; kernel failures propagate as run()'s do.
+  void runHost(const float* q, const int32_t* qpos, int64_t rows, const int32_t* rowStart, const int32_t* rowCount, float* out, float* lse);
+  const CpuKernel& kernel() const { return kernel_; }
+  NativeCache* cache() const { return cache_; }
+  int64_t Hq() const { return base_.Hq; }
+
  private:
   Napi::Value run(const Napi::CallbackInfo& info);
   void runChecked(const Napi::CallbackInfo& info);
+  // Stage what is not target memory yet, run the kernel, download the outputs (a.kv and rows bound).
+  void launch(AttnArgs& a, int64_t rows, const void* q, bool qTarget, const int32_t* qpos, const int32_t* rowStart, const int32_t* rowCount,
+              float* out, bool outTarget, float* lse, bool lseTarget);
 
   CpuKernel kernel_;
   std::string backend_;

@@ -8,6 +8,7 @@
 #include "kvforge/convert.hpp"
 #include "kvforge/out_of_memory.hpp"
 #include "napi_args.hpp"
+#include "napi_guard.hpp"
 #include "napi_type_tags.hpp"
 
 namespace kvf::napi {
@@ -21,22 +22,6 @@ int64_t checkedProduct(std::initializer_list<int64_t> xs, const char* fn, const 
     if (__builtin_mul_overflow(p, x, &p) || p > kMaxSafe)  // more than any memory: refused as such
       throw OutOfMemory(std::string(fn) + ": " + what + " is too large (more than 2^53 elements or bytes)");
   return p;
-}
-
-[[noreturn]] void rethrowAsJs(Napi::Env env, const std::exception& e) {
-  if (const auto* a = dynamic_cast<const ArgError*>(&e)) throw toJsError(env, *a);
-  throw coreError(env, e.what(), e);
-}
-
-template <class F>
-Napi::Value guarded(const Napi::CallbackInfo& info, F&& f) {
-  try {
-    return f();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    rethrowAsJs(info.Env(), e);
-  }
 }
 
 }  // namespace
@@ -141,11 +126,6 @@ Napi::Value NativeCache::append(const Napi::CallbackInfo& info) {
       if (ct[b] < 0 || st[b] < 0)
         throw ArgError(ArgError::Range, argName(fn, "count") + " and 'start' must be non-negative (sequence " + std::to_string(b) + ")");
       rows = std::max<int64_t>(rows, int64_t(st[b]) + ct[b]);
-      for (int64_t h = 0; h < H; ++h)
-        if (int64_t(lenHost_[size_t(b * H + h)]) + ct[b] > view_.capacity)
-          throw ArgError(ArgError::Range, std::string(fn) + ": sequence " + std::to_string(b) + " would hold " +
-                                              std::to_string(int64_t(lenHost_[size_t(b * H + h)]) + ct[b]) +
-                                              " slots, more than the capacity " + std::to_string(view_.capacity) + " (grow first)");
     }
     const auto rowsFormula = [&] { return "rows = " + std::to_string(rows) + " (max of start + count)"; };  // messages only
     const TypedArrayBytes k = readTypedArray(fn, "k", info[0], napi_float32_array, -1, "");
@@ -157,22 +137,35 @@ Napi::Value NativeCache::append(const Napi::CallbackInfo& info) {
       throw ArgError(ArgError::Range, argName(fn, "v") + " must hold rows*Hkv*Dv = " + std::to_string(rows * H * view_.Dv) + " floats (" + rowsFormula() + "), received " + describeValue(info[1]));
     if (int64_t(pos.length) < rows)
       throw ArgError(ArgError::Range, argName(fn, "positions") + " must hold " + std::to_string(rows) + " positions (" + rowsFormula() + "), received " + describeValue(info[2]));
-    AppendArgs a;
-    a.cache = view_;
-    a.k = static_cast<const float*>(staging_->in(0, k.data, size_t(rows * H * view_.D) * 4));
-    a.v = static_cast<const float*>(staging_->in(1, v.data, size_t(rows * H * view_.Dv) * 4));
-    a.positions = static_cast<const int32_t*>(staging_->in(2, pos.data, size_t(rows) * 4));
-    a.start = static_cast<const int32_t*>(staging_->in(3, st, size_t(B) * 4));
-    a.count = static_cast<const int32_t*>(staging_->in(4, ct, size_t(B) * 4));
-    int64_t maxCount = 0;
-    for (int64_t b = 0; b < B; ++b) maxCount = std::max<int64_t>(maxCount, ct[b]);
-    a.maxCount = maxCount;
-    a.threads = 1;  // one token per sequence is microseconds of work: a parallel region costs more
-    ops_->append(a);
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t h = 0; h < H; ++h) lenHost_[size_t(b * H + h)] += ct[b];
+    appendRows(static_cast<const float*>(k.data), static_cast<const float*>(v.data), static_cast<const int32_t*>(pos.data), st, ct, rows);
     return info.Env().Undefined();
   });
+}
+
+void NativeCache::appendRows(const float* k, const float* v, const int32_t* positions, const int32_t* st, const int32_t* ct, int64_t rows) {
+  constexpr const char* fn = "NativeCache.append";
+  requireUsable(fn);
+  const int64_t B = view_.B, H = view_.Hkv;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      if (int64_t(lenHost_[size_t(b * H + h)]) + ct[b] > view_.capacity)
+        throw ArgError(ArgError::Range, std::string(fn) + ": sequence " + std::to_string(b) + " would hold " +
+                                            std::to_string(int64_t(lenHost_[size_t(b * H + h)]) + ct[b]) +
+                                            " slots, more than the capacity " + std::to_string(view_.capacity) + " (grow first)");
+  AppendArgs a;
+  a.cache = view_;
+  a.k = static_cast<const float*>(staging_->in(0, k, size_t(rows * H * view_.D) * 4));
+  a.v = static_cast<const float*>(staging_->in(1, v, size_t(rows * H * view_.Dv) * 4));
+  a.positions = static_cast<const int32_t*>(staging_->in(2, positions, size_t(rows) * 4));
+  a.start = static_cast<const int32_t*>(staging_->in(3, st, size_t(B) * 4));
+  a.count = static_cast<const int32_t*>(staging_->in(4, ct, size_t(B) * 4));
+  int64_t maxCount = 0;
+  for (int64_t b = 0; b < B; ++b) maxCount = std::max<int64_t>(maxCount, ct[b]);
+  a.maxCount = maxCount;
+  a.threads = 1;  // one token per sequence is microseconds of work: a parallel region costs more
+  ops_->append(a);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h) lenHost_[size_t(b * H + h)] += ct[b];
 }
 
 Napi::Value NativeCache::truncate(const Napi::CallbackInfo& info) {

@@ -41,8 +41,15 @@ class NativeCache : public Napi::ObjectWrap<NativeCache> {
   const MemoryOps* memory() const { return mem_; }
   int64_t B() const { return view_.B; }
   int64_t Hkv() const { return view_.Hkv; }
+  int64_t D() const { return view_.D; }
+  int64_t Dv() const { return view_.Dv; }
   DType dtype() const { return view_.dtype; }
   bool released() const { return view_.k == nullptr; }
+  // Append rows [start[b], start[b] + count[b]) of host arrays k [rows][Hkv][D], v [rows][Hkv][Dv],
+  // positions [rows] to sequence b (what append() does once its arguments are read; the decode
+  // step of src/napi_model_step.cpp calls it directly). The caller has checked start/count and
+  // the positions (the TS KvCache does); capacity is checked here (ArgError: grow first).
+  void appendRows(const float* k, const float* v, const int32_t* positions, const int32_t* start, const int32_t* count, int64_t rows);
   // Calls in flight (async attention): changes wait for none.
   void beginUse() { inUse_.fetch_add(1); }
   void endUse() { inUse_.fetch_sub(1); }

@@ -10,6 +10,9 @@ namespace kvf::napi {
 // 128-bit values that only these classes carry ("kvforge" + class, as ASCII).
 inline constexpr napi_type_tag kNativeBufferTag = {0x6b76666f72676500ULL, 0x4e61746976654275ULL};
 inline constexpr napi_type_tag kNativeCacheTag = {0x6b76666f72676500ULL, 0x4e61746976654361ULL};
+inline constexpr napi_type_tag kAttendPlanTag = {0x6b76666f72676500ULL, 0x417474656e64506cULL};
+inline constexpr napi_type_tag kDenseMatrixTag = {0x6b76666f72676500ULL, 0x44656e73654d6174ULL};
+inline constexpr napi_type_tag kDecoderModelTag = {0x6b76666f72676500ULL, 0x4465636f6465724dULL};
 
 // The T wrapped by `v` when `v` carries `tag`, else nullptr (never throws for a wrong value).
 template <class T>
