@@ -148,7 +148,7 @@ export class Executor {
   }
 
   /** The addon of the kernels (the dense layers and the native step live there too). */
-  private get addon() {
+  get addon() {
     return this.kernels.get('causal')!.addon;
   }
 

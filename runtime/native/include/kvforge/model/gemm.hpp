@@ -3,7 +3,8 @@
 // of its time on at small batch (every weight read once per step), so W is packed once, at load:
 //
 // - panels of kPanel = 16 output columns: panel p holds W[16p .. 16p + 15][k] for k = 0..K-1,
-//   k-major (16 consecutive values per k), the last panel zero-padded; a micro-kernel streams one
+//   k-major (16 consecutive values per k, in an order of the build's instruction set for bf16:
+//   model_gemm.cpp), the last panel zero-padded; a micro-kernel streams one
 //   panel front to back (the hardware prefetcher's best case) while up to 6 rows of X stay in L1;
 // - storage f32, or bf16 (round to nearest even, as the caches store it: half the bytes a step
 //   streams); accumulation is f32 in k order per output (semantics.md: accumulation f32 or wider).
