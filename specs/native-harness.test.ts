@@ -9,6 +9,8 @@
  *   reference in two thread orders (its nvcc steps are left to a manual run: see the test).
  * - runtime/native/cache-test: MemoryOps and the KV cache kernels (cpu, cuda-emu) against a plain
  *   C++ model after every operation, in three thread orders, plus nvcc's sm_80/sm_90 compile.
+ * - runtime/native/test/check_gemm.sh: the model executor's GEMM and dense ops against float64,
+ *   thread-count and batch invariance, in the AVX-512, AVX2 and scalar builds.
  * smoke.mjs runs in specs/smoke.test.ts.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
@@ -38,6 +40,12 @@ describe('native harnesses', () => {
     const log = ran(spawnSync(path.join(dir, 'check_kernel'), [], { encoding: 'utf8', env, timeout: 200_000 }), 'check_kernel');
     expect(log).toMatch(/check_kernel: \d{3,} cases passed/);
     expect(log).toMatch(/allocation failure: '/); // a forward needing petabytes of scratch throws
+  });
+
+  it('check_gemm: the dense layers\' GEMM against float64 in three instruction-set builds', () => {
+    const log = ran(spawnSync('sh', [path.join(NATIVE_DIR, 'test/check_gemm.sh'), path.join(out, 'gemm')], { encoding: 'utf8', env: harnessEnv(), timeout: 400_000 }), 'check_gemm.sh');
+    expect(log.match(/check_gemm: \d{3,} cases passed \((avx512|avx2\+fma|scalar)\)/g)?.length).toBe(3);
+    expect(log).toContain('cases passed (scalar)');
   });
 
   it('cuda-test: the CUDA kernel templates on the emulator against the float64 reference, two thread orders', () => {

@@ -126,6 +126,11 @@ export class Executor {
     }
   }
 
+  /** Storage of the dense layers' weights. */
+  get weightDType(): WeightDType {
+    return this.dense.dtype;
+  }
+
   /** Storage dtype of this executor's caches. */
   get cacheDType(): CacheDType {
     return this.o.cacheDType ?? this.scheme.dtype;

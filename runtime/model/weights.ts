@@ -9,6 +9,7 @@ import type { SchemeSpec } from '../../dsl/scheme/scheme.ts';
 import { analyseLayers } from '../../codegen/scheme/layers.ts';
 import { rng } from '../verify/random.ts';
 import { KvforgeError } from '../../dsl/diagnostics.ts';
+import { roundBf16 } from '../verify/dtype.ts';
 
 export interface LayerWeights {
   /** input_layernorm [H] */
@@ -115,4 +116,20 @@ export function checkWeights(w: ModelWeights): void {
     if (l.cachesValues) len(`layers[${i}].v`, lw.v, Hkv * Dv * H);
     else if (lw.v) fail(`layers[${i}].v is given, but no layer reads layer ${i}'s values`);
   });
+}
+
+/**
+ * The same weights with every value rounded to bf16 (nearest even), still as Float32Arrays: what
+ * an executor with bf16 weight storage multiplies, so the reference model can be given exactly
+ * those values. Tied embeddings stay tied.
+ */
+export function roundWeights(w: ModelWeights, dtype: 'bf16'): ModelWeights {
+  if (dtype !== 'bf16') throw new KvforgeError('KVF3001', `roundWeights rounds to 'bf16', received ${String(dtype)}`);
+  const r = (a: Float32Array) => Float32Array.from(a, roundBf16);
+  const r1 = (a: Float32Array | undefined) => (a ? r(a) : undefined);
+  const embed = r(w.embed);
+  return {
+    ...w, embed, norm: r(w.norm), lmHead: w.lmHead === w.embed ? embed : r(w.lmHead),
+    layers: w.layers.map((l) => ({ inputNorm: r(l.inputNorm), q: r(l.q), k: r1(l.k), v: r1(l.v), o: r(l.o), postNorm: r(l.postNorm), gate: r(l.gate), up: r(l.up), down: r(l.down) })),
+  };
 }

@@ -13,7 +13,7 @@ import type { ModelShape } from '../../dsl/scheme/modelShape.ts';
 import { printLayerTypes } from '../../dsl/scheme/layerTypes.ts';
 import { isLayerTypesExpressible } from '../../dsl/scheme/layerTable.ts';
 import type { Executor } from '../model/executor.ts';
-import { seededWeights } from '../model/weights.ts';
+import { roundWeights, seededWeights } from '../model/weights.ts';
 import { ReferenceModel } from './referenceModel.ts';
 import { compareArrays } from './tolerance.ts';
 
@@ -53,7 +53,9 @@ export function schemeCaseArb(vocab: number, o: { maxBatch?: number; maxPrompt?:
 /** One case; throws with what disagreed, where. */
 export async function checkSchemeCase(base: Executor, model: ModelShape, c: SchemeCase): Promise<void> {
   const s = base.scheme;
-  const w = seededWeights(s, model, c.weightSeed);
+  // bf16 weight storage: the reference gets the very values the executor multiplies.
+  const seeded = seededWeights(s, model, c.weightSeed);
+  const w = base.weightDType === 'bf16' ? roundWeights(seeded, 'bf16') : seeded;
   const ex = base.withWeights(w);
   const ref = new ReferenceModel(w, { cacheDType: ex.cacheDType });
   const V = model.vocabSize;
@@ -93,6 +95,7 @@ export async function checkSchemeCase(base: Executor, model: ModelShape, c: Sche
     }
   } finally {
     ex.disposeBatch(batch);
+    ex.dispose();
   }
 }
 
