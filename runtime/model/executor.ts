@@ -48,6 +48,12 @@ export interface ExecutorOptions {
   /** Storage dtype of the caches. @defaultValue the scheme's dtype */
   readonly cacheDType?: CacheDType;
   readonly threads?: number;
+  /**
+   * Where attention runs: kvforge's C++ kernels, or its CUDA kernels (on a device when one answers,
+   * else on the CUDA emulator; caches in that backend's memory). Dense layers run on the CPU.
+   * @defaultValue 'cpu'
+   */
+  readonly target?: 'cpu' | 'cuda';
   /** Storage of the dense layers' weights (accumulation is f32 either way). @defaultValue 'f32' */
   readonly weightDType?: WeightDType;
   /** Passed to compile() (build cache folder, progress). */
@@ -106,7 +112,10 @@ export class Executor {
     // All four variants of the shape, whichever the scheme uses: every scheme of one shape and
     // overrides then shares one build (windows are run-time parameters, not part of the kernel).
     const keys: VariantKey[] = ['causal', 'noDiagonal', 'window', 'windowNoDiagonal'];
-    const compiled = await compile(keys.map((key) => ({ spec: variant(key), plan: key.startsWith('window') ? { paramMode: 'runtime' as const } : {} })), o.compile);
+    if (o.target !== undefined && o.target !== 'cpu' && o.target !== 'cuda') throw new KvforgeError('KVF3001', `executor target must be 'cpu' or 'cuda', received ${String(o.target)}`);
+    // CUDA kernels read caches of their plan's dtype.
+    const device = o.target === 'cuda' ? { target: 'cuda' as const, dtype: o.cacheDType ?? s.dtype } : {};
+    const compiled = await compile(keys.map((key) => ({ spec: variant(key), plan: { ...device, ...(key.startsWith('window') ? { paramMode: 'runtime' as const } : {}) } })), o.compile);
     return new Executor(w, new Map(keys.map((k, i) => [k, compiled[i]])), o, NativeDecoder.create(compiled[0]!.addon, w, o.weightDType));
   }
 
