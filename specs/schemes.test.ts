@@ -141,7 +141,19 @@ describe(`derived sets, iteration plan and caches against an independent impleme
       expect(e.readers).toEqual(readers);
       expect(e.keys).toBe(s.table.some((l) => l.keysFrom === e.owner));
       expect(e.values).toBe(s.table.some((l) => l.valuesFrom === e.owner));
-      const anyFull = readers.some((r) => !s.table[r].sliding);
+      // Linked caches (a reader takes keys from one, values from the other) keep the same tokens:
+      // the class of owners reachable through split readers, full when any of theirs reads in full.
+      const linked = new Set([e.owner]);
+      for (let grew = true; grew;) {
+        grew = false;
+        for (const l of s.table) {
+          if (l.keysFrom !== l.valuesFrom && (linked.has(l.keysFrom) || linked.has(l.valuesFrom)) && !(linked.has(l.keysFrom) && linked.has(l.valuesFrom))) {
+            linked.add(l.keysFrom).add(l.valuesFrom);
+            grew = true;
+          }
+        }
+      }
+      const anyFull = s.table.some((l) => !l.sliding && (linked.has(l.keysFrom) || linked.has(l.valuesFrom)));
       expect(e.retention).toEqual(anyFull ? { kind: 'full' } : { kind: 'window', window: s.window });
     }
     // Variants: each layer's variant admits exactly its mask (causal / noDiagonal, and the window).

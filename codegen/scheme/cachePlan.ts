@@ -6,6 +6,9 @@
  * the last W tokens (W the largest of its readers' windows); a cache read by any full-attention
  * layer keeps the whole history, even when its owner slides (LCKV's own cache keeps only the
  * owner's window, so a full-attention reader of a sliding layer silently loses its history).
+ * A layer that takes keys from one cache and values from another reads slot s of both as one
+ * token, so the two must hold the same tokens: caches linked by such a reader (transitively)
+ * all keep the longest retention among them.
  *
  * Memory at context C, per sequence: each cache holds rowBytes x slots, rowBytes = Hkv x (D if
  * keys + Dv if values) x dtype bytes, slots = C (full) or min(C, W + 1) (windowed: the step that
@@ -33,11 +36,20 @@ export interface CacheEntry {
 export function cachePlan(s: SchemeSpec): readonly CacheEntry[] {
   const layers = analyseLayers(s);
   const bytes = DTYPE_BYTES[s.dtype];
+  const own = new Map(layers.filter((l) => l.computesKv).map((l): [number, Retention] => {
+    const full = l.readers.some((r) => !layers[r].sliding);
+    return [l.index, full ? { kind: 'full' } : { kind: 'window', window: l.readers.reduce((w, r) => Math.max(w, layers[r].window!), 0) }];
+  }));
+  // Caches a split reader links: union-find over owners, each class keeps its longest retention.
+  const parent = new Map([...own.keys()].map((o) => [o, o]));
+  const find = (o: number): number => (parent.get(o) === o ? o : find(parent.get(o)!));
+  for (const l of layers) if (l.keysFrom !== l.valuesFrom) parent.set(find(l.keysFrom), find(l.valuesFrom));
+  const longer = (a: Retention, b: Retention): Retention => (a.kind === 'full' || b.kind === 'full' ? { kind: 'full' } : { kind: 'window', window: Math.max(a.window, b.window) });
+  const byClass = new Map<number, Retention>();
+  for (const [o, r] of own) byClass.set(find(o), byClass.has(find(o)) ? longer(byClass.get(find(o))!, r) : r);
   return Object.freeze(layers.filter((l) => l.computesKv).map((l) => {
     const fullReaders = l.readers.filter((r) => !layers[r].sliding);
-    const retention: Retention = fullReaders.length > 0
-      ? { kind: 'full' }
-      : { kind: 'window', window: l.readers.reduce((w, r) => Math.max(w, layers[r].window!), 0) };
+    const retention = byClass.get(find(l.index))!;
     const rowBytes = s.heads.kv * ((l.cachesKeys ? s.headDim : 0) + (l.cachesValues ? s.valueDim : 0)) * bytes;
     return Object.freeze({
       owner: l.index, readers: l.readers, keys: l.cachesKeys, values: l.cachesValues,

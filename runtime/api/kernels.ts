@@ -178,9 +178,9 @@ export class CompiledAttention {
    * The native plan decodeSync uses over `cache`, bound for a caller that runs it from native code
    * (the model executor's decode step), with the range check each such call needs. Internal.
    */
-  bindDecode(cache: KvCache, opts?: RunOptions): cacheCalls.BoundDecode {
+  bindDecode(cache: KvCache, opts?: RunOptions, values?: KvCache): cacheCalls.BoundDecode {
     const p = this.#calls.get(opts);
-    return cacheCalls.bindDecode(this.#cacheKernel(), cache, p.params, p.values, p.threads);
+    return cacheCalls.bindDecode(this.#cacheKernel(), cache, p.params, p.values, p.threads, values);
   }
 
   /** The addon this kernel lives in (internal: the model executor builds its dense layers there). */

@@ -49,6 +49,8 @@ export interface NativeBuffer {
 /** What an attention call over a cache is bound to besides its arrays. */
 export interface NativeAttendScalars {
   Hq: number; scale: number; params: Float64Array; threads: number;
+  /** The cache whose value rows are read (keys, positions and lengths: the call's cache). */
+  values?: NativeCache | null;
 }
 
 /** One asynchronous attention call over a cache (runtime/native/src/napi_attend.hpp): packed ragged rows. */

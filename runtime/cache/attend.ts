@@ -22,7 +22,7 @@ import { MAX_THREADS } from '../api/options.ts';
 import { checkArray } from '../api/validate.ts';
 import { allocating, CALL_HINT, outOfMemoryAs } from '../api/nativeError.ts';
 import { TargetBuffer } from '../api/buffer.ts';
-import type { NativeAttendPlan, NativeBuffer } from '../api/native.ts';
+import type { NativeAttendPlan, NativeBuffer, NativeCache as NativeCacheHandle } from '../api/native.ts';
 import type { KvCache } from './kvCache.ts';
 
 /** The kernel side of a call: what CompiledAttention knows. */
@@ -39,6 +39,12 @@ export interface PrefillInputs {
   readonly positions: Int32Array;
   /** [B]: query rows of each sequence (0: it takes no part). */
   readonly counts: ArrayLike<number>;
+  /**
+   * A cache whose value rows are read instead of `cache`'s (keys, positions and lengths stay
+   * `cache`'s): a layer that takes keys and values from different layers. Slot s of both must hold
+   * the same token; it needs at least as many slots per (sequence, KV head). @defaultValue cache
+   */
+  readonly values?: KvCache;
 }
 
 export interface DecodeInputs {
@@ -46,6 +52,8 @@ export interface DecodeInputs {
   readonly q: Float32Array | TargetBuffer;
   /** [B]: each row's position. @defaultValue the last position appended to its sequence */
   readonly positions?: Int32Array;
+  /** A cache whose value rows are read instead of `cache`'s (see PrefillInputs.values). */
+  readonly values?: KvCache;
 }
 
 export interface DecodeOutputs {
@@ -145,6 +153,39 @@ export function checkCacheFits(k: CacheKernel, cache: KvCache): void {
   }
 }
 
+/**
+ * The native values cache of a call: undefined for none (or `cache` itself); else checked as
+ * checkCacheFits does, plus KVF3011 unless one of the two holds at least as many slots as the
+ * other for every (sequence, KV head) (the call reads the slots both hold: runtime/native/src/napi_attend_bind.hpp).
+ */
+function valuesOf(k: CacheKernel, cache: KvCache, values: KvCache | undefined): NativeCacheHandle | undefined {
+  if (values === undefined || values === cache) return undefined;
+  checkSplit(k, cache, values);
+  const lk = cache.lengths(), lv = values.lengths();
+  let keysLonger = -1, valuesLonger = -1;
+  for (let i = 0; i < lk.length; i++) {
+    if (lk[i]! > lv[i]!) keysLonger = i;
+    if (lv[i]! > lk[i]!) valuesLonger = i;
+  }
+  if (keysLonger >= 0 && valuesLonger >= 0) {
+    const at = (i: number) => `sequence ${Math.floor(i / cache.kvHeads)}, KV head ${i % cache.kvHeads}`;
+    throw new KvforgeError('KVF3011', `the keys cache is longer at ${at(keysLonger)} and the values cache at ${at(valuesLonger)}: slot s of both must hold the same token`);
+  }
+  return values.native;
+}
+
+/** KVF3011/KVF3012 unless `values` can serve kernel `k` beside keys cache `cache`. */
+function checkSplit(k: CacheKernel, cache: KvCache, values: KvCache): void {
+  checkCacheFits(k, values);
+  if (values.dtype !== cache.dtype) throw new KvforgeError('KVF3011', `the values cache holds ${values.dtype} slots, the keys cache ${cache.dtype}`);
+  if (values.batch !== cache.batch) throw new KvforgeError('KVF3011', `the values cache holds ${values.batch} sequences, the keys cache ${cache.batch}`);
+}
+
+/** Run `f` with the keys cache, and the values cache when there is one, marked as read. */
+function readingBoth<T>(cache: KvCache, values: KvCache | undefined, f: () => Promise<T>): Promise<T> {
+  return values === undefined || values === cache ? cache.reading(f) : values.reading(() => cache.reading(f));
+}
+
 const DEFAULT_THREADS = Math.min(os.availableParallelism(), MAX_THREADS);
 
 function threadsOf(threads: number | undefined): number {
@@ -178,9 +219,10 @@ export async function prefill(k: CacheKernel, cache: KvCache, x: PrefillInputs, 
   for (const p of x.positions) (qlo = Math.min(qlo, p)), (qhi = Math.max(qhi, p));
   cache.heldRange(rowCount, keys);
   if (keys[0]! <= keys[1]!) checkRange(k, cache, qlo, qhi, keys[0]!, keys[1]!, params, values);
+  const valuesCache = valuesOf(k, cache, x.values);
   try {
-    return await cache.reading(() => k.addon.attend(k.unit.id, k.backend, cache.native, {
-      q: x.q, qpos: x.positions, rowStart, rowCount, Hq: heads.q, scale: k.unit.scale, params, threads: threadsOf(threads),
+    return await readingBoth(cache, x.values, () => k.addon.attend(k.unit.id, k.backend, cache.native, {
+      q: x.q, qpos: x.positions, rowStart, rowCount, Hq: heads.q, scale: k.unit.scale, params, threads: threadsOf(threads), values: valuesCache,
     }));
   } catch (e) {
     throw outOfMemoryAs(e, `the working memory of kernel '${k.unit.id}' for a prefill of ${rows} rows`, CALL_HINT);
@@ -229,9 +271,10 @@ export async function decode(k: CacheKernel, cache: KvCache, x: DecodeInputs, pa
   const { rowStart, rowCount } = cache.decodeRows();
   const qpos = decodePositions(cache, rowCount, x.positions);
   checkDecodeRange(k, cache, rowCount, qpos, params, values);
+  const valuesCache = valuesOf(k, cache, x.values);
   try {
-    return await cache.reading(() => k.addon.attend(k.unit.id, k.backend, cache.native, {
-      q, qpos, rowStart, rowCount, Hq: heads.q, scale: k.unit.scale, params, threads: threadsOf(threads),
+    return await readingBoth(cache, x.values, () => k.addon.attend(k.unit.id, k.backend, cache.native, {
+      q, qpos, rowStart, rowCount, Hq: heads.q, scale: k.unit.scale, params, threads: threadsOf(threads), values: valuesCache,
     }));
   } catch (e) {
     throw outOfMemoryAs(e, `the working memory of kernel '${k.unit.id}' for a decode step`, CALL_HINT);
@@ -243,24 +286,24 @@ export async function decode(k: CacheKernel, cache: KvCache, x: DecodeInputs, pa
  * one parameter array per thread count for calls without run-time params, so a loop that mixes
  * option forms keeps one plan per form), with the thread count they were bound to.
  */
-interface PlanEntry { readonly threads: number; readonly plan: NativeAttendPlan }
+interface PlanEntry { readonly threads: number; readonly values: KvCache | undefined; readonly plan: NativeAttendPlan }
 const plans = new WeakMap<KvCache, Map<KernelUnitData, WeakMap<Float64Array, PlanEntry>>>();
 
 /** The native plan of kernel `k` over `cache` for `params` and `threads` (built on first use). */
-function planFor(k: CacheKernel, cache: KvCache, params: Float64Array, threads: number): NativeAttendPlan {
+function planFor(k: CacheKernel, cache: KvCache, params: Float64Array, threads: number, values?: KvCache): NativeAttendPlan {
   let byKernel = plans.get(cache);
   if (!byKernel) plans.set(cache, (byKernel = new Map()));
   let byParams = byKernel.get(k.unit);
   if (!byParams) byKernel.set(k.unit, (byParams = new WeakMap()));
   const have = byParams.get(params);
-  if (have && have.threads === threads) return have.plan;
-  return newPlan(k, cache, params, threads, byParams);
+  if (have && have.threads === threads && have.values === values) return have.plan;
+  return newPlan(k, cache, params, threads, byParams, values);
 }
 
-function newPlan(k: CacheKernel, cache: KvCache, params: Float64Array, threads: number, byParams: WeakMap<Float64Array, PlanEntry>): NativeAttendPlan {
+function newPlan(k: CacheKernel, cache: KvCache, params: Float64Array, threads: number, byParams: WeakMap<Float64Array, PlanEntry>, values: KvCache | undefined): NativeAttendPlan {
   const plan = allocating(`a decode plan of kernel '${k.unit.id}'`, CALL_HINT,
-    () => new k.addon.AttendPlan(k.unit.id, k.backend, cache.native, { Hq: k.unit.heads.q, scale: k.unit.scale, params, threads }));
-  byParams.set(params, { threads, plan });
+    () => new k.addon.AttendPlan(k.unit.id, k.backend, cache.native, { Hq: k.unit.heads.q, scale: k.unit.scale, params, threads, values: values?.native ?? null }));
+  byParams.set(params, { threads, values, plan });
   return plan;
 }
 
@@ -280,8 +323,10 @@ export function decodeSync(k: CacheKernel, cache: KvCache, x: DecodeInputs & Dec
   const { rowStart, rowCount } = cache.decodeRows();
   const qpos = decodePositions(cache, rowCount, x.positions);
   checkDecodeRange(k, cache, rowCount, qpos, params, values);
+  const split = x.values === cache ? undefined : x.values;
+  if (split !== undefined) valuesOf(k, cache, split);
   try {
-    planFor(k, cache, params, threadsOf(threads)).run(q, qpos, rowStart, rowCount, out, lse);
+    planFor(k, cache, params, threadsOf(threads), split).run(q, qpos, rowStart, rowCount, out, lse);
   } catch (e) {
     throw outOfMemoryAs(e, `the working memory of kernel '${k.unit.id}' for a decode step`, CALL_HINT);
   }
@@ -295,8 +340,10 @@ export interface BoundDecode {
 }
 
 /** The plan decodeSync would use for kernel `k` over `cache`, for a caller that runs it from native code. */
-export function bindDecode(k: CacheKernel, cache: KvCache, params: Float64Array, values: Readonly<Record<string, number>>, threads?: number): BoundDecode {
+export function bindDecode(k: CacheKernel, cache: KvCache, params: Float64Array, values: Readonly<Record<string, number>>, threads?: number, valuesCache?: KvCache): BoundDecode {
   checkCacheFits(k, cache);
-  const plan = planFor(k, cache, params, threadsOf(threads));
+  const split = valuesCache === cache ? undefined : valuesCache;
+  if (split !== undefined) checkSplit(k, cache, split);
+  const plan = planFor(k, cache, params, threadsOf(threads), split);
   return { plan, check: (qpos, appended) => checkDecodeRange(k, cache, cache.decodeRows().rowCount, qpos, params, values, appended) };
 }

@@ -21,10 +21,10 @@
  * GEMM): step() is one native call for the whole model (NativeDecodeStep: embedding, every
  * layer's projections, cache append, attention and MLP, the LM head, no JS between layers);
  * prefill() strings the same native layer functions together around the asynchronous attention.
- * Not run yet (KVF2011): layers that take keys and
- * values from different layers (a cache holds one layer's keys and values), and the literal
- * decode mode on a top-attending layer whose mask or score depends on the query position other
- * than through k < q (a sliding window, an extra mask or a score function).
+ * A layer that takes keys and values from different layers reads the keys' cache with the value
+ * rows of the values' cache (the cache plan keeps the two aligned). Not run yet (KVF2011): the
+ * literal decode mode on a top-attending layer whose mask or score depends on the query position
+ * other than through k < q (a sliding window, an extra mask or a score function).
  */
 import { KvforgeError } from '../../dsl/diagnostics.ts';
 import type { SchemeSpec } from '../../dsl/scheme/scheme.ts';
@@ -124,11 +124,6 @@ export class Executor {
     checkWeights(w);
     const s = w.scheme;
     for (const l of analyseLayers(s)) {
-      if (l.keysFrom !== l.valuesFrom) {
-        throw new KvforgeError('KVF2011', `layer ${l.index} of scheme '${s.name}' takes keys from layer ${l.keysFrom} and values from layer ${l.valuesFrom}; the executor's caches hold one layer's keys and values together`, {
-          hint: 'the reference model (runtime/verify/referenceModel.ts) runs such schemes',
-        });
-      }
       if (s.decode === 'lckvLiteralZeroFill' && l.attendsTop && (l.sliding || s.attention.mask || s.attention.score)) {
         throw new KvforgeError('KVF2011', `layer ${l.index}: the literal zero-fill decode runs only on a top-attending layer without a window, extra mask or score function`);
       }
@@ -237,7 +232,7 @@ export class Executor {
           const own = b.caches[l.index];
           if (own) fill(own, k!, v!);
           const { k: kernel, params } = this.kernelOf(l);
-          const { out } = await kernel.prefill(b.caches[l.keysFrom]!, { q, positions, counts }, { params, threads: this.o.threads });
+          const { out } = await kernel.prefill(b.caches[l.keysFrom]!, { q, positions, counts, values: b.caches[l.valuesFrom] }, { params, threads: this.o.threads });
           model.finish(l.index, h, out, threads);
         }
       }
@@ -256,7 +251,7 @@ export class Executor {
     const literalMode = this.scheme.decode === 'lckvLiteralZeroFill';
     const bound: BoundDecode[] = this.layers.map((l) => {
       const { k, params } = this.kernelOf(l);
-      return k.bindDecode(b.caches[l.keysFrom]!, { params, threads: this.o.threads });
+      return k.bindDecode(b.caches[l.keysFrom]!, { params, threads: this.o.threads }, b.caches[l.valuesFrom]);
     });
     const layers = this.layers.map((l, i) => ({ append: b.caches[l.index]?.native ?? null, plan: bound[i]!.plan, literal: literalMode && l.attendsTop }));
     const native = allocating('a native decode step', CALL_HINT, () => new this.addon.DecodeStep(this.dense.model, b.size, layers));

@@ -29,10 +29,13 @@ struct AttendCall {
   std::unique_ptr<Staging> staging;  // q, positions, rows and outputs in target memory
   AlignedCopy q, qpos, rowStart, rowCount;
   Napi::Reference<Napi::Object> cacheRef;
+  NativeCache* values = nullptr;  // the cache of the value rows, when not `cache`
+  Napi::Reference<Napi::Object> valuesRef;
   Outputs results;
 
   ~AttendCall() {
     if (cacheRef) cache->endUse();
+    if (valuesRef) values->endUse();
   }
   std::string kernelId() const { return kernel.id; }
   void execute() {
@@ -69,6 +72,11 @@ std::unique_ptr<AttendCall> parse(const Napi::CallbackInfo& info) {
   call->results.outLength = size_t(nOut), call->results.lseLength = size_t(nLse);
   call->cacheRef = Napi::Persistent(bind.cacheObject);
   bind.cache->beginUse();  // until the call is destroyed: the cache refuses changes meanwhile
+  if (bind.values) {
+    call->values = bind.values;
+    call->valuesRef = Napi::Persistent(bind.valuesObject);
+    bind.values->beginUse();
+  }
   // Every pointer in target memory: on "cuda" the host arrays are staged.
   call->staging = std::make_unique<Staging>(findMemoryOps(bind.backend));
   Staging& st = *call->staging;

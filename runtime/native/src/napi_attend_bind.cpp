@@ -31,11 +31,37 @@ AttendBinding bindAttend(const char* fn, const Napi::CallbackInfo& info) {
   if (b.backend != "cpu" && dtypeName(b.cache->dtype()) != b.storage)
     throw ArgError(ArgError::Range, std::string(fn) + ": kernel '" + id + "' reads " + b.storage + " slots, the cache holds " +
                                         dtypeName(b.cache->dtype()));
+  const Napi::Value values = info[3].As<Napi::Object>().Get("values");
+  if (!values.IsUndefined() && !values.IsNull()) {
+    b.values = unwrapTagged<NativeCache>(values, kNativeCacheTag);
+    if (!b.values) throw ArgError(ArgError::Type, argName(fn, "values") + " must be a NativeCache, null or undefined, received " + describeValue(values));
+    b.valuesObject = values.As<Napi::Object>();
+    if (b.values == b.cache) b.values = nullptr, b.valuesObject = Napi::Object();
+  }
   return b;
 }
 
+SlotView callSlots(const char* fn, const NativeCache* keys, const NativeCache* values) {
+  if (!values) return keys->slots();
+  const SlotView ks = keys->slots(), vs = values->slots();
+  if (values->backend() != keys->backend() || vs.B != ks.B || vs.Hkv != ks.Hkv || vs.D != ks.D || vs.Dv != ks.Dv || vs.dtype != ks.dtype)
+    throw ArgError(ArgError::Range, argName(fn, "values") + " must be a cache of the keys cache's backend, B, Hkv, D, Dv and dtype");
+  const std::vector<int32_t>& lk = keys->hostLengths();
+  const std::vector<int32_t>& lv = values->hostLengths();
+  bool valuesShorter = false, keysShorter = false;
+  for (size_t i = 0; i < lk.size(); ++i) valuesShorter |= lv[i] < lk[i], keysShorter |= lk[i] < lv[i];
+  if (valuesShorter && keysShorter)
+    throw ArgError(ArgError::Range, argName(fn, "values") + ": the keys and values caches must hold the same tokens from slot 0 (one may run one step ahead, for every sequence), but each is longer somewhere");
+  // Positions, lengths and summaries of the shorter one (the slots both hold: the same tokens).
+  SlotView kv = valuesShorter ? vs : ks;
+  kv.k = ks.k, kv.kStrideB = ks.kStrideB, kv.kStrideH = ks.kStrideH, kv.kStrideS = ks.kStrideS;
+  kv.v = vs.v, kv.vStrideB = vs.vStrideB, kv.vStrideH = vs.vStrideH, kv.vStrideS = vs.vStrideS;
+  kv.capacity = std::min(ks.capacity, vs.capacity);
+  return kv;
+}
+
 void readAttendScalars(const char* fn, const Napi::Object& o, const AttendBinding& bind, AttnArgs& a, std::vector<double>& params) {
-  a.kv = bind.cache->slots();
+  a.kv = callSlots(fn, bind.cache, bind.values);
   a.B = bind.cache->B();
   a.Hq = readInteger(fn, "Hq", o.Get("Hq"), 1, "a positive integer");
   if (a.Hq % bind.cache->Hkv() != 0)

@@ -26,10 +26,21 @@ struct AttendBinding {
   std::string backend;
   NativeCache* cache = nullptr;
   Napi::Object cacheObject;
+  // The cache whose values are read, when not `cache` (args.values: a layer taking keys and
+  // values from different layers); keys, positions and lengths are `cache`'s.
+  NativeCache* values = nullptr;
+  Napi::Object valuesObject;
 };
 
 // info[0..2] = (kernelId, backend, cache) of the call named `fn`.
 AttendBinding bindAttend(const char* fn, const Napi::CallbackInfo& info);
+
+// The slots a call reads: `keys`'s, with the value rows of `values` when given (same backend,
+// B, Hkv, D, Dv and dtype). Slot s of both must hold the same token (the executor's cache plan
+// guarantees it); one may hold more slots than the other (a decode step has appended to one
+// source and not yet to the other, a top-attending one): the call then reads the slots both hold,
+// with the shorter one's positions, lengths and summaries. ArgError when each is longer somewhere.
+SlotView callSlots(const char* fn, const NativeCache* keys, const NativeCache* values);
 
 // Hq, scale, threads of the object `o` into `a` (a.kv, B set from the cache), and its params.
 void readAttendScalars(const char* fn, const Napi::Object& o, const AttendBinding& bind, AttnArgs& a, std::vector<double>& params);

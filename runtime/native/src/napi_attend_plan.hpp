@@ -1,7 +1,8 @@
 // AttendPlan: attention over one KV cache bound once (kernel, cache, Hq, scale, params, threads)
 // and run synchronously per step: the decode path of a serving loop (decodeSync in TS).
 //
-//   new AttendPlan(kernelId, backend, cache, { Hq, scale, params, threads })
+//   new AttendPlan(kernelId, backend, cache, { Hq, scale, params, threads, values? })
+//     values: a NativeCache whose value rows are read instead of the cache's own (callSlots)
 //   run(q, qpos, rowStart, rowCount, out, lse): undefined
 //     q [rows][Hq][D], out [rows][Hq][Dv], lse [rows][Hq]: Float32Arrays or f32 NativeBuffers of
 //     the plan's backend; qpos [rows], rowStart / rowCount [B]: Int32Arrays (napi_attend_bind.hpp).
@@ -54,6 +55,8 @@ class AttendPlan : public Napi::ObjectWrap<AttendPlan> {
   std::vector<double> params_;
   NativeCache* cache_ = nullptr;
   Napi::ObjectReference cacheRef_;
+  NativeCache* values_ = nullptr;  // the cache of the value rows, when not cache_
+  Napi::ObjectReference valuesRef_;
   std::unique_ptr<Staging> staging_;
 };
 

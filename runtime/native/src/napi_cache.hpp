@@ -42,6 +42,8 @@ class NativeCache : public Napi::ObjectWrap<NativeCache> {
   int64_t B() const { return view_.B; }
   int64_t Hkv() const { return view_.Hkv; }
   int64_t D() const { return view_.D; }
+  // Slots held per (b, h), [B * Hkv] (what the target holds, mirrored on the host).
+  const std::vector<int32_t>& hostLengths() const { return lenHost_; }
   int64_t Dv() const { return view_.Dv; }
   DType dtype() const { return view_.dtype; }
   bool released() const { return view_.k == nullptr; }
