@@ -26,7 +26,8 @@ export { fuzzKernel, type CampaignOptions, type CampaignReport } from './runtime
 export { TOLERANCES, compareArrays } from './runtime/verify/tolerance.ts';
 export { KvforgeError, DIAGNOSTICS, type DiagnosticCode } from './dsl/diagnostics.ts';
 export type { KernelPlan } from './codegen/planner/plan.ts';
-export { seededWeights, type ModelWeights, type LayerWeights } from './runtime/model/weights.ts';
+export { roundWeights, seededWeights, type ModelWeights, type LayerWeights } from './runtime/model/weights.ts';
+export type { WeightDType } from './runtime/model/nativeDecoder.ts';
 export { loadCheckpoint, saveCheckpoint } from './runtime/model/checkpoint.ts';
 export { convertToScheme } from './runtime/model/convert.ts';
 export { Executor, type ExecutorBatch, type ExecutorOptions } from './runtime/model/executor.ts';
