@@ -99,13 +99,17 @@ describe('kvforge inspect', () => {
     expect(plans[1].caches).toHaveLength(2);
   });
 
-  it('fuzz on a scheme file: its kernels, then the executor against the reference model per scheme', () => {
-    const r = kvforge('fuzz', 'specs/fixtures/fuzz-schemes.ts', '--runs', '4');
+  it('fuzz on a scheme file: its kernels, then the executor against the reference model per scheme and target', () => {
+    const r = kvforge('fuzz', 'specs/fixtures/fuzz-schemes.ts', '--runs', '3', '--target', 'all');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ok {3}causal_\w+ +cpu/m);
-    expect(r.stdout).toMatch(/^ok {3}mixed: executor = reference model \(prefill, cached decode, token by token\), 4 cases, seed 42/m);
-    expect(r.stdout).toMatch(/^n\/a {2}split: layer 1 of scheme 'custom' takes keys from layer 1 and values from layer 0/m);
-    expect(r.stdout).toContain('1 passed, 0 failed, 1 not run by the executor yet');
+    for (const ok of ['mixed (cpu)', 'split (cpu)', 'cudaReady (cpu)', 'cudaReady (cuda)']) {
+      expect(r.stdout).toMatch(new RegExp(`^ok {3}${ok.replace(/[()]/g, '\\$&')}: executor = reference model \\(prefill, cached decode, token by token\\), 3 cases, seed 42`, 'm'));
+    }
+    expect(r.stdout).toMatch(/^n\/a {2}literalSliding \(cpu\): layer 0: the literal zero-fill decode runs only on a top-attending layer without a window/m);
+    expect(r.stdout).toMatch(/^n\/a {2}mixed \(cuda\): .*headDim a multiple of 32/m);
+    expect(r.stdout).toContain('4 passed, 0 failed, 4 not run (the executor or the target cannot run them)');
+    expect(kvforge('fuzz', 'specs/fixtures/fuzz-schemes.ts', '--target', 'tpu').stderr).toMatch(/KVF3004.*--target must be cpu, cuda or all/);
   });
 });
 

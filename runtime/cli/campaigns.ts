@@ -23,30 +23,41 @@ export async function runCampaigns(kernels: readonly CompiledAttention[], o: Cam
 
 /**
  * Scheme campaigns (verify/schemeFuzz.ts): the executor against the reference model, one line
- * per scheme. A scheme the executor cannot run yet (KVF2011) is reported as such and counted
- * apart: it is neither passed nor failed.
+ * per scheme and target ('cpu': the C++ kernels; 'cuda': the CUDA kernels, on the emulator where
+ * no device answers). A scheme the executor cannot run (KVF2011), or whose shape a target's
+ * kernels do not take (KVF2005: CUDA head dims), is reported as such and counted apart: it is
+ * neither passed nor failed.
  */
 export async function runSchemeCampaigns(
-  schemes: readonly { readonly exportName: string; readonly scheme: SchemeSpec }[], o: { runs: number; seed: number; threads?: number },
+  schemes: readonly { readonly exportName: string; readonly scheme: SchemeSpec }[],
+  o: { runs: number; seed: number; threads?: number; targets?: readonly ('cpu' | 'cuda')[] },
   say: (s: string) => void, indent = '',
-): Promise<{ failed: number; notRun: number }> {
-  let failed = 0, notRun = 0;
-  for (const { exportName, scheme } of schemes) {
-    let ex: Executor;
-    try {
-      ex = await Executor.create(seededWeights(scheme, smallModel(), 0), { threads: o.threads });
-    } catch (e) {
-      if (!(e instanceof KvforgeError) || e.code !== 'KVF2011') throw e;
-      notRun++;
-      say(`${indent}n/a  ${exportName}: ${e.detail}`);
-      continue;
-    }
-    const r = await fuzzScheme(ex, { runs: o.runs, seed: o.seed });
-    say(`${indent}${r.ok ? 'ok  ' : 'FAIL'} ${exportName}: executor = reference model (prefill, cached decode, token by token), ${r.runs} cases, seed ${r.seed}, ${r.seconds.toFixed(1)} s`);
-    if (!r.ok) {
-      failed++;
-      say(r.failure!);
+): Promise<{ failed: number; notRun: number; campaigns: number }> {
+  let failed = 0, notRun = 0, campaigns = 0;
+  for (const target of o.targets ?? ['cpu']) {
+    for (const { exportName, scheme } of schemes) {
+      campaigns++;
+      const name = `${exportName} (${target})`;
+      let ex: Executor;
+      try {
+        ex = await Executor.create(seededWeights(scheme, smallModel(), 0), { threads: o.threads, target });
+      } catch (e) {
+        if (!(e instanceof KvforgeError) || (e.code !== 'KVF2011' && e.code !== 'KVF2005')) throw e;
+        notRun++;
+        say(`${indent}n/a  ${name}: ${e.detail}`);
+        continue;
+      }
+      try {
+        const r = await fuzzScheme(ex, { runs: o.runs, seed: o.seed });
+        say(`${indent}${r.ok ? 'ok  ' : 'FAIL'} ${name}: executor = reference model (prefill, cached decode, token by token), ${r.runs} cases, seed ${r.seed}, ${r.seconds.toFixed(1)} s`);
+        if (!r.ok) {
+          failed++;
+          say(r.failure!);
+        }
+      } finally {
+        ex.dispose();
+      }
     }
   }
-  return { failed, notRun };
+  return { failed, notRun, campaigns };
 }

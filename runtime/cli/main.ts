@@ -52,6 +52,7 @@ program.command('fuzz')
   .option('--runs <n>', 'cases per kernel', int('--runs', 1), 50)
   .option('--seed <s>', 'fast-check seed', int('--seed', 0), 42)
   .option('--threads <n>', 'kernel threads', int('--threads', 1))
+  .option('--target <t>', "schemes: where the executor's attention runs, cpu, cuda (emulated without a device) or all", 'cpu')
   .action(fuzzCommand);
 
 program.command('bench')
