@@ -49,13 +49,13 @@ describe('kvforge run', () => {
     expect(kvforge('run', dir, '--prompt', 'hello zebra').stderr).toMatch(/KVF4014.*'zebra' \(piece 1 of the text\) has no id/);
     expect(kvforge('run', 'specs/fixtures/fuzz-schemes.ts', 'mixed', '--prompt', 'hi').stderr).toMatch(/KVF3004.*--prompt is text, and this model has no tokenizer\.json[\s\S]*--tokens/);
     expect(kvforge('run', 'specs/fixtures/fuzz-schemes.ts', 'mixed', '--tokens', '1,x', '--vocab', '50').stderr).toMatch(/--tokens: entry 1 \('x'\) is not a token id in 0\.\.49/);
-    expect(kvforge('run', 'specs/fixtures/fuzz-schemes.ts').stderr).toMatch(/exports 2 schemes: name one/);
+    expect(kvforge('run', 'specs/fixtures/fuzz-schemes.ts').stderr).toMatch(/exports 4 schemes: name one/);
   });
   it('a scheme file with seeded weights', () => {
     const r = kvforge('run', 'specs/fixtures/fuzz-schemes.ts', 'mixed', '--tokens', '3,1,4', '--steps', '3', '--hidden', '16', '--intermediate', '32', '--vocab', '50');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/generated \(3 tokens, greedy\): \d+ \d+ \d+/);
-    expect(kvforge('run', 'specs/fixtures/fuzz-schemes.ts', 'split', '--vocab', '50').stderr).toMatch(/KVF2011/);
+    expect(kvforge('run', 'specs/fixtures/fuzz-schemes.ts', 'literalSliding', '--vocab', '50').stderr).toMatch(/KVF2011/);
   });
   it('regressions: ids past the tokenizer print as <id N>; strict --tokens; --prompt with --tokens; an export on a folder', () => {
     const big = mkdtempSync(path.join(os.tmpdir(), 'kvforge-run-big-'));

@@ -88,7 +88,11 @@ describe('DecoderModel and DecodeStep', () => {
     // A real plan of another shape (the executor's Hkv 2, D 8) is refused by shape.
     const b = ex.newBatch(1);
     const p = ex['kernels'].get('causal')!.bindDecode(b.caches[0]!).plan;
-    expect(thrown(() => new addon.DecodeStep(m, 1, [{ plan: p, append: null, literal: false }])).message).toMatch(/reads another shape than the model's/);
+    expect(thrown(() => new addon.DecodeStep(m, 1, [{ plan: p, append: null, literal: false }])).message).toMatch(/'layers\[0\]\.plan' reads B 1, Hq 4, Hkv 2, D 8, Dv 8; the model and batch are B 1, Hq 2, Hkv 1, D 2, Dv 2/);
+    // A getter that changes the array while it is read: the count is taken once.
+    const grows: unknown[] = [];
+    grows.push({ get plan() { grows.push(grows[0]); return {}; }, append: null, literal: false });
+    expect(thrown(() => new addon.DecodeStep(m, 1, grows as never)).name).toBe('TypeError');
     ex.disposeBatch(b);
   });
 });
@@ -110,14 +114,25 @@ describe('executor', () => {
     expect(la!.some((x, i) => x !== lc![i])).toBe(true);
   });
 
-  it('a disposed executor is KVF3012; a batch whose step failed part-way is KVF3010 afterwards', async () => {
+  it('a refused step changes nothing; one that fails inside the native call leaves the batch KVF3010; a disposed executor is KVF3012', async () => {
     const e = ex.withWeights(seededWeights(s, model, 2));
     const b = e.newBatch(2);
     await e.prefill(b, [[1, 2], [3]]);
     e.step(b, [4, 5]);
-    b.caches[1]!.dispose(); // a cache of the batch freed under it
-    expect(caught(() => e.step(b, [6, 7])).code).toBe('KVF3012');
-    expect(caught(() => e.step(b, [6, 7]))).toMatchObject({ code: 'KVF3010', message: expect.stringMatching(/failed part-way/) });
+    expect(caught(() => e.step(b, [4, 99])).code).toBe('KVF3004'); // refused before anything ran
+    const lengths = b.caches.map((c) => Array.from(c!.lengths()));
+    b.caches[1]!.dispose();
+    expect(caught(() => e.step(b, [6, 7])).code).toBe('KVF3012'); // refused by reserveStep: no cache changed
+    expect(b.caches.map((c, i) => (i === 1 ? lengths[1] : Array.from(c!.lengths())))).toEqual(lengths);
+    // A failure inside the native step (a cache freed behind the executor's back).
+    const c = ex.withWeights(seededWeights(s, model, 2));
+    const b2 = c.newBatch(1);
+    await c.prefill(b2, [[1, 2]]);
+    c.step(b2, [5]); // binds the native step
+    b2.caches[2]!.native.release();
+    expect(thrown(() => c.step(b2, [3])).message).toMatch(/DecodeStep\.run: layer 2: .*released/);
+    expect(caught(() => c.step(b2, [3]))).toMatchObject({ code: 'KVF3010', message: expect.stringMatching(/failed part-way/) });
+    c.disposeBatch(b2);
     e.disposeBatch(b);
     const later = e.newBatch(1);
     e.dispose();

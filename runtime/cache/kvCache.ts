@@ -262,9 +262,10 @@ export class KvCache implements CacheShape {
 
   /**
    * Internal (the model executor's native decode step, runtime/native/src/napi_model_step.hpp):
-   * room for one token of every sequence at `positions` [batch], checked and recorded as
-   * appendStep would, without writing K/V: the caller's native step appends them right after.
-   * Every sequence takes part (KVF3010 when one is released).
+   * room for one token of every sequence at `positions` [batch], checked as appendStep would
+   * (positions increasing, capacity grown), without writing K/V. Changes nothing a reader sees;
+   * commitStep() records the token once the native step has appended it. Every sequence takes
+   * part (KVF3010 when one is released).
    */
   reserveStep(positions: Int32Array): void {
     this.#requireLive();
@@ -273,6 +274,11 @@ export class KvCache implements CacheShape {
     if (step.rows !== this.batch) throw new KvforgeError('KVF3010', `a native decode step appends to every one of the ${this.batch} sequences, and ${this.batch - step.rows} of them are released`);
     if (!(positions instanceof Int32Array) || positions.length !== this.batch) checkArray('positions', positions, Int32Array, this.batch, `batch (${this.batch})`);
     this.#reserve(step.counts, positions, step.touched, step.start);
+  }
+
+  /** Internal: the mirrors after the native step appended `positions` (reserveStep first). */
+  commitStep(positions: Int32Array): void {
+    const step = this.#stepRows();
     this.#commit(step.counts, positions, step.touched, step.start);
   }
 

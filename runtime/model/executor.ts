@@ -268,8 +268,9 @@ export class Executor {
 
   /**
    * One token per sequence, each at its own next position: the logits, [B, V]. One native call
-   * runs the whole model; a step that fails after it changed the caches (out of memory, a kernel
-   * failure) leaves the batch unusable (KVF3010 on later steps).
+   * runs the whole model. A step refused before it runs (a bad token, a range the kernels cannot
+   * prove, a cache that cannot grow or was disposed) changes nothing; one that fails inside the
+   * native call (a kernel failure) leaves the batch unusable (KVF3010 on later steps).
    */
   step(b: ExecutorBatch, tokens: readonly number[]): Float32Array {
     this.live();
@@ -283,13 +284,15 @@ export class Executor {
     this.layers.forEach((_, i) => bound.checks[i]!(positions, positions));
     const logits = new Float32Array(b.size * this.w.model.vocabSize);
     this.profileNs[0] = 0;
+    // Checks and growth first: a refusal here leaves the batch as it was.
+    for (const c of b.caches) c?.reserveStep(positions);
     try {
-      for (const c of b.caches) c?.reserveStep(positions);
       bound.step.run(ids, positions, logits, this.threads, this.profileNs);
     } catch (e) {
-      bound.broken = true;
+      bound.broken = true; // some caches may hold the token already, others not
       throw outOfMemoryAs(e, `the working memory of a decode step of scheme '${this.scheme.name}'`, CALL_HINT);
     }
+    for (const c of b.caches) c?.commitStep(positions);
     for (let s = 0; s < b.size; s++) b.lengths[s]++;
     this.retain(b);
     this.profile.stepMs += performance.now() - t0;

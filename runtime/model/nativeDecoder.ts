@@ -31,13 +31,16 @@ export class NativeDecoder {
     const { q: Hq, kv: Hkv } = s.heads;
     const D = s.headDim, Dv = s.valueDim, H = m.hiddenSize, I = m.intermediateSize, V = m.vocabSize;
     const matrices: NativeDenseMatrix[] = [];
-    const packed = new Map<Float32Array, NativeDenseMatrix>();
+    // One packed copy of an array used twice at the same shape (weights a converter shared).
+    const packed = new Map<Float32Array, Map<string, NativeDenseMatrix>>();
     const pack = (name: string, a: Float32Array, rows: number, cols: number): NativeDenseMatrix => {
-      const have = packed.get(a);
-      if (have) return have; // tied embeddings: one packed copy for the LM head
+      const byShape = packed.get(a) ?? new Map<string, NativeDenseMatrix>();
+      packed.set(a, byShape);
+      const have = byShape.get(`${rows}x${cols}`);
+      if (have) return have;
       const mat = allocating(`packed weights '${name}' (${rows} x ${cols}, ${dtype})`, 'less memory in use, or bf16 weights',
         () => new addon.DenseMatrix(a, rows, cols, DTYPE_NUMBER[dtype]));
-      packed.set(a, mat);
+      byShape.set(`${rows}x${cols}`, mat);
       matrices.push(mat);
       return mat;
     };

@@ -5,6 +5,9 @@
 #include <cmath>
 #include <cstring>
 
+#include "kvforge/cpu/exp2.hpp"
+#include "kvforge/cpu/vec8.hpp"
+
 namespace kvf::model {
 namespace {
 
@@ -31,6 +34,23 @@ void ropeRows(float* X, int64_t rows, int64_t heads, int64_t dim, const int32_t*
         x[j + half] = float(x2 * c + x1 * s);
       }
     }
+  }
+}
+
+// g[i] = silu(g[i]) * u[i] in f32, silu(g) = g / (1 + 2^(-g log2 e)) with the softmax's exp2
+// (relative error about 2e-7): at a batch of 42 the double-precision std::exp it replaces took a
+// third of the MLP's time outside its GEMMs.
+void siluMul(float* g, const float* u, int64_t n) {
+  constexpr float kLog2e = 1.44269504088896341f;
+  const cpu::Vec8 one = cpu::set8(1.0f), nl = cpu::set8(-kLog2e);
+  // Every element through the same vector code, the tail in a padded block: which elements of a
+  // row land in the tail depends on the batch's row count, and the batch must not change a result.
+  for (int64_t i = 0; i < n; i += 8) {
+    const int m = int(std::min<int64_t>(8, n - i));
+    alignas(32) float xs[8] = {}, d[8];
+    std::memcpy(xs, g + i, size_t(m) * 4);
+    cpu::store8(d, cpu::add(one, cpu::exp2(cpu::mul(cpu::load8(xs), nl))));
+    for (int j = 0; j < m; ++j) g[i + j] = xs[j] / d[j] * u[i + j];
   }
 }
 
@@ -82,11 +102,7 @@ void finishLayer(const Decoder& d, int64_t layer, float* h, const float* attn, i
   gemm(s.x.data(), rows, H, *L.gate, s.g.data(), I, false, threads);
   gemm(s.x.data(), rows, H, *L.up, s.u.data(), I, false, threads);
   float* g = s.g.data();
-  const float* u = s.u.data();
-  for (int64_t i = 0; i < rows * I; ++i) {
-    const double gi = g[i];
-    g[i] = float(gi / (1 + std::exp(-gi)) * u[i]);
-  }
+  siluMul(g, s.u.data(), rows * I);
   gemm(g, rows, I, *L.down, h, H, true, threads);
 }
 

@@ -79,7 +79,9 @@ Napi::Value DenseMatrix::apply(const Napi::CallbackInfo& info) {
     if (info.Length() != 5) throw ArgError(ArgError::Type, std::string(fn) + ": expected (x, m, y, accumulate, threads)");
     const std::shared_ptr<const model::PackedMatrix> m = matrix(fn, "this");
     const int64_t M = readInteger(fn, "m", info[1], 0, "a non-negative integer");
-    if (M > (int64_t(1) << 31)) throw ArgError(ArgError::Range, argName(fn, "m") + " must be at most 2^31 rows");
+    int64_t mk = 0, mn = 0;
+    if (M > (int64_t(1) << 31) || __builtin_mul_overflow(M, m->K, &mk) || __builtin_mul_overflow(M, m->N, &mn) || mk > (int64_t(1) << 40) || mn > (int64_t(1) << 40))
+      throw ArgError(ArgError::Range, argName(fn, "m") + " = " + n2s(M) + " rows is too many for a " + n2s(m->N) + " x " + n2s(m->K) + " matrix");
     const float* x = f32Array(fn, "x", info[0], M * m->K, "m*cols = " + n2s(M) + "*" + n2s(m->K));
     float* y = f32Array(fn, "y", info[2], M * m->N, "m*rows = " + n2s(M) + "*" + n2s(m->N));
     if (!info[3].IsBoolean()) throw ArgError(ArgError::Type, argName(fn, "accumulate") + " must be a boolean, received " + describeValue(info[3]));
@@ -115,14 +117,22 @@ DecoderModel::DecoderModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<De
     const Napi::Object c = info[0].As<Napi::Object>();
     auto d = std::make_unique<model::Decoder>();
     model::DecoderShape& s = d->s;
-    const auto dim = [&](const char* name) { return readInteger(fn, name, c.Get(name), 1, "a positive integer"); };
+    // Each dimension at most 2^20 and every product of them checked: no size below wraps around.
+    const auto dim = [&](const char* name) {
+      const int64_t x = readInteger(fn, name, c.Get(name), 1, "a positive integer");
+      if (x > (int64_t(1) << 20)) throw ArgError(ArgError::Range, argName(fn, name) + " must be at most 2^20, received " + n2s(x));
+      return x;
+    };
     s.hidden = dim("hidden"), s.intermediate = dim("intermediate"), s.vocab = dim("vocab");
     s.Hq = dim("Hq"), s.Hkv = dim("Hkv"), s.D = dim("D"), s.Dv = dim("Dv");
     if (s.D % 2 != 0) throw ArgError(ArgError::Range, argName(fn, "D") + " must be even (RoPE rotates pairs), received " + n2s(s.D));
-    if (s.Hq % s.Hkv != 0) throw ArgError(ArgError::Range, argName(fn, "Hq") + " must be a multiple of Hkv");
+    if (s.Hq % s.Hkv != 0) throw ArgError(ArgError::Range, argName(fn, "Hq") + " must be a multiple of Hkv = " + n2s(s.Hkv) + ", received " + n2s(s.Hq));
+    for (const int64_t p : {s.Hq * s.D, s.Hq * s.Dv, s.vocab * s.hidden, s.intermediate * s.hidden})
+      if (p > (int64_t(1) << 32)) throw ArgError(ArgError::Range, std::string(fn) + ": the shape's tensors are too large (a product of dimensions above 2^32)");
     s.eps = readFiniteNumber(fn, "eps", c.Get("eps"));
     s.theta = readFiniteNumber(fn, "theta", c.Get("theta"));
-    if (!(s.eps > 0) || !(s.theta > 0)) throw ArgError(ArgError::Range, std::string(fn) + ": 'eps' and 'theta' must be positive");
+    if (!(s.eps > 0)) throw ArgError(ArgError::Range, argName(fn, "eps") + " must be positive, received " + std::to_string(s.eps));
+    if (!(s.theta > 0)) throw ArgError(ArgError::Range, argName(fn, "theta") + " must be positive, received " + std::to_string(s.theta));
     const int64_t H = s.hidden, I = s.intermediate;
     d->embed = copyF32(fn, "embed", c.Get("embed"), s.vocab * H, "vocab*hidden");
     d->norm = copyF32(fn, "norm", c.Get("norm"), H, "hidden");
@@ -177,7 +187,9 @@ int64_t rowsOf(const char* fn, const model::Decoder& d, const Napi::Value& h) {
   const TypedArrayBytes t = readTypedArray(fn, "h", h, napi_float32_array, -1, "");
   if (t.length == 0 || int64_t(t.length) % d.s.hidden != 0)
     throw ArgError(ArgError::Range, argName(fn, "h") + " must hold rows*hidden floats (hidden = " + n2s(d.s.hidden) + ", rows >= 1), received " + describeValue(h));
-  return int64_t(t.length) / d.s.hidden;
+  const int64_t rows = int64_t(t.length) / d.s.hidden;
+  if (rows > (int64_t(1) << 24)) throw ArgError(ArgError::Range, argName(fn, "h") + " holds " + n2s(rows) + " rows, more than 2^24");
+  return rows;
 }
 }  // namespace
 

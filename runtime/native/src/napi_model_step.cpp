@@ -34,31 +34,40 @@ DecodeStep::DecodeStep(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Decode
     if (!info[2].IsArray() || info[2].As<Napi::Array>().Length() != d.layers.size())
       throw ArgError(ArgError::Type, argName(fn, "layers") + " must be an array of one entry per model layer (" + std::to_string(d.layers.size()) + "), received " + describeValue(info[2]));
     const Napi::Array ls = info[2].As<Napi::Array>();
-    for (uint32_t i = 0; i < ls.Length(); ++i) {
+    const uint32_t n = ls.Length();  // once: a getter below may change the array
+    const auto shape = [](int64_t b, int64_t hq, int64_t hkv, int64_t dd, int64_t dv) {
+      return "B " + std::to_string(b) + ", Hq " + std::to_string(hq) + ", Hkv " + std::to_string(hkv) + ", D " + std::to_string(dd) + ", Dv " + std::to_string(dv);
+    };
+    const std::string want = shape(B_, d.s.Hq, d.s.Hkv, d.s.D, d.s.Dv);
+    for (uint32_t i = 0; i < n; ++i) {
       const std::string at = "layers[" + std::to_string(i) + "]";
       const Napi::Value e = ls.Get(i);
       if (!e.IsObject()) throw ArgError(ArgError::Type, argName(fn, at) + " must be an object, received " + describeValue(e));
       const Napi::Object o = e.As<Napi::Object>();
       Layer L;
-      L.plan = unwrapTagged<AttendPlan>(o.Get("plan"), kAttendPlanTag);
-      if (!L.plan) throw ArgError(ArgError::Type, argName(fn, at + ".plan") + " must be an AttendPlan, received " + describeValue(o.Get("plan")));
+      // Each property read once: the object unwrapped is the object kept alive.
+      const Napi::Value pv = o.Get("plan"), a = o.Get("append"), lit = o.Get("literal");
+      L.plan = unwrapTagged<AttendPlan>(pv, kAttendPlanTag);
+      if (!L.plan) throw ArgError(ArgError::Type, argName(fn, at + ".plan") + " must be an AttendPlan, received " + describeValue(pv));
       const NativeCache* read = L.plan->cache();
       if (read->B() != B_ || read->Hkv() != d.s.Hkv || L.plan->Hq() != d.s.Hq || read->D() != d.s.D || read->Dv() != d.s.Dv)
-        throw ArgError(ArgError::Range, argName(fn, at + ".plan") + " reads another shape than the model's (B, Hq, Hkv, D, Dv)");
-      const Napi::Value a = o.Get("append");
+        throw ArgError(ArgError::Range, argName(fn, at + ".plan") + " reads " + shape(read->B(), L.plan->Hq(), read->Hkv(), read->D(), read->Dv()) + "; the model and batch are " + want);
+      refs_.push_back(Napi::Persistent(pv.As<Napi::Object>()));
       if (!a.IsNull() && !a.IsUndefined()) {
         L.append = unwrapTagged<NativeCache>(a, kNativeCacheTag);
         if (!L.append) throw ArgError(ArgError::Type, argName(fn, at + ".append") + " must be a NativeCache or null, received " + describeValue(a));
-        if (L.append->B() != B_ || L.append->Hkv() != d.s.Hkv || L.append->D() != d.s.D || L.append->Dv() != d.s.Dv) throw ArgError(ArgError::Range, argName(fn, at + ".append") + " holds another shape (B, Hkv, D, Dv) than the model's");
+        if (L.append->B() != B_ || L.append->Hkv() != d.s.Hkv || L.append->D() != d.s.D || L.append->Dv() != d.s.Dv)
+          throw ArgError(ArgError::Range, argName(fn, at + ".append") + " holds " + shape(L.append->B(), d.s.Hq, L.append->Hkv(), L.append->D(), L.append->Dv()) + "; the model and batch are " + want);
         refs_.push_back(Napi::Persistent(a.As<Napi::Object>()));
       }
-      const Napi::Value lit = o.Get("literal");
       if (!lit.IsBoolean()) throw ArgError(ArgError::Type, argName(fn, at + ".literal") + " must be a boolean, received " + describeValue(lit));
       L.literal = lit.As<Napi::Boolean>().Value();
-      refs_.push_back(Napi::Persistent(o.Get("plan").As<Napi::Object>()));
       layers_.push_back(L);
     }
+    if (layers_.size() != d.layers.size())
+      throw ArgError(ArgError::Type, argName(fn, "layers") + " must hold one entry per model layer (" + std::to_string(d.layers.size()) + "), it held " + std::to_string(layers_.size()));
     const model::DecoderShape& s = d.s;
+    if (B_ > (int64_t(1) << 20)) throw ArgError(ArgError::Range, argName(fn, "B") + " must be at most 2^20 sequences, received " + std::to_string(B_));
     h_.resize(size_t(B_ * s.hidden)), q_.resize(size_t(B_ * s.Hq * s.D));
     k_.resize(size_t(B_ * s.Hkv * s.D)), v_.resize(size_t(B_ * s.Hkv * s.Dv));
     out_.resize(size_t(B_ * s.Hq * s.Dv)), lse_.resize(size_t(B_ * s.Hq));
@@ -95,9 +104,14 @@ Napi::Value DecodeStep::run(const Napi::CallbackInfo& info) {
       const Layer& L = layers_[l];
       const bool own = L.append != nullptr;
       model::projectLayer(d, int64_t(l), h_.data(), B_, pos, q_.data(), own ? k_.data() : nullptr, own ? v_.data() : nullptr, scratch, threads);
-      if (own) L.append->appendRows(k_.data(), v_.data(), pos, rowStart_.data(), rowCount_.data(), B_);
       const Clock::time_point a0 = Clock::now();
-      L.plan->runHost(q_.data(), L.literal ? shifted_.data() : pos, B_, rowStart_.data(), rowCount_.data(), out_.data(), lse_.data());
+      try {
+        if (own) L.append->appendRows(k_.data(), v_.data(), pos, rowStart_.data(), rowCount_.data(), B_);
+        L.plan->runHost(q_.data(), L.literal ? shifted_.data() : pos, B_, rowStart_.data(), rowCount_.data(), out_.data(), lse_.data());
+      } catch (const ArgError& e) {
+        // Which layer's cache or plan refused (a released cache, one that needs growing first).
+        throw ArgError(e.kind, std::string(kRun) + ": layer " + std::to_string(l) + ": " + e.what());
+      }
       if (L.literal) model::zeroFillScale(out_.data(), lse_.data(), B_ * s.Hq, s.Dv);
       attention += nsSince(a0);
       model::finishLayer(d, int64_t(l), h_.data(), out_.data(), B_, scratch, threads);

@@ -8,7 +8,8 @@
 // Exact semantics (what the reference model runtime/verify/referenceModel.ts computes in float64):
 //   rmsNorm(x, w)[i] = x[i] / sqrt(mean_j x[j]^2 + eps) * w[i]    (sum of squares in double)
 //   rope(x, p): for j < D/2, angle = p * theta^(-2j/D) (double), rotates (x[j], x[j + D/2])
-//   mlp(x) = down(silu(gate x) * up x), silu(g) = g / (1 + e^-g)
+//   mlp(x) = down(silu(gate x) * up x), silu(g) = g / (1 + e^-g) in f32 (e^-g by the softmax's
+//            exp2 polynomial, relative error about 2e-7)
 //   layer(h) = h + o(attn(project(rmsNorm(h, inputNorm)))); then h + mlp(rmsNorm(h, postNorm))
 //   logits = lmHead(rmsNorm(h, norm))
 // A layer without K (V) weights computes zero keys (values): LCKV's non-computing layers have no
