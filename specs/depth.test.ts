@@ -48,4 +48,19 @@ describe('deep expressions', () => {
     const line = Object.keys(DEEP_BODIES).indexOf('parens300') + 2; // after the import line
     expect(results.parens300!.location?.line).toBe(line);
   });
+
+  it('under tsx with less stack left: the same outcomes (the file too deep to parse whole, its calls read one by one)', () => {
+    // Regression: how much stack the whole-file parse finds depends on how far V8 has optimised
+    // TypeScript's parser; when it overflowed, parens300 fell back to the transpiled text, where
+    // esbuild drops the parentheses, and came back 'ok' (a flaky test). 4000 frames deeper makes
+    // that the case every time.
+    const probe = fileURLToPath(new URL('./fixtures/deep-probe.ts', import.meta.url));
+    const out = execFileSync(process.execPath, ['--import', 'tsx', probe], {
+      encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)), maxBuffer: 64 << 20, env: { ...process.env, KVF_PROBE_DEPTH: '4000' },
+    });
+    const { file, results } = JSON.parse(out.trim().split('\n').pop()!) as { file: string; results: Record<string, DeepResult> };
+    for (const [name, want] of Object.entries(EXPECTED)) expect({ name, outcome: results[name]!.outcome }).toEqual({ name, outcome: want });
+    expect(results.parens300!.location).toMatchObject({ file, line: Object.keys(DEEP_BODIES).indexOf('parens300') + 2 });
+    expect(results.parens300!.detail).toMatch(/nests (more than 256 levels deep here|too deeply for the TypeScript parser)/);
+  });
 });

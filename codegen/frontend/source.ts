@@ -13,6 +13,7 @@ import { KvforgeError } from '../../dsl/diagnostics.ts';
 import { Reporter } from './errors.ts';
 import { NESTING_HINT } from './depth.ts';
 import { fingerprint } from './fingerprint.ts';
+import { blankOutside, callSpan } from './callSpan.ts';
 import { isFunctionNode, type FunctionNode } from './signature.ts';
 
 /** The function's syntax, where to report errors, and how to free it once translated. */
@@ -41,10 +42,10 @@ const files = new Map<string, ParsedFile>();
 export function readFunction(def: FunctionDef): FunctionSource {
   const text = functionText(def);
   const parsed = parseFunctionText(text, def);
-  const found = def.site && originalOrNothing(def.site, fingerprint(parsed.node.compilerNode));
+  const found = def.site && originalOrNothing(def, def.site, fingerprint(parsed.node.compilerNode));
   if (found) {
     parsed.dispose();
-    return { node: found.node, report: found.report, dispose: () => {} };
+    return { node: found.node, report: found.report, dispose: found.dispose ?? (() => {}) };
   }
   return { node: parsed.node, report: new Reporter(`<${def.name}>`, text, parsed.prefix), dispose: parsed.dispose };
 }
@@ -55,17 +56,56 @@ function isStackOverflow(e: unknown): boolean {
 }
 
 /**
- * The function in the original file, or undefined when the file cannot be used: a file that
- * nests deeper than TypeScript's parser can follow (anywhere in it, not only in this function)
- * is simply not used, and errors then point into the function's own text.
+ * The function in the original file, or undefined when the file cannot be used. When the whole
+ * file nests deeper than TypeScript's parser can follow with the stack left (anywhere in it, not
+ * only in this function; how much is left depends on how far V8 has optimised the parser's
+ * frames, so it varies from run to run), only the call at the site is parsed, the rest of the
+ * file blanked (callSpan.ts): the outcome then does not depend on the rest of the file. A call
+ * that itself nests too deeply for the parser is KVF1012, as its own text would be.
  */
-function originalOrNothing(site: CallSite, running: string): { node: FunctionNode; report: Reporter } | undefined {
+function originalOrNothing(def: FunctionDef, site: CallSite, running: string): { node: FunctionNode; report: Reporter; dispose?: () => void } | undefined {
   try {
     return findInOriginal(site, running);
   } catch (e) {
-    if (isStackOverflow(e)) return undefined;
-    throw e;
+    if (!isStackOverflow(e)) throw e;
+    return findAtSite(def, site, running);
   }
+}
+
+function findAtSite(def: FunctionDef, site: CallSite, running: string): { node: FunctionNode; report: Reporter; dispose: () => void } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(site.file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const ext = extensionOf(site.file);
+  const span = callSpan(text, site.line, site.column, ext === 'tsx' || ext === 'jsx');
+  if (!span) return undefined;
+  const name = `/__kvforge_site_${counter++}.${ext}`;
+  let sf: SourceFile | undefined;
+  try {
+    sf = project.createSourceFile(name, blankOutside(text, span));
+    for (const fn of functionsOf(sf)) {
+      if (fingerprint(fn.compilerNode) === running) {
+        const own = sf;
+        return { node: fn, report: new Reporter(site.file, text), dispose: () => project.removeSourceFile(own) };
+      }
+    }
+    project.removeSourceFile(sf);
+    return undefined;
+  } catch (e) {
+    if (sf) project.removeSourceFile(sf);
+    if (!isStackOverflow(e)) throw e;
+    throw new KvforgeError('KVF1012', `the ${def.role} '${def.name}' nests too deeply for the TypeScript parser`, {
+      location: { file: site.file, line: site.line, column: site.column }, hint: NESTING_HINT,
+    });
+  }
+}
+
+/** The language a file is in, as its transpiler read it (`a < (b) > (c)` differs between them). */
+function extensionOf(path: string): 'ts' | 'tsx' | 'js' | 'jsx' {
+  return /\.tsx$/.test(path) ? 'tsx' : /\.jsx$/.test(path) ? 'jsx' : /\.[cm]?js$/.test(path) ? 'js' : 'ts';
 }
 
 function unreadable(def: FunctionDef, detail: string): never {
@@ -151,8 +191,7 @@ function parsedFile(path: string): ParsedFile | undefined {
   }
   const old = files.get(path);
   if (old) project.removeSourceFile(old.sourceFile);
-  // Parse as the language the file is in, as its transpiler did (`a < (b) > (c)` differs).
-  const ext = /\.tsx$/.test(path) ? 'tsx' : /\.jsx$/.test(path) ? 'jsx' : /\.[cm]?js$/.test(path) ? 'js' : 'ts';
+  const ext = extensionOf(path);
   const name = `/__kvforge_file_${counter++}.${ext}`;
   let sourceFile: SourceFile | undefined;
   let functions: FunctionNode[];
