@@ -6,6 +6,7 @@
 
 #include "kvforge/convert.hpp"
 #include "napi_args.hpp"
+#include "napi_guard.hpp"
 #include "napi_type_tags.hpp"
 
 namespace kvf::napi {
@@ -16,19 +17,6 @@ void checkRange(const char* fn, int64_t offset, int64_t n, int64_t length) {
   if (offset < 0 || n < 0 || offset > length || n > length - offset)
     throw ArgError(ArgError::Range, std::string(fn) + ": values [" + std::to_string(offset) + ", " + std::to_string(offset + n) +
                                         ") are outside the buffer's " + std::to_string(length));
-}
-
-template <class F>
-Napi::Value guarded(const Napi::CallbackInfo& info, F&& f) {
-  try {
-    return f();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const ArgError& e) {
-    throw toJsError(info.Env(), e);
-  } catch (const std::exception& e) {
-    throw coreError(info.Env(), e.what(), e);
-  }
 }
 
 }  // namespace
