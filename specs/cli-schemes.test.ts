@@ -31,7 +31,7 @@ describe('kvforge inspect', () => {
     expect(j.caches).toHaveLength(12);
     expect(j.memory.context).toBe(4096);
     const row = 4 * 128 * 2;
-    expect(j.memory.bytesPerSequence).toBe(11 * row * 1025 + row * 4096);
+    expect(j.memory.bytesPerSequence).toBe(11 * row * (1024 + 16) + row * 4096); // W + WINDOW_SLACK
     expect(j.maxBatch).toBe(Math.floor(1024 ** 3 / j.memory.bytesPerSequence));
     expect(j.standardMaxBatch).toBe(Math.floor(1024 ** 3 / (22 * row * 4096)));
   });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scheme, type SchemeSpec } from '../dsl/index.ts';
 import type { ModelShape } from '../dsl/scheme/modelShape.ts';
 import { Executor } from '../runtime/model/executor.ts';
+import { WINDOW_SLACK } from '../codegen/scheme/cachePlan.ts';
 import { seededWeights } from '../runtime/model/weights.ts';
 import { ReferenceModel } from '../runtime/verify/referenceModel.ts';
 import { tableArb } from './support/scheme-arbs.ts';
@@ -130,12 +131,22 @@ describe(`executor vs reference model (seed ${seed})`, () => {
     const w = seededWeights(s, model, 41);
     const ex = await Executor.create(w);
     const b = ex.newBatch(2);
-    await ex.prefill(b, [[1, 2, 3, 4, 5, 6], [7, 8]]);
-    expect(Array.from(b.caches[0]!.lengths())).toEqual([3, 3, 2, 2]);
-    expect(Array.from(b.caches[1]!.lengths())).toEqual([6, 6, 2, 2]);
-    for (let i = 0; i < 3; i++) ex.step(b, [i, i + 1]);
-    expect(Array.from(b.caches[0]!.lengths())).toEqual([3, 3, 3, 3]);
-    expect(Array.from(b.caches[3]!.lengths())).toEqual([9, 9, 5, 5]);
+    const prompts = [Array.from({ length: 20 }, (_, i) => i % 30), [7, 8]];
+    await ex.prefill(b, prompts);
+    // A windowed cache is cut back to W = 3 once it holds W + WINDOW_SLACK (the cache plan's peak).
+    const held = (n: number) => (n >= 3 + WINDOW_SLACK ? 3 : n);
+    expect(Array.from(b.caches[0]!.lengths())).toEqual([held(20), held(20), 2, 2]);
+    expect(Array.from(b.caches[1]!.lengths())).toEqual([20, 20, 2, 2]);
+    let seen = [20, 2], cut = [held(20), 2];
+    for (let i = 0; i < 40; i++) {
+      ex.step(b, [i % 30, (i + 1) % 30]);
+      seen = seen.map((n) => n + 1);
+      const next = cut.map((n) => n + 1);
+      cut = next.some((n) => n >= 3 + WINDOW_SLACK) ? next.map((n) => Math.min(n, 3)) : next;
+      expect(Array.from(b.caches[0]!.lengths())).toEqual([cut[0], cut[0], cut[1], cut[1]]);
+      expect(Math.max(...b.caches[0]!.lengths())).toBeLessThan(3 + WINDOW_SLACK);
+    }
+    expect(Array.from(b.caches[3]!.lengths())).toEqual([seen[0], seen[0], seen[1], seen[1]]);
     ex.disposeBatch(b);
     await checkSchemeCase(ex, model, { weightSeed: 41, prompts: [[1, 2, 3, 4, 5, 6], [7, 8]], decode: [[0, 1, 2, 3], [1, 2, 3, 4]] });
   }, 600_000);

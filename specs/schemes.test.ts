@@ -201,14 +201,14 @@ describe('cache plan and memory figures', () => {
       }
     }
   });
-  it('sliding caches hold min(C, W + 1) slots at the peak of a step; YOCO and MixAttention', () => {
+  it('sliding caches hold min(C, W + WINDOW_SLACK) slots at the peak of a step; YOCO and MixAttention', () => {
     const y = at22(yoco());
     const one = y.heads.kv * 32 * 2;
-    for (const C of [10, 1024, 1025, 4096]) expect(memoryFigures(y, C).bytesPerSequence).toBe(11 * one * Math.min(C, 1025) + one * C);
+    for (const C of [10, 1024, 1039, 1040, 1041, 4096]) expect(memoryFigures(y, C).bytesPerSequence).toBe(11 * one * Math.min(C, 1024 + 16) + one * C);
     const mix = at22(mixAttentionPairs());
     // Full caches 0 and 12; sliding 1, 3, 7, 9, 13, 15, 19.
     expect(cachePlan(mix).map((e) => `${e.owner}:${e.retention.kind}`)).toEqual(['0:full', '1:window', '3:window', '7:window', '9:window', '12:full', '13:window', '15:window', '19:window']);
-    for (const C of [512, 4096]) expect(memoryFigures(mix, C).bytesPerSequence).toBe(2 * one * C + 7 * one * Math.min(C, 1025));
+    for (const C of [512, 4096]) expect(memoryFigures(mix, C).bytesPerSequence).toBe(2 * one * C + 7 * one * Math.min(C, 1024 + 16));
   });
   it('a full-attention reader keeps a sliding owner\'s whole history (what LCKV\'s cache loses)', () => {
     const s = scheme({ ...shape, layers: 2, kv: '0s_0', window: 8 });

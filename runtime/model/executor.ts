@@ -14,7 +14,8 @@
  *   value 0 scales the output by 1 / (1 + exp(-lse)).
  *
  * Caches keep what the cache plan says: one all of whose readers slide is truncated to the last W
- * tokens (W its readers' largest window) after prefill and after every step; the others keep the
+ * tokens (W its readers' largest window) after prefill or a step once it holds W + WINDOW_SLACK
+ * (codegen/scheme/cachePlan.ts: the shift is paid once per WINDOW_SLACK tokens); the others keep the
  * whole history.
  *
  * Dense layers are native (runtime/model/nativeDecoder.ts: packed weights, a register-blocked
@@ -30,7 +31,7 @@ import { KvforgeError } from '../../dsl/diagnostics.ts';
 import type { SchemeSpec } from '../../dsl/scheme/scheme.ts';
 import { iterationPlan } from '../../codegen/scheme/iterationPlan.ts';
 import { analyseLayers, type LayerInfo } from '../../codegen/scheme/layers.ts';
-import { cachePlan } from '../../codegen/scheme/cachePlan.ts';
+import { cachePlan, WINDOW_SLACK } from '../../codegen/scheme/cachePlan.ts';
 import { variantKeyOf, variantSpec, type VariantKey } from '../../codegen/scheme/variants.ts';
 import { compile, type CompileOptions } from '../api/compile.ts';
 import type { CompiledAttention } from '../api/kernels.ts';
@@ -101,7 +102,11 @@ export class Executor {
 
   /** Truncate every windowed cache to what its readers can still see. */
   private retain(b: ExecutorBatch): void {
-    for (const [owner, W] of this.keep) b.caches[owner]!.truncate(W);
+    for (const [owner, W] of this.keep) {
+      const c = b.caches[owner]!;
+      // Linked caches (a split reader) have equal lengths here, so they are truncated together.
+      if (c.lengths().some((n) => n >= W + WINDOW_SLACK)) c.truncate(W);
+    }
   }
 
   /** Compile the scheme's variants (one kernel each) and check the executor can run it. */
