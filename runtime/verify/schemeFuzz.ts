@@ -25,6 +25,19 @@ import { compareArrays } from './tolerance.ts';
  */
 export const SCHEME_TOLERANCE = { f32: 2e-4, f16: 2e-3, bf16: 2e-3 } as const;
 
+/**
+ * The tolerance of a scheme of `layers` layers: SCHEME_TOLERANCE for up to 4, and for 16-bit
+ * caches growing with layers / 4 beyond. A value the executor (float32) and the reference
+ * (float64) store on either side of a 16-bit rounding boundary moves by one 16-bit step; the
+ * difference it makes reaches the next layer's inputs, where more values straddle a boundary, so
+ * the divergence compounds with depth. Measured: the 22-layer shipped schemes with bf16 caches
+ * differ from the reference by up to 5e-3, while with float32 caches they stay within 2e-4 (the
+ * arithmetic itself does not drift). A real defect moves logits by far more.
+ */
+export function schemeTolerance(dtype: keyof typeof SCHEME_TOLERANCE, layers: number): number {
+  return SCHEME_TOLERANCE[dtype] * (dtype === 'f32' ? 1 : Math.max(1, layers / 4));
+}
+
 export interface SchemeCase {
   readonly weightSeed: number;
   readonly prompts: readonly (readonly number[])[];
@@ -59,7 +72,7 @@ export async function checkSchemeCase(base: Executor, model: ModelShape, c: Sche
   const ex = base.withWeights(w);
   const ref = new ReferenceModel(w, { cacheDType: ex.cacheDType });
   const V = model.vocabSize;
-  const tol = SCHEME_TOLERANCE[ex.cacheDType];
+  const tol = schemeTolerance(ex.cacheDType, s.layers);
   // Absolute tolerance on logits (compareArrays also fails a NaN or infinity that differs).
   const check = (got: ArrayLike<number>, want: ArrayLike<number>, what: string, scale = 1) => {
     const c = compareArrays(got, want, { atol: tol * scale, rtol: 0 });
