@@ -38,8 +38,8 @@ void ropeRows(float* X, int64_t rows, int64_t heads, int64_t dim, const int32_t*
 }
 
 // g[i] = silu(g[i]) * u[i] in f32, silu(g) = g / (1 + 2^(-g log2 e)) with the softmax's exp2
-// (relative error about 2e-7): at a batch of 42 the double-precision std::exp it replaces took a
-// third of the MLP's time outside its GEMMs.
+// (relative error about 2e-7), eight lanes at a time: a scalar double-precision std::exp per
+// element was the MLP's only loop that did not vectorise.
 void siluMul(float* g, const float* u, int64_t n) {
   constexpr float kLog2e = 1.44269504088896341f;
   const cpu::Vec8 one = cpu::set8(1.0f), nl = cpu::set8(-kLog2e);
