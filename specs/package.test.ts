@@ -161,6 +161,12 @@ describe.each([
     expect(plan.memory.bytesPerToken).toBe(3 * 4 * 128 * 2);
   });
 
+  it("npx kvforge run generates from the user's scheme on the installed package's native executor", () => {
+    const r = ok(dir, 'npx', 'kvforge', 'run', 'my-schemes.ts', 'tinyLckv', '--tokens', '3,1,4', '--steps', '3', '--hidden', '16', '--intermediate', '32', '--vocab', '50');
+    expect(r.stdout).toMatch(/generated \(3 tokens, greedy\): \d+ \d+ \d+/);
+    expect(r.stdout).toMatch(/decode [\d.]+ tokens\/s/);
+  });
+
   it("a mistake in the user's file points at the user's file:line:col, with no kvforge stack", () => {
     const r = sh(dir, 'npx', ['kvforge', 'gen', 'bad-variant.ts', '--out', 'bad-out']);
     expect(r.code).toBe(2);
