@@ -23,7 +23,7 @@
 // - bf16 rows are widened in the split layout (storage_rows.hpp: two integer ops per 2 x lanes
 //   values); Q's columns are permuted to match and O's are put back once per unit. On AVX-512
 //   with Dv a multiple of 64, bf16 V rows are not widened: P*V converts them in registers into
-//   the same layout (pvRowsBf16Split, pv.hpp). Measured side by side (bf16, shared machine,
+//   the same layout (pvRowsBf16Split, pv.hpp), in panels of 8 rows x 32 columns. Measured side by side (bf16, shared machine,
 //   medians of 3-4 runs): L2-resident 0.152 -> 0.115 ms, B=1 DRAM share 0.41 -> 0.47, B=16
 //   0.46 -> 0.48 (second window 0.40 -> 0.48); the widened V tile, with the widened K tile and
 //   the step's raw rows, was ~54 KB against a 48 KB L1d, and its stores cost more than the
@@ -239,7 +239,7 @@ void decodeUnit(const V& var, const AttnArgs& a, int64_t tileK, const DecodeShap
   // no widened V tile, which with the widened K tile and the step's raw rows overflowed L1.
   bool vRaw = false;
 #if KVF_CPU_AVX512 && KVF_DECODE_LANES
-  vRaw = kSplit && Dv % 64 == 0;
+  vRaw = kSplit && Dv % 32 == 0;
 #endif
   for (int64_t kt = kt0; kt < kt1; ++kt) {
     const int64_t tileStart = kt * tileK, tileEnd = std::min(len, tileStart + tileK);
@@ -334,10 +334,13 @@ void decodeUnit(const V& var, const AttnArgs& a, int64_t tileK, const DecodeShap
       applyScoreMask(var, b, rows, ws.cls.data(), nR, kpos + k0, ws.admit.data() + kr.lo, kDecodeStep, nk, nkPad,
                      sScale, S, ldS);
       softmaxUpdate(S, ldS, nR, nkPad, ws.m.data(), ws.l.data(), ws.alpha.data(), ws.zb.data());
-      const int nPanels = static_cast<int>(ceilDiv(nR, kPanelRows));
+      // Raw bf16 values: panels of up to 8 rows (pvRowsBf16Split), so a group of 8 query heads
+      // converts each value row once.
+      const int panelRows = vRaw ? kWidePanelRows : kPanelRows;
+      const int nPanels = static_cast<int>(ceilDiv(nR, panelRows));
       const int64_t pfV = std::clamp<int64_t>(len - pf0, 0, kDecodeStep);  // future V rows to request
-      for (int r0 = 0, pi = 0; r0 < nR; r0 += kPanelRows, ++pi) {
-        const int rg = std::min(kPanelRows, nR - r0);
+      for (int r0 = 0, pi = 0; r0 < nR; r0 += panelRows, ++pi) {
+        const int rg = std::min(panelRows, nR - r0);
         blockModes(ws.zb.data(), nBlk, r0, r0 + rg, nk, ws.modes.data());
         // (Raw bf16 values keep their SAFE blocks: selection is exact whatever the values.)
         if (!vRaw) relaxSafeBlocks(ws.modes.data(), nk, Vs, ldV, Dv);
@@ -345,19 +348,20 @@ void decodeUnit(const V& var, const AttnArgs& a, int64_t tileK, const DecodeShap
         const int64_t v0 = pfV * pi / nPanels, v1 = pfV * (pi + 1) / nPanels;
         const LinePrefetch lp =
             spread && v1 > v0 ? linesOf(slotV<Raw>(kv, b, hk, pf0 + v0), (v1 - v0) * rowV, nk) : LinePrefetch{};
-        withRows(rg, [&](auto rc) {
+        withRowsWide(rg, [&](auto rc) {
+          constexpr int kR = decltype(rc)::value;
 #if KVF_CPU_AVX512 && KVF_DECODE_LANES
           if constexpr (kSplit) {
             if (vRaw) {
-              pvRowsBf16Split<decltype(rc)::value>(S + r0 * ldS, ldS, ws.modes.data(), nk,
-                                                   slotV<uint16_t>(kv, b, hk, k0), kv.vStrideS, Dv,
-                                                   ws.alpha.data() + r0, O + r0 * sh.ldO, sh.ldO, lp);
+              pvRowsBf16Split<kR>(S + r0 * ldS, ldS, ws.modes.data(), nk, slotV<uint16_t>(kv, b, hk, k0), kv.vStrideS,
+                                  Dv, ws.alpha.data() + r0, O + r0 * sh.ldO, sh.ldO, lp);
               return;
             }
           }
 #endif
-          pvRows<decltype(rc)::value>(S + r0 * ldS, ldS, ws.modes.data(), nk, Vs, ldV, Dv, ws.alpha.data() + r0,
-                                      O + r0 * sh.ldO, sh.ldO, lp);
+          if constexpr (kR <= kPanelRows)
+            pvRows<kR>(S + r0 * ldS, ldS, ws.modes.data(), nk, Vs, ldV, Dv, ws.alpha.data() + r0, O + r0 * sh.ldO,
+                       sh.ldO, lp);
         });
       }
     }

@@ -1,4 +1,4 @@
-// Calling a kernel templated on a row count (1..6) with a runtime count: the micro-kernels need
+// Calling a kernel templated on a row count (1..6, or 1..8) with a runtime count: the micro-kernels need
 // R as a constant so their accumulators live in registers.
 #pragma once
 #include <type_traits>
@@ -17,6 +17,17 @@ inline void withRows(int rows, F&& f) {
     case 4: f(std::integral_constant<int, 4>{}); break;
     case 5: f(std::integral_constant<int, 5>{}); break;
     default: f(std::integral_constant<int, 6>{}); break;
+  }
+}
+
+// Up to 8 rows (AVX-512 panels with 2 accumulators per row: 16 of the 32 zmm registers).
+constexpr int kWidePanelRows = 8;
+template <class F>
+inline void withRowsWide(int rows, F&& f) {
+  switch (rows) {
+    case 7: f(std::integral_constant<int, 7>{}); break;
+    case 8: f(std::integral_constant<int, 8>{}); break;
+    default: withRows(rows, f); break;
   }
 }
 

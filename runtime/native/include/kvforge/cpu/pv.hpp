@@ -22,9 +22,9 @@ namespace kvf::cpu {
 // AVX-512: a chunk is up to 64 value columns, NV zmm vectors (1..4); at R = 6, NV = 4 that is 24
 // accumulators, and per key NV loads of V and R broadcasts of p feed R * NV FMAs. Tail: the last
 // vector of the chunk has fewer than 16 valid columns and is read with lane mask mt.
-// VT = uint16_t: V rows are bf16 (NV = 4, no tail), converted here in the split layout of
-// widenRowsSplit (storage_rows.hpp: per 32 columns the even ones, then the odd ones; two integer
-// ops per 32 values), so decode's bf16 values need no widened tile.
+// VT = uint16_t: V rows are bf16 (NV = 2 or 4: one or two 32-column loads, no tail), converted
+// here in the split layout of widenRowsSplit (storage_rows.hpp: per 32 columns the even ones,
+// then the odd ones; two integer ops per 32 values), so decode's bf16 values need no widened tile.
 template <int R, int NV, bool Tail, class VT = float>
 KVF_MICROKERNEL void pvPanel16(const float* P, int64_t ldP, const BlockMode* modes, int nk, const VT* V,
                                int64_t ldV, __mmask16 mt, const float* alpha, float* O, int64_t ldO,
@@ -38,13 +38,14 @@ KVF_MICROKERNEL void pvPanel16(const float* P, int64_t ldP, const BlockMode* mod
   }
   auto loadV = [&](const VT* row, Vec16* v) {
     if constexpr (std::is_same_v<VT, uint16_t>) {
-      static_assert(NV == 4 && !Tail, "bf16 values: whole 64-column chunks");
+      static_assert((NV == 2 || NV == 4) && !Tail, "bf16 values: whole 32-column chunks");
       const __m512i hi = _mm512_set1_epi32(int32_t(0xFFFF0000u));
-      const __m512i x0 = _mm512_loadu_si512(row), x1 = _mm512_loadu_si512(row + 32);
-      v[0] = {_mm512_castsi512_ps(_mm512_slli_epi32(x0, 16))};
-      v[1] = {_mm512_castsi512_ps(_mm512_and_si512(x0, hi))};
-      v[2] = {_mm512_castsi512_ps(_mm512_slli_epi32(x1, 16))};
-      v[3] = {_mm512_castsi512_ps(_mm512_and_si512(x1, hi))};
+#pragma GCC unroll 2
+      for (int c = 0; c < NV; c += 2) {
+        const __m512i x = _mm512_loadu_si512(row + 16 * c);
+        v[c] = {_mm512_castsi512_ps(_mm512_slli_epi32(x, 16))};
+        v[c + 1] = {_mm512_castsi512_ps(_mm512_and_si512(x, hi))};
+      }
     } else {
 #pragma GCC unroll 4
       for (int c = 0; c < NV; ++c) v[c] = (Tail && c == NV - 1) ? loadN16(row + 16 * c, mt) : load16(row + 16 * c);
@@ -88,13 +89,15 @@ KVF_MICROKERNEL void pvPanel16(const float* P, int64_t ldP, const BlockMode* mod
     for (int c = 0; c < NV; ++c) store16(O + r * ldO + 16 * c, acc[r][c]);
 }
 
-// All value columns [0, Dv) (Dv a multiple of 64) of bf16 V rows, for R rows; O's columns in the
-// split order (see pvPanel16).
+// All value columns [0, Dv) (Dv a multiple of 32) of bf16 V rows, for R <= 8 rows; O's columns
+// in the split order (see pvPanel16). Panels of 32 columns, R x 2 accumulators: every value row
+// is converted once per row panel, and a GQA group of 8 query heads is one panel. (Rows 6 + 2
+// over 64 columns converted each V row twice and ran the last 2 rows on 8 accumulators.)
 template <int R>
 inline void pvRowsBf16Split(const float* P, int64_t ldP, const BlockMode* modes, int nk, const uint16_t* V, int64_t ldV,
                             int64_t Dv, const float* alpha, float* O, int64_t ldO, const LinePrefetch& pf) {
-  for (int64_t c0 = 0; c0 < Dv; c0 += 64)
-    pvPanel16<R, 4, false, uint16_t>(P, ldP, modes, nk, V + c0, ldV, 0, alpha, O + c0, ldO, c0 == 0 ? pf : LinePrefetch{});
+  for (int64_t c0 = 0; c0 < Dv; c0 += 32)
+    pvPanel16<R, 2, false, uint16_t>(P, ldP, modes, nk, V + c0, ldV, 0, alpha, O + c0, ldO, c0 == 0 ? pf : LinePrefetch{});
 }
 
 #endif
