@@ -35,6 +35,7 @@ export const DIAGNOSTICS = {
   KVF2009: 'bad scheme declaration',
   KVF2010: 'bad model config',
   KVF2011: 'scheme not run by the executor yet',
+  KVF2012: 'bad cache policy',
   // call-time inputs
   KVF3001: 'wrong dtype',
   KVF3002: 'wrong length',

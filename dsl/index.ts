@@ -18,3 +18,6 @@ export { standard, lckv, crossLayer, sandwichMiddle, cla, yoco, mixAttentionPair
 export type { LayerKv, LayerTable } from './scheme/layerTable.ts';
 export { readModelConfig, writeModelConfig, type ModelConfig } from './scheme/hfConfig.ts';
 export { MODEL_DEFAULTS, type ModelShape } from './scheme/modelShape.ts';
+export { fullCache, slidingCache, sinkCache, pyramidCache, adaptiveCache, isCachePolicy, type CachePolicySpec, type Declared, type PolicyKind, type Pooling, type Importance,
+  type RecoveryRule, type PyramidBudget, type PyramidOptions, type AdaptiveOptions } from './policy/policy.ts';
+export { pyramidBudget, budgetOf } from './policy/budget.ts';

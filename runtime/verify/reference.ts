@@ -70,8 +70,19 @@ export function kernelReference(kernel: { readonly unit: KernelUnitData; readonl
   return kernel.spec ? referenceAttention(kernel.spec, x) : unitReferenceAttention(kernel.unit, x);
 }
 
+/** Options of referenceWith for caches under a policy (semantics.md section 3). */
+export interface ReferenceExtras {
+  /** Per key slot [B, Hkv, Lk]: added to the logit after the score function (countBias: ln(count)). */
+  readonly bias?: ArrayLike<number>;
+  /** Also return every row's probabilities (a dense [B, Hq, Lq, Lk]: references only). */
+  readonly probs?: boolean;
+  /** What masks and scores see as b and h: the call's b + bOffset and h + hOffset (one head group of a larger batch). */
+  readonly bOffset?: number;
+  readonly hOffset?: number;
+}
+
 /** The softmax of semantics.md section 1 over `v`'s mask and score. */
-export function referenceWith(v: ReferenceVariant, x: AttentionInputs): ReferenceResult {
+export function referenceWith(v: ReferenceVariant, x: AttentionInputs, extras: ReferenceExtras = {}): ReferenceResult & { readonly probs?: Float64Array } {
   const { B, Lq, Lk } = x;
   const Hq = v.heads.q;
   const Hkv = v.heads.kv;
@@ -83,6 +94,9 @@ export function referenceWith(v: ReferenceVariant, x: AttentionInputs): Referenc
   const kpos = x.kpos ?? defaultKeyPositions(Lk);
   const out = new Float64Array(B * Hq * Lq * Dv);
   const lse = new Float64Array(B * Hq * Lq);
+  const probs = extras.probs ? new Float64Array(B * Hq * Lq * Lk) : undefined;
+  const bOff = extras.bOffset ?? 0, hOff = extras.hOffset ?? 0;
+  const bias = extras.bias;
   const logits = new Float64Array(Lk);
   const admitted = new Uint8Array(Lk);
   for (let b = 0; b < B; b++) {
@@ -96,13 +110,14 @@ export function referenceWith(v: ReferenceVariant, x: AttentionInputs): Referenc
         for (let j = 0; j < Lk; j++) {
           const qp = qpos[i]!;
           const kp = kpos[j]!;
-          admitted[j] = v.admits ? (v.admits(b, h, qp, kp) ? 1 : 0) : 1;
+          admitted[j] = v.admits ? (v.admits(b + bOff, h + hOff, qp, kp) ? 1 : 0) : 1;
           if (!admitted[j]) continue;
           const kOff = ((b * Hkv + hk) * Lk + j) * D;
           let dot = 0;
           for (let d = 0; d < D; d++) dot += x.q[qOff + d]! * x.k[kOff + d]!;
           let s = scale * dot;
-          if (v.score) s = v.score(s, b, h, qp, kp);
+          if (v.score) s = v.score(s, b + bOff, h + hOff, qp, kp);
+          if (bias) s += bias[(b * Hkv + hk) * Lk + j]!;
           logits[j] = s;
           if (Number.isNaN(s)) anyNaN = true;
           else if (s > max) max = s;
@@ -111,6 +126,7 @@ export function referenceWith(v: ReferenceVariant, x: AttentionInputs): Referenc
         if (anyNaN) {
           out.fill(NaN, o, o + Dv);
           lse[row] = NaN;
+          if (probs) for (let j = 0; j < Lk; j++) if (admitted[j]) probs[row * Lk + j] = NaN;
           continue;
         }
         if (max === -Infinity) {
@@ -128,8 +144,9 @@ export function referenceWith(v: ReferenceVariant, x: AttentionInputs): Referenc
         }
         for (let d = 0; d < Dv; d++) out[o + d]! /= sum;
         lse[row] = max + Math.log(sum);
+        if (probs) for (let j = 0; j < Lk; j++) if (admitted[j]) probs[row * Lk + j] = Math.exp(logits[j]! - max) / sum;
       }
     }
   }
-  return { out, lse };
+  return probs ? { out, lse, probs } : { out, lse };
 }

@@ -1,0 +1,163 @@
+/**
+ * Invariants of the policy references (semantics.md section 3) on random runs: random policies of
+ * every kind and option, random batches, heads, head dims, a prompt then decode steps of random
+ * lengths. Fixed seed (FUZZ_SEED, default 42) in every title; fast-check prints the seed and the
+ * shrunk run on failure.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { adaptiveCache, fullCache, pyramidCache, sinkCache, slidingCache, type CachePolicySpec } from '../dsl/policy/policy.ts';
+import { attendPolicyCache, PolicyCacheRef } from '../runtime/verify/policy/policyCache.ts';
+import type { ReferenceVariant } from '../runtime/verify/reference.ts';
+import { runs, SEED } from './support/random-expr.ts';
+
+const policyArb: fc.Arbitrary<CachePolicySpec> = fc.oneof(
+  fc.constant(null).map(() => fullCache()),
+  fc.integer({ min: 1, max: 8 }).map((window) => slidingCache({ window })),
+  fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 1, max: 8 })).map(([sinks, extra]) => sinkCache({ sinks, windowLength: sinks + extra })),
+  fc.record({
+    W: fc.integer({ min: 1, max: 6 }), sinks: fc.integer({ min: 0, max: 4 }), groupSize: fc.integer({ min: 2, max: 4 }),
+    pooling: fc.constantFrom('mean', 'max', 'best' as const), keyNorm: fc.boolean(), countBias: fc.boolean(),
+    bestVote: fc.boolean(), literal: fc.boolean(),
+  }).map((o) => {
+    const bestVote = o.bestVote && o.pooling === 'best';
+    return pyramidCache({
+      budgets: [o.W], sinks: o.literal ? o.sinks & ~1 : o.sinks, groupSize: bestVote ? 2 : o.groupSize, pooling: o.pooling,
+      ...(o.pooling === 'best' && !bestVote ? { importance: o.keyNorm ? 'keyNorm' : 'mass' } : {}),
+      countBias: o.countBias, compatibility: { bestVote, mergeLiteralDecode: o.literal },
+    });
+  }),
+  fc.record({
+    T: fc.oneof(fc.constantFrom(0, 1), fc.double({ min: 0, max: 1, noNaN: true })),
+    rF: fc.double({ min: 0, max: 1, noNaN: true }), rL: fc.double({ min: 0, max: 1, noNaN: true }),
+    special: fc.uniqueArray(fc.integer({ min: 0, max: 5 }), { maxLength: 3 }), punctuation: fc.uniqueArray(fc.integer({ min: 0, max: 5 }), { maxLength: 3 }),
+    recovery: fc.constantFrom('mass', 'recoveryMaxError' as const), policyDecode: fc.boolean(),
+  }).map((o) => adaptiveCache(o)),
+);
+
+const runArb = fc.record({
+  policy: policyArb,
+  B: fc.integer({ min: 1, max: 2 }), Hkv: fc.integer({ min: 1, max: 2 }), G: fc.integer({ min: 1, max: 2 }), D: fc.integer({ min: 1, max: 3 }),
+  prompt: fc.integer({ min: 1, max: 12 }),
+  steps: fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 10 }),
+  seed: fc.integer({ min: 0, max: 2 ** 30 }),
+  nanValues: fc.boolean(),
+});
+
+/** mulberry32 in [-2, 2), quarters: exact sums in float64. */
+function values(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 16 - 8) / 4;
+  };
+}
+
+describe('cache policy references: invariants on random runs', () => {
+  it(`hold for every policy, prompt and decode steps (seed ${SEED})`, () => {
+    fc.assert(fc.property(runArb, (r) => {
+      const { policy: p, B, Hkv, G, D } = r;
+      const variant: ReferenceVariant = { heads: { q: Hkv * G, kv: Hkv }, headDim: D, valueDim: D, scale: 0.5, admits: (_b, _h, q, k) => k <= q };
+      const cache = new PolicyCacheRef(p, { batch: B, kvHeads: Hkv, headDim: D, valueDim: D, layer: 0, layers: 1 });
+      const next = values(r.seed);
+      // tokens[b][hk]: every token appended, for the "full", "sinks untouched" and "recent" checks.
+      const tokens = Array.from({ length: B }, () => Array.from({ length: Hkv }, () => [] as { k: number[]; pos: number }[]));
+      const literal = p.kind === 'pyramid' && p.mergeLiteralDecode;
+      for (let b = 0; b < B; b++) {
+        for (const [si, n] of [r.prompt, ...r.steps].entries()) {
+          const phase = si === 0 ? 'prefill' : 'decode';
+          const seen = cache.tokensSeen(b);
+          const positions = Array.from({ length: n }, (_, i) => seen + i);
+          const k = Array.from({ length: n * Hkv * D }, next);
+          const v = Array.from({ length: n * Hkv * D }, () => (r.nanValues && next() > 1.5 ? NaN : next()));
+          for (let i = 0; i < n; i++) for (let hk = 0; hk < Hkv; hk++) tokens[b]![hk]!.push({ k: k.slice((i * Hkv + hk) * D, (i * Hkv + hk + 1) * D), pos: seen + i });
+          cache.append(b, { k, v, positions, ids: positions.map(() => Math.floor((next() + 2) * 1.5)) });
+          const q = Array.from({ length: Hkv * G * n * D }, next);
+          const att = attendPolicyCache(variant, cache, b, q, positions);
+          // Every row admits at least its own token: the mass of a call sums to G x rows per KV head.
+          for (let hk = 0; hk < Hkv; hk++) {
+            const total = att.mass[hk]!.reduce((a, x) => a + x, 0);
+            expect(Math.abs(total - G * n)).toBeLessThan(1e-9);
+          }
+          cache.compress(b, phase, att.probs);
+          const all = cache.tokensSeen(b);
+          for (let hk = 0; hk < Hkv; hk++) {
+            const slots = cache.slots(b, hk);
+            const toks = tokens[b]![hk]!;
+            const pos = slots.map((s) => s.pos);
+            // Positions strictly increase per head. The literal decode (a raw copy of the sinks in
+            // front of pairs pooled from the whole cache, sinks included) keeps them non-decreasing
+            // after the sinks only.
+            const front = literal ? Math.min(p.sinks, pos.length) : 0;
+            for (let j = 1; j < pos.length; j++) {
+              if (literal && j === front) continue;
+              expect(literal && j > front ? pos[j]! >= pos[j - 1]! : pos[j]! > pos[j - 1]!).toBe(true);
+            }
+            for (const s of slots) expect(s.count >= 1 && Number.isInteger(s.count)).toBe(true);
+            const raw = (s: { k: Float64Array; pos: number; count: number }, t: { k: number[]; pos: number }) => s.count === 1 && s.pos === t.pos && [...s.k].every((x, d) => Object.is(x, t.k[d]));
+            switch (p.kind) {
+              case 'full':
+                expect(slots.length).toBe(all);
+                slots.forEach((s, j) => expect(raw(s, toks[j]!)).toBe(true));
+                break;
+              case 'sliding':
+                expect(slots.length).toBe(Math.min(all, p.window));
+                slots.forEach((s, j) => expect(raw(s, toks[all - slots.length + j]!)).toBe(true));
+                break;
+              case 'sinks': {
+                expect(slots.length).toBe(Math.min(all, p.windowLength));
+                const front = Math.min(p.sinks, slots.length);
+                slots.forEach((s, j) => expect(raw(s, j < front ? toks[j]! : toks[all - slots.length + j]!)).toBe(true));
+                break;
+              }
+              case 'pyramid': {
+                const sinks = Math.min(p.sinks, all);
+                for (let j = 0; j < sinks; j++) expect(raw(slots[j]!, toks[j]!)).toBe(true);
+                const reg = cache.regions(b, hk);
+                expect(reg.sinks).toBe(sinks);
+                // The recent region is raw, the last tokens seen, and never above W after a step.
+                expect(reg.recent).toBeLessThanOrEqual(cache.budget!);
+                for (let j = 0; j < reg.recent; j++) expect(raw(slots[slots.length - 1 - j]!, toks[all - 1 - j]!)).toBe(true);
+                const counted = slots.slice(sinks).reduce((a, s) => a + s.count, 0);
+                if (!literal) {
+                  // Counts sum to the tokens seen; a merged slot stands for older tokens than any recent one.
+                  expect(counted + sinks).toBe(all);
+                  expect(slots.length).toBe(sinks + reg.compressed + reg.recent);
+                } else {
+                  // The literal decode merges the sinks again: counts can only exceed the tokens seen.
+                  expect(counted + sinks).toBeGreaterThanOrEqual(all);
+                }
+                if (p.pooling === 'mean' && !r.nanValues) for (const s of slots) for (const x of s.k) expect(Number.isFinite(x)).toBe(true);
+                break;
+              }
+              case 'adaptive': {
+                // Kept slots are tokens of this sequence, raw, in order; the head is never longer than what it saw.
+                expect(slots.length).toBeLessThanOrEqual(all);
+                for (const s of slots) expect(raw(s, toks[s.pos]!)).toBe(true);
+                if (!p.policyDecode && phase === 'decode') {
+                  const last = slots.slice(slots.length - n).map((s) => s.pos);
+                  expect(last).toEqual(positions);
+                }
+                break;
+              }
+            }
+          }
+        }
+      }
+    }), { seed: SEED, numRuns: runs(400) });
+  });
+
+  it(`a T = 1 adaptive policy under the mass rule keeps every prompt token (seed ${SEED})`, () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 0, max: 2 ** 30 }), (n, seed) => {
+      const next = values(seed);
+      const variant: ReferenceVariant = { heads: { q: 2, kv: 1 }, headDim: 2, valueDim: 2, scale: 1, admits: (_b, _h, q, k) => k <= q };
+      const c = new PolicyCacheRef(adaptiveCache({ T: 1, rF: 0, rL: 0 }), { batch: 1, kvHeads: 1, headDim: 2, valueDim: 2, layer: 0, layers: 1 });
+      const positions = Array.from({ length: n }, (_, i) => i);
+      c.append(0, { k: Array.from({ length: 2 * n }, next), v: Array.from({ length: 2 * n }, next), positions, ids: positions.map(() => 0) });
+      c.compress(0, 'prefill', attendPolicyCache(variant, c, 0, Array.from({ length: 4 * n }, next), positions).probs);
+      expect(c.slots(0, 0).map((s) => s.pos)).toEqual(positions);
+    }), { seed: SEED, numRuns: runs(100) });
+  });
+});
