@@ -4,7 +4,8 @@
 // exact one and with a loosened one (kernels/box_classify.hpp), NaN in masked keys/values,
 // Lk = 0, Lq = 0, 1 to 3 threads. Calls go through the version-1 adapter (kvforge/v1_call.hpp),
 // and (checkV2) through hand-built AttnArgs: f32, f16 and bf16 storage, ragged rows per sequence,
-// a length and positions per (b, kv head), NaN in the slots past each length.
+// a length and positions per (b, kv head), NaN in the slots past each length, and version 3's
+// per-slot bias and attention-mass output.
 // Exits non-zero on the first failure and prints how to reproduce it (the seed is fixed).
 //
 // Tolerance: |out - ref| <= kTol * (1 + |ref|) per element, same for lse; exact for empty rows
@@ -298,8 +299,11 @@ float roundTo(DType t, float x) {
   return t == DType::F32 ? x : t == DType::F16 ? f16ToFloat(floatToF16(x)) : bf16ToFloat(floatToBf16(x));
 }
 
+// extras: AttnArgs v3 as well, a per-slot bias in [0, ln 8) (what countBias adds for counts up
+// to 8) and the attention-mass output, which adds to what the buffer holds (0.5 per live slot
+// here) and leaves every slot past a head's length untouched.
 void checkV2(const Spec& s, const CpuKernel& kern, const std::string& id, const V2Shape& sh, DType dt, bool gaps,
-             std::mt19937& rng, int threads, int& cases) {
+             std::mt19937& rng, int threads, int& cases, bool extras) {
   const int64_t B = sh.B, Hq = sh.Hq, Hkv = sh.Hkv, D = sh.D, Dv = sh.Dv, cap = sh.cap, G = Hq / Hkv;
   std::vector<int32_t> rowCount = sh.rows, rowStart(static_cast<size_t>(B)), len(static_cast<size_t>(B * Hkv));
   int32_t total = 0, maxRows = 0;
@@ -366,6 +370,18 @@ void checkV2(const Spec& s, const CpuKernel& kern, const std::string& id, const 
   kv.len = len.data(), kv.lenStrideB = Hkv, kv.lenStrideH = 1;
   kv.sumMin = sumMin.data(), kv.sumMax = sumMax.data(), kv.sumStrideB = Hkv * nSum, kv.sumStrideH = nSum;
   a.scale = 1.0 / std::sqrt(double(D)), a.threads = threads;
+  std::vector<float> bias, mass;
+  if (extras) {
+    bias.resize(size_t(B * Hkv * cap)), mass.resize(bias.size());
+    for (int64_t bh = 0; bh < B * Hkv; ++bh)
+      for (int64_t j = 0; j < cap; ++j) {
+        const bool live = j < len[size_t(bh)];
+        bias[size_t(bh * cap + j)] = live ? std::log(1.0f + float(rng() % 8)) : NAN;
+        mass[size_t(bh * cap + j)] = live ? 0.5f : 777.0f;
+      }
+    a.bias = bias.data(), a.biasStrideB = Hkv * cap, a.biasStrideH = cap;
+    a.mass = mass.data(), a.massStrideB = Hkv * cap, a.massStrideH = cap;
+  }
   kern.fn(a, s.params.data());
 
   for (int64_t b = 0; b < B; ++b)
@@ -393,13 +409,26 @@ void checkV2(const Spec& s, const CpuKernel& kern, const std::string& id, const 
       ScoreFn score;
       if (s.score)
         score = [&](double x, int64_t, int64_t h, int64_t qq, int64_t kk) { return s.score(x, b, hk * G + h, qq, kk); };
-      std::vector<double> ro, rl;
-      referenceForward(p, mask, score, ro, rl);
+      std::vector<double> ro, rl, rb, rm;
+      if (extras) rb.assign(bias.begin() + bh * cap, bias.begin() + bh * cap + L);
+      referenceForward(p, mask, score, ro, rl, extras ? &rb : nullptr, extras ? &rm : nullptr);
       char what[256];
       std::snprintf(what, sizeof what, "v2 %s %s B=%lld Hq=%lld Hkv=%lld D=%lld Dv=%lld cap=%lld pos=%s threads=%d: (b=%lld, hk=%lld) rows=%lld len=%lld",
                     id.c_str(), dtypeName(dt), (long long)B, (long long)Hq, (long long)Hkv, (long long)D, (long long)Dv,
                     (long long)cap, gaps ? "gaps" : "default", threads, (long long)b, (long long)hk, (long long)n, (long long)L);
       compare(what, p, r, ro, rl);
+      if (extras) {
+        for (int64_t j = 0; j < cap; ++j) {
+          const float got = mass[size_t(bh * cap + j)];
+          const double want = j < L ? 0.5 + rm[size_t(j)] : 777.0;
+          const bool ok = std::isnan(want) ? std::isnan(got) : close(got, want);
+          if (!ok) {
+            std::printf("FAIL %s: mass of slot %lld is %.9g, expected %.9g\n", what, (long long)j, double(got), want);
+            ++failures;
+            return;
+          }
+        }
+      }
       if (failures > 0) return;
     }
   ++cases;
@@ -451,7 +480,8 @@ int main(int argc, char** argv) {
       const std::string id = s.id + kind;
       for (const V2Shape& sh : kV2Shapes)
         for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
-          checkV2(s, *findCpuKernel(id), id, sh, dt, (combo & 1) != 0, rng, 1 + (combo % 3), v2cases);
+          checkV2(s, *findCpuKernel(id), id, sh, dt, (combo & 1) != 0, rng, 1 + (combo % 3), v2cases, false);
+          checkV2(s, *findCpuKernel(id), id, sh, dt, (combo & 2) != 0, rng, 1 + (combo % 2), v2cases, true);
           ++combo;
           if (failures > 0) return 1;
         }

@@ -19,9 +19,13 @@ struct Problem {
   std::vector<int32_t> qpos, kpos;  // always filled (defaults applied)
 };
 
-// out [B,Hq,Lq,Dv] and lse [B,Hq,Lq] in double.
+// out [B,Hq,Lq,Dv] and lse [B,Hq,Lq] in double. Optional (AttnArgs v3): bias [B,Hkv,Lk], added to
+// the score after the score function; mass [B,Hkv,Lk] (if non-null), the sum over rows and the
+// query heads of each KV head of every admissible key's probability.
 inline void referenceForward(const Problem& p, const MaskFn& mask, const ScoreFn& score, std::vector<double>& out,
-                             std::vector<double>& lse) {
+                             std::vector<double>& lse, const std::vector<double>* bias = nullptr,
+                             std::vector<double>* mass = nullptr) {
+  if (mass) mass->assign(static_cast<size_t>(p.B * p.Hkv * p.Lk), 0.0);
   out.assign(static_cast<size_t>(p.B * p.Hq * p.Lq * p.Dv), 0.0);
   lse.assign(static_cast<size_t>(p.B * p.Hq * p.Lq), -INFINITY);
   const int64_t G = p.Hq / p.Hkv;
@@ -42,6 +46,7 @@ inline void referenceForward(const Problem& p, const MaskFn& mask, const ScoreFn
           for (int64_t d = 0; d < p.D; ++d) dot += double(q[d]) * double(k[d]);
           double x = p.scale * dot;
           if (score) x = score(x, b, h, p.qpos[i], p.kpos[j]);
+          if (bias) x += (*bias)[static_cast<size_t>((b * p.Hkv + hk) * p.Lk + j)];
           s[j] = x;
           nan |= std::isnan(x);
           if (x > m) m = x;
@@ -52,6 +57,9 @@ inline void referenceForward(const Problem& p, const MaskFn& mask, const ScoreFn
         if (nan) {
           for (int64_t c = 0; c < p.Dv; ++c) o[c] = NAN;
           lse[static_cast<size_t>(row)] = NAN;
+          if (mass)
+            for (int64_t j = 0; j < p.Lk; ++j)
+              if (ok[j]) (*mass)[static_cast<size_t>((b * p.Hkv + hk) * p.Lk + j)] = NAN;
           continue;
         }
         double l = 0;
@@ -69,6 +77,11 @@ inline void referenceForward(const Problem& p, const MaskFn& mask, const ScoreFn
         }
         for (int64_t c = 0; c < p.Dv; ++c) o[c] /= l;
         lse[static_cast<size_t>(row)] = m + std::log(l);
+        if (mass)
+          for (int64_t j = 0; j < p.Lk; ++j) {
+            const double w = ok[j] ? std::exp(s[j] - m) : 0.0;
+            if (w >= 0x1p-126) (*mass)[static_cast<size_t>((b * p.Hkv + hk) * p.Lk + j)] += w / l;
+          }
       }
 }
 

@@ -21,14 +21,24 @@
 //
 // Versioning: `version` and `bytes` are checked by every kernel entry (checkArgsVersion), which
 // rejects a struct older than the fields it reads. Later versions only APPEND fields and bump
-// kAttnArgsVersion; a field left null/zero keeps the version-2 behaviour. Planned for the cache
-// compression issue (version 3): a per-slot logit bias (countBias: ln(count) added to the score)
-// and an attention-mass output (sum of the probabilities each slot received over the call's rows
-// and the query heads of its KV group).
+// kAttnArgsVersion; a field left null/zero keeps the earlier behaviour.
+//
+// Version 3 (cache compression, semantics.md section 3), both optional (null: absent):
+// - bias: a per-slot logit bias in natural-log units, bias[b * biasStrideB + h * biasStrideH + s]
+//   for KV head h, added to the score after the score function and before the mask:
+//   s = score(scale * dot(q, k)) + bias (countBias: ln(count) of a merged slot).
+// - mass: the attention-mass output, per slot, with the same addressing (massStrideB/H):
+//   mass[b, h, s] += sum over the call's rows i of sequence b and the query heads g of KV head h
+//   of p(b, g, i, s) = exp(s - lse(b, g, i)) for an admissible s (0 for a masked one); NaN where a
+//   NaN reaches p. The sum over rows and heads is taken in a fixed order (heads, then rows), so the
+//   result does not depend on the thread count. Slots at or past len(b, h) are not written. lse
+//   must be given with mass. A backend that cannot compute a field it is given throws; it never
+//   ignores it.
 //
 // Every pointer is in the target's memory: host memory for the CPU and the CUDA emulator, device
 // memory for a GPU (rowStart and rowCount included).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -36,7 +46,7 @@
 
 namespace kvf {
 
-constexpr uint32_t kAttnArgsVersion = 2;
+constexpr uint32_t kAttnArgsVersion = 3;
 
 struct AttnArgs {
   uint32_t version = kAttnArgsVersion;
@@ -63,15 +73,37 @@ struct AttnArgs {
 
   int threads = 1;         // CPU: worker threads, including the calling one
   void* stream = nullptr;  // CUDA: the cudaStream_t to run on (null: the legacy default stream)
+
+  // ---- version 3 ----
+  const float* bias = nullptr;
+  int64_t biasStrideB = 0, biasStrideH = 0;
+  float* mass = nullptr;
+  int64_t massStrideB = 0, massStrideH = 0;
 };
+
+// Bytes of each version of the struct: what a caller of that version filled in.
+constexpr uint32_t kAttnArgsBytesV2 = uint32_t(offsetof(AttnArgs, bias));
+constexpr uint32_t kAttnArgsBytesV3 = uint32_t(sizeof(AttnArgs));
+
+inline uint32_t attnArgsBytes(uint32_t version) { return version >= 3 ? kAttnArgsBytesV3 : kAttnArgsBytesV2; }
 
 // Throws std::invalid_argument unless `a` is at least version `needed` of the struct.
 inline void checkArgsVersion(const AttnArgs& a, uint32_t needed, const char* who) {
-  if (a.version < needed || a.bytes < sizeof(AttnArgs))
+  if (a.version < needed || a.version > kAttnArgsVersion || a.bytes < attnArgsBytes(needed) || a.bytes < attnArgsBytes(a.version))
     throw std::invalid_argument(std::string(who) + ": kernel argument struct version " + std::to_string(a.version) +
-                                " (" + std::to_string(a.bytes) + " bytes) is older than the " +
-                                std::to_string(needed) + " (" + std::to_string(sizeof(AttnArgs)) +
-                                " bytes) this kernel reads");
+                                " (" + std::to_string(a.bytes) + " bytes) is not one this kernel reads (versions " +
+                                std::to_string(needed) + ".." + std::to_string(kAttnArgsVersion) + ", " +
+                                std::to_string(attnArgsBytes(needed)) + " bytes or more)");
+}
+
+// The version-3 fields, or null for an older struct.
+inline const float* biasOf(const AttnArgs& a) { return a.version >= 3 ? a.bias : nullptr; }
+inline float* massOf(const AttnArgs& a) { return a.version >= 3 ? a.mass : nullptr; }
+KVF_HOST_DEVICE inline const float* slotBias(const AttnArgs& a, int64_t b, int64_t h) {
+  return a.bias + b * a.biasStrideB + h * a.biasStrideH;
+}
+KVF_HOST_DEVICE inline float* slotMass(const AttnArgs& a, int64_t b, int64_t h) {
+  return a.mass + b * a.massStrideB + h * a.massStrideH;
 }
 
 // Query row i of sequence b: the index of its query position, and its element offsets.

@@ -229,6 +229,7 @@ void decodeUnit(const V& var, const AttnArgs& a, int64_t tileK, const DecodeShap
   const Interval hBox{double(hk * sh.G), double(hk * sh.G + sh.G - 1)};
   const Interval qBox = queryRange(a, b, 0, n);
   const int32_t* kpos = slotPos(kv, b, hk);
+  const float* biasRow = biasOf(a) ? slotBias(a, b, hk) : nullptr;
 #if !KVF_DECODE_LANES
   const Mask8 dTail = laneMask(static_cast<int>(D & 7));
 #else
@@ -332,7 +333,7 @@ void decodeUnit(const V& var, const AttnArgs& a, int64_t tileK, const DecodeShap
       else qkDotAll<false>(Q, ldQ, Rpad, K, ldK, D, nk, zeroRow, dTail, S, ldS);
 #endif
       applyScoreMask(var, b, rows, ws.cls.data(), nR, kpos + k0, ws.admit.data() + kr.lo, kDecodeStep, nk, nkPad,
-                     sScale, S, ldS);
+                     sScale, S, ldS, biasRow ? biasRow + k0 : nullptr);
       softmaxUpdate(S, ldS, nR, nkPad, ws.m.data(), ws.l.data(), ws.alpha.data(), ws.zb.data());
       // Raw bf16 values: panels of up to 8 rows (pvRowsBf16Split), so a group of 8 query heads
       // converts each value row once.

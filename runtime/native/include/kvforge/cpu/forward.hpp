@@ -29,6 +29,7 @@
 #include <string>
 #include "kvforge/attn_args.hpp"
 #include "kvforge/cpu/decode.hpp"
+#include "kvforge/cpu/mass.hpp"
 #include "kvforge/cpu/prefill.hpp"
 
 namespace kvf::cpu {
@@ -42,12 +43,14 @@ inline void checkCall(const AttnArgs& a) {
   if (a.kv.B != a.B) fail("the slots' batch differs from the queries'");
   if (!validDType(int32_t(a.kv.dtype))) fail("unknown storage dtype");
   if (a.maxRows < 0 || a.kv.maxLen < 0 || a.kv.D <= 0 || a.kv.Dv <= 0) fail("negative or zero sizes");
+  if (massOf(a) && !a.lse) fail("the attention-mass output needs the lse output");
 }
 
 template <class V, DType T>
 void forwardAs(const V& var, const AttnArgs& a) {
   if (a.maxRows <= kDecodeMaxLq) decodeForward<V, T>(var, a);
   else prefillForward<V, T>(var, a);
+  if (massOf(a)) massPass<V, T>(var, a);  // after the forward: it reads the lse just written
 }
 
 template <class V>

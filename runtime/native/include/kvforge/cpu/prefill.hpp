@@ -76,6 +76,7 @@ void prefillPanel(const V& var, const AttnArgs& a, const KeyPanels& kp, const fl
 
   const int64_t len = slotLen(kv, b, hk), nKt = ceilDiv(len, tileK);
   const int32_t* kpos = slotPos(kv, b, hk);
+  const float* biasRow = biasOf(a) ? slotBias(a, b, hk) : nullptr;
   for (int64_t kt = 0; kt < nKt; ++kt) {
     TileClass cls[R];
     bool any = false;
@@ -95,7 +96,8 @@ void prefillPanel(const V& var, const AttnArgs& a, const KeyPanels& kp, const fl
     const float* panels = packed + kt * kp.tileFloats + int64_t(kr.lo) * D;  // panel kr.lo / 16
     float* S = ws.s.data();
     qkBlocks<R>(Q, D, panels, D, nBlk, S, ldS);
-    applyScoreMask(var, b, rows, cls, R, kpos + k0 + kr.lo, ws.admit.data() + kr.lo, ldS, nk, nkPad, sScale, S, ldS);
+    applyScoreMask(var, b, rows, cls, R, kpos + k0 + kr.lo, ws.admit.data() + kr.lo, ldS, nk, nkPad, sScale, S, ldS,
+                   biasRow ? biasRow + k0 + kr.lo : nullptr);
     softmaxUpdate(S, ldS, R, nkPad, ws.m, ws.l, ws.alpha, ws.zb.data());
     const float* Vt;
     int64_t ldV;

@@ -67,11 +67,12 @@ KeyRange admissibleRange(const V& var, int64_t b, const RowInfo* rows, const Til
 }
 
 // S: nRows x ldS holding raw Q*K^T of keys [lo, lo + nk) in its first nk columns; columns up to
-// nkPad are padding and become -inf. kpos and admit point at key lo.
+// nkPad are padding and become -inf. kpos, admit and bias (the per-slot logit bias of AttnArgs v3,
+// natural log, or null) point at key lo; the bias is added after the score function.
 template <class V>
 void applyScoreMask(const V& var, int64_t b, const RowInfo* rows, const TileClass* cls, int nRows,
                     const int32_t* kpos, const uint8_t* admit, int64_t ldA, int nk, int nkPad, float scale, float* S,
-                    int64_t ldS) {
+                    int64_t ldS, const float* bias = nullptr) {
   for (int r = 0; r < nRows; ++r) {
     float* s = S + r * ldS;
     if (cls[r] == kTileEmpty) {
@@ -83,11 +84,14 @@ void applyScoreMask(const V& var, int64_t b, const RowInfo* rows, const TileClas
     if constexpr (V::kHasScore) {
       const int64_t h = rows[r].h, qp = rows[r].qpos;
       for (int j = 0; j < nk; ++j) {
-        const float x = var.score(s[j] * scale, b, h, qp, kpos[j]) * kLog2e;
+        const float y = var.score(s[j] * scale, b, h, qp, kpos[j]);
+        const float x = (bias ? y + bias[j] : y) * kLog2e;
         s[j] = !partial || a[j] ? x : -INFINITY;
       }
     } else {
       (void)var, (void)scale;
+      if (bias)
+        for (int j = 0; j < nk; ++j) s[j] += bias[j] * kLog2e;
       if (partial)
         for (int j = 0; j < nk; ++j) s[j] = a[j] ? s[j] : -INFINITY;
     }

@@ -234,6 +234,9 @@ void checkArgs(const AttnArgs& a) {
   using T = typename V::Storage;
   constexpr int D = V::kHeadDim;
   checkArgsVersion(a, 2, "kvforge " KVF_CUDA_BACKEND " kernel");
+  // Version 3's per-slot bias and attention-mass output are computed by the CPU kernels only so
+  // far: refused here, never ignored.
+  requireArg(!biasOf(a) && !massOf(a), "the per-slot logit bias and the attention-mass output are not in the CUDA kernels yet (the CPU kernels compute them)");
   const auto num = [](int64_t x) { return std::to_string(x); };
   const SlotView& kv = a.kv;
   requireArg(kv.D == D && kv.Dv == D, "expected head dims D = Dv = " + num(D) + " (compiled), got D = " + num(kv.D) +
