@@ -6,34 +6,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { adaptiveCache, fullCache, pyramidCache, sinkCache, slidingCache, type CachePolicySpec } from '../dsl/policy/policy.ts';
+import { adaptiveCache } from '../dsl/policy/policy.ts';
+import { policyArb } from './support/policy-arbs.ts';
 import { attendPolicyCache, PolicyCacheRef } from '../runtime/verify/policy/policyCache.ts';
 import type { ReferenceVariant } from '../runtime/verify/reference.ts';
 import { runs, SEED } from './support/random-expr.ts';
-
-const policyArb: fc.Arbitrary<CachePolicySpec> = fc.oneof(
-  fc.constant(null).map(() => fullCache()),
-  fc.integer({ min: 1, max: 8 }).map((window) => slidingCache({ window })),
-  fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 1, max: 8 })).map(([sinks, extra]) => sinkCache({ sinks, windowLength: sinks + extra })),
-  fc.record({
-    W: fc.integer({ min: 1, max: 6 }), sinks: fc.integer({ min: 0, max: 4 }), groupSize: fc.integer({ min: 2, max: 4 }),
-    pooling: fc.constantFrom('mean', 'max', 'best' as const), keyNorm: fc.boolean(), countBias: fc.boolean(),
-    bestVote: fc.boolean(), literal: fc.boolean(),
-  }).map((o) => {
-    const bestVote = o.bestVote && o.pooling === 'best';
-    return pyramidCache({
-      budgets: [o.W], sinks: o.literal ? o.sinks & ~1 : o.sinks, groupSize: bestVote ? 2 : o.groupSize, pooling: o.pooling,
-      ...(o.pooling === 'best' && !bestVote ? { importance: o.keyNorm ? 'keyNorm' : 'mass' } : {}),
-      countBias: o.countBias, compatibility: { bestVote, mergeLiteralDecode: o.literal },
-    });
-  }),
-  fc.record({
-    T: fc.oneof(fc.constantFrom(0, 1), fc.double({ min: 0, max: 1, noNaN: true })),
-    rF: fc.double({ min: 0, max: 1, noNaN: true }), rL: fc.double({ min: 0, max: 1, noNaN: true }),
-    special: fc.uniqueArray(fc.integer({ min: 0, max: 5 }), { maxLength: 3 }), punctuation: fc.uniqueArray(fc.integer({ min: 0, max: 5 }), { maxLength: 3 }),
-    recovery: fc.constantFrom('mass', 'recoveryMaxError' as const), policyDecode: fc.boolean(),
-  }).map((o) => adaptiveCache(o)),
-);
 
 const runArb = fc.record({
   policy: policyArb,

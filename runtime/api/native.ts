@@ -31,7 +31,12 @@ export interface NativeCache {
   truncate(keep: Int32Array): void;
   grow(capacity: number): void;
   lengths(): Int32Array;
-  read(b: number, h: number): { k: Float32Array; v: Float32Array; pos: Int32Array };
+  read(b: number, h: number): { k: Float32Array; v: Float32Array; pos: Int32Array; count?: Int32Array; mass?: Float32Array; bias?: Float32Array };
+  /** Per-head selection: head hd keeps keep[hd * capacity + i], i < keepCount[hd] (-1: untouched). */
+  compact(keep: Int32Array, keepCount: Int32Array): void;
+  /** Pooled merges per head (runtime/native/include/kvforge/cache_ops.hpp, MergeArgs). */
+  merge(start: Int32Array, count: Int32Array, dst: Int32Array, groupSize: number, pooling: number, pairOdd: boolean): void;
+  readonly hasStats: boolean;
   summary(b: number, h: number): { min: Int32Array; max: Int32Array };
   release(): void;
   readonly released: boolean;
@@ -51,6 +56,9 @@ export interface NativeAttendScalars {
   Hq: number; scale: number; params: Float64Array; threads: number;
   /** The cache whose value rows are read (keys, positions and lengths: the call's cache). */
   values?: NativeCache | null;
+  /** Add the cache's per-slot ln(count) to the scores / its attention mass to the cache (AttnArgs v3). */
+  countBias?: boolean;
+  mass?: boolean;
 }
 
 /** One asynchronous attention call over a cache (runtime/native/src/napi_attend.hpp): packed ragged rows. */
@@ -109,7 +117,7 @@ export interface NativeAddon {
   forward(kernelId: string, args: NativeForwardArgs, backend?: Backend): Promise<{ out: Float32Array; lse: Float32Array }>;
   deviceReport(): NativeDeviceReport;
   NativeBuffer: new (backend: Backend, dtype: number, length: number) => NativeBuffer;
-  NativeCache: new (backend: Backend, B: number, Hkv: number, D: number, Dv: number, dtype: number, capacity: number) => NativeCache;
+  NativeCache: new (backend: Backend, B: number, Hkv: number, D: number, Dv: number, dtype: number, capacity: number, stats?: boolean) => NativeCache;
   /** Resolves with new arrays; the cache refuses changes until it does. */
   attend(kernelId: string, backend: Backend, cache: NativeCache, a: NativeAttendArgs): Promise<{ out: Float32Array; lse: Float32Array }>;
   AttendPlan: new (kernelId: string, backend: Backend, cache: NativeCache, a: NativeAttendScalars) => NativeAttendPlan;

@@ -222,7 +222,7 @@ export async function prefill(k: CacheKernel, cache: KvCache, x: PrefillInputs, 
   const valuesCache = valuesOf(k, cache, x.values);
   try {
     return await readingBoth(cache, x.values, () => k.addon.attend(k.unit.id, k.backend, cache.native, {
-      q: x.q, qpos: x.positions, rowStart, rowCount, Hq: heads.q, scale: k.unit.scale, params, threads: threadsOf(threads), values: valuesCache,
+      q: x.q, qpos: x.positions, rowStart, rowCount, Hq: heads.q, scale: k.unit.scale, params, threads: threadsOf(threads), values: valuesCache, countBias: cache.countBias, mass: cache.tracksMass,
     }));
   } catch (e) {
     throw outOfMemoryAs(e, `the working memory of kernel '${k.unit.id}' for a prefill of ${rows} rows`, CALL_HINT);
@@ -274,7 +274,7 @@ export async function decode(k: CacheKernel, cache: KvCache, x: DecodeInputs, pa
   const valuesCache = valuesOf(k, cache, x.values);
   try {
     return await readingBoth(cache, x.values, () => k.addon.attend(k.unit.id, k.backend, cache.native, {
-      q, qpos, rowStart, rowCount, Hq: heads.q, scale: k.unit.scale, params, threads: threadsOf(threads), values: valuesCache,
+      q, qpos, rowStart, rowCount, Hq: heads.q, scale: k.unit.scale, params, threads: threadsOf(threads), values: valuesCache, countBias: cache.countBias, mass: cache.tracksMass,
     }));
   } catch (e) {
     throw outOfMemoryAs(e, `the working memory of kernel '${k.unit.id}' for a decode step`, CALL_HINT);
@@ -302,7 +302,7 @@ function planFor(k: CacheKernel, cache: KvCache, params: Float64Array, threads: 
 
 function newPlan(k: CacheKernel, cache: KvCache, params: Float64Array, threads: number, byParams: WeakMap<Float64Array, PlanEntry>, values: KvCache | undefined): NativeAttendPlan {
   const plan = allocating(`a decode plan of kernel '${k.unit.id}'`, CALL_HINT,
-    () => new k.addon.AttendPlan(k.unit.id, k.backend, cache.native, { Hq: k.unit.heads.q, scale: k.unit.scale, params, threads, values: values?.native ?? null }));
+    () => new k.addon.AttendPlan(k.unit.id, k.backend, cache.native, { Hq: k.unit.heads.q, scale: k.unit.scale, params, threads, values: values?.native ?? null, countBias: cache.countBias, mass: cache.tracksMass }));
   byParams.set(params, { threads, values, plan });
   return plan;
 }

@@ -42,6 +42,27 @@ export interface CacheOptions {
   readonly capacity?: number;
   /** Storage dtype. @defaultValue the kernel's plan dtype ('f32' for C++ kernels) */
   readonly dtype?: CacheDType;
+  /**
+   * Per-slot statistics for a compression policy (runtime/cache/policyCache.ts): every slot's
+   * token count, accumulated attention mass and logit bias ln(count). With `countBias` every
+   * attention call over the cache adds the bias to its scores; with `mass` every call adds the
+   * attention mass its slots received (semantics.md section 3). @defaultValue none
+   */
+  readonly slotStats?: { readonly countBias?: boolean; readonly mass?: boolean };
+}
+
+/** Pooling numbers of the native merge (cache_ops.hpp, Pooling). */
+export const MERGE_POOLING = { mean: 0, max: 1, bestMass: 2, bestKeyNorm: 3, bestVote: 4 } as const;
+export type MergePooling = keyof typeof MERGE_POOLING;
+
+/** A slot as read back: key, value, position and (with slot statistics) count, mass, bias. */
+export interface SlotRead {
+  k: Float32Array;
+  v: Float32Array;
+  positions: Int32Array;
+  counts?: Int32Array;
+  mass?: Float32Array;
+  bias?: Float32Array;
 }
 
 /** One chunk of tokens for one sequence: k [n, Hkv, D], v [n, Hkv, Dv], positions [n]. */
@@ -70,6 +91,9 @@ export class KvCache implements CacheShape {
   /** The addon whose kernels may read this cache. */
   readonly addon: NativeAddon;
   readonly #native: NativeCache;
+  /** Slot statistics: whether attention calls add the bias / the mass (see CacheOptions.slotStats). */
+  readonly countBias: boolean;
+  readonly tracksMass: boolean;
   #disposed = false;
   /** Attention calls in flight that read this cache: changes wait until none (KVF3010). */
   #reading = 0;
@@ -97,8 +121,12 @@ export class KvCache implements CacheShape {
     this.backend = backend;
     this.addon = addon;
     const capacity = opts.capacity === undefined ? 256 : positiveInt('capacity', opts.capacity);
+    const stats = opts.slotStats;
+    if (stats !== undefined && (typeof stats !== 'object' || stats === null)) throw new KvforgeError('KVF3004', `slotStats must be { countBias?, mass? }, received ${String(stats)}`);
+    this.countBias = stats?.countBias === true;
+    this.tracksMass = stats?.mass === true;
     this.#native = allocating(`a cache of ${this.batch} x ${this.kvHeads} x ${capacity} slots`, CACHE_HINT,
-      () => new addon.NativeCache(backend, this.batch, this.kvHeads, this.headDim, this.valueDim, DTYPE_NUMBER[this.dtype], capacity));
+      () => new addon.NativeCache(backend, this.batch, this.kvHeads, this.headDim, this.valueDim, DTYPE_NUMBER[this.dtype], capacity, stats !== undefined));
     this.#last = new Float64Array(this.batch).fill(-Infinity);
     this.#min = new Float64Array(this.batch).fill(Infinity);
     this.#max = new Float64Array(this.batch).fill(-Infinity);
@@ -398,12 +426,87 @@ export class KvCache implements CacheShape {
     allocating(`growing the cache to ${capacity} slots per (sequence, KV head)`, CACHE_HINT, () => this.#native.grow(capacity));
   }
 
-  /** The slots of (seq, KV head) as f32: k [len, D], v [len, Dv], positions [len]. */
-  read(seq: number, head: number): { k: Float32Array; v: Float32Array; positions: Int32Array } {
+  /** The slots of (seq, KV head) as f32: k [len, D], v [len, Dv], positions [len], and the slot statistics when kept. */
+  read(seq: number, head: number): SlotRead {
     this.#requireLive();
-    if (!Number.isInteger(head) || head < 0 || head >= this.kvHeads) throw new KvforgeError('KVF3004', `KV head must be an integer in [0, ${this.kvHeads}), received ${String(head)}`);
+    this.#head(head);
     const r = this.#native.read(this.#seq(seq), head);
-    return { k: r.k, v: r.v, positions: r.pos };
+    const out: SlotRead = { k: r.k, v: r.v, positions: r.pos };
+    if (r.count) out.counts = r.count, out.mass = r.mass, out.bias = r.bias;
+    return out;
+  }
+
+  /** Whether the cache keeps slot statistics (count, mass, bias). */
+  get hasStats(): boolean {
+    return this.#native.hasStats;
+  }
+
+  /**
+   * Per-head selection (a compression policy's eviction): `keep[seq * kvHeads + head]` lists the
+   * slots that head keeps, increasing, each below its length (null or undefined: untouched); they
+   * move to the front in order, with every column, and the head's length becomes the list's.
+   */
+  compact(keep: ReadonlyArray<ArrayLike<number> | null | undefined>): void {
+    this.#requireLive();
+    this.#requireIdle('compact');
+    const H = this.batch * this.kvHeads, cap = this.#native.capacity;
+    if (!Array.isArray(keep) || keep.length !== H) throw new KvforgeError('KVF3002', `compact needs one entry per (sequence, KV head): ${H}, received ${Array.isArray(keep) ? keep.length : typeof keep}`);
+    const lengths = this.#native.lengths();
+    const flat = new Int32Array(H * cap), counts = new Int32Array(H).fill(-1);
+    for (let hd = 0; hd < H; hd++) {
+      const list = keep[hd];
+      if (list === null || list === undefined) continue;
+      for (let i = 0; i < list.length; i++) {
+        const s = list[i]!;
+        if (!Number.isInteger(s) || s < 0 || s >= lengths[hd]! || (i > 0 && s <= list[i - 1]!)) {
+          throw new KvforgeError('KVF3010', `compact: head ${hd} (sequence ${Math.floor(hd / this.kvHeads)}): kept slots must increase and lie below its length ${lengths[hd]}, received ${s} at ${i}`);
+        }
+        flat[hd * cap + i] = s;
+      }
+      counts[hd] = list.length;
+    }
+    this.#native.compact(flat, counts);
+    this.#refreshRanges();
+  }
+
+  /**
+   * Pooled merges per head (semantics.md 3.3, runtime/native/include/kvforge/cache_ops.hpp): head hd
+   * merges slots [start[hd], start[hd] + count[hd]) in groups of `groupSize` (pairs with the odd
+   * last slot paired with itself when `pairOdd`) into slots from dst[hd] on, and the slots after
+   * the region follow. count 0 leaves a head untouched. Needs slot statistics.
+   */
+  merge(start: ArrayLike<number>, count: ArrayLike<number>, dst: ArrayLike<number>, groupSize: number, pooling: MergePooling, pairOdd = false): void {
+    this.#requireLive();
+    this.#requireIdle('merge');
+    const H = this.batch * this.kvHeads;
+    if (!this.hasStats) throw new KvforgeError('KVF3010', 'merge needs slot statistics: create the cache with slotStats');
+    if (!(pooling in MERGE_POOLING)) throw new KvforgeError('KVF3004', `merge: pooling must be one of ${Object.keys(MERGE_POOLING).join(', ')}, received ${String(pooling)}`);
+    if (!Number.isInteger(groupSize) || groupSize < 2) throw new KvforgeError('KVF3004', `merge: groupSize must be an integer >= 2, received ${String(groupSize)}`);
+    const lengths = this.#native.lengths();
+    const as = (name: string, x: ArrayLike<number>) => {
+      if (!x || x.length !== H) throw new KvforgeError('KVF3002', `merge: '${name}' needs one entry per (sequence, KV head): ${H}`);
+      return Int32Array.from(x);
+    };
+    const s = as('start', start), n = as('count', count), d = as('dst', dst);
+    const g = pairOdd ? 2 : groupSize;
+    let need = 0;
+    for (let hd = 0; hd < H; hd++) {
+      if (n[hd]! <= 0) continue;
+      const m = Math.ceil(n[hd]! / g), tail = lengths[hd]! - s[hd]! - n[hd]!;
+      if (s[hd]! < 0 || tail < 0 || d[hd]! < 0 || (tail > 0 && d[hd]! + m > s[hd]! + n[hd]!)) {
+        throw new KvforgeError('KVF3010', `merge: head ${hd}: region [${s[hd]}, ${s[hd]! + n[hd]!}) to ${d[hd]} must lie within its length ${lengths[hd]}, with its ${m} merged slots ending before the slots that follow it`);
+      }
+      need = Math.max(need, d[hd]! + m + tail);
+    }
+    // The literal decode may end longer than it started (a raw copy of the sinks in front).
+    if (need > this.#native.capacity) this.#grow(Math.max(need, 2 * this.#native.capacity));
+    this.#native.merge(s, n, d, groupSize, MERGE_POOLING[pooling], pairOdd);
+    this.#refreshRanges();
+  }
+
+  #head(head: number): number {
+    if (!Number.isInteger(head) || head < 0 || head >= this.kvHeads) throw new KvforgeError('KVF3004', `KV head must be an integer in [0, ${this.kvHeads}), received ${String(head)}`);
+    return head;
   }
 
   /** The position summary of (seq, KV head): [min, max] per 16 slots (INT32_MAX / INT32_MIN when empty). */

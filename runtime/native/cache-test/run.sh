@@ -33,7 +33,7 @@ if [ "${KVF_SANITIZE:-0}" = "1" ]; then
   export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1"
 fi
 emu="-x c++ -include kvforge/emu/cuda_emu.hpp -I$cuda/include"
-core="memory_registry memory_cpu cache_registry cache_cpu thread_pool"
+core="memory_registry memory_cpu cache_registry cache_cpu cache_policy_cpu thread_pool"
 cus="memory_cuda cache_cuda"
 
 # first_line LOG CMD...: run CMD into LOG, print its first summary line (ASan's warning about the

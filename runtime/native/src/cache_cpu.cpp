@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include "cache_policy_cpu.hpp"
 #include "kvforge/cache_ops.hpp"
 #include "kvforge/cache_slots.hpp"
 #include "kvforge/cpu/thread_pool.hpp"
@@ -201,7 +202,7 @@ void cpuInitEmpty(const CacheView& c) {
   }
 }
 
-const CacheOps kCpuCache{"cpu", cpuAppend, cpuTruncate, cpuCopyCache, cpuInitEmpty};
+const CacheOps kCpuCache{"cpu", cpuAppend, cpuTruncate, cpuCopyCache, cpuInitEmpty, cpucache::compact, cpucache::merge};
 
 struct Registrar {
   Registrar() { registerCacheOps(&kCpuCache); }

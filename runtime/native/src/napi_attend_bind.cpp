@@ -31,6 +31,8 @@ AttendBinding bindAttend(const char* fn, const Napi::CallbackInfo& info) {
   if (b.backend != "cpu" && dtypeName(b.cache->dtype()) != b.storage)
     throw ArgError(ArgError::Range, std::string(fn) + ": kernel '" + id + "' reads " + b.storage + " slots, the cache holds " +
                                         dtypeName(b.cache->dtype()));
+  b.countBias = info[3].As<Napi::Object>().Get("countBias").ToBoolean().Value();
+  b.mass = info[3].As<Napi::Object>().Get("mass").ToBoolean().Value();
   const Napi::Value values = info[3].As<Napi::Object>().Get("values");
   if (!values.IsUndefined() && !values.IsNull()) {
     b.values = unwrapTagged<NativeCache>(values, kNativeCacheTag);
@@ -60,8 +62,20 @@ SlotView callSlots(const char* fn, const NativeCache* keys, const NativeCache* v
   return kv;
 }
 
+void bindSlotStats(const char* fn, AttnArgs& a, const NativeCache* cache, const NativeCache* values, bool countBias, bool mass) {
+  a.bias = nullptr, a.mass = nullptr;
+  if (!countBias && !mass) return;
+  if (!cache->hasStats())
+    throw ArgError(ArgError::Range, std::string(fn) + ": countBias and mass read the cache's slot statistics; this cache was created without them");
+  if (values) throw ArgError(ArgError::Range, std::string(fn) + ": countBias and mass need keys and values from one cache");
+  const int64_t cap = cache->capacity();
+  if (countBias) a.bias = cache->biasData(), a.biasStrideB = cache->Hkv() * cap, a.biasStrideH = cap;
+  if (mass) a.mass = cache->massData(), a.massStrideB = cache->Hkv() * cap, a.massStrideH = cap;
+}
+
 void readAttendScalars(const char* fn, const Napi::Object& o, const AttendBinding& bind, AttnArgs& a, std::vector<double>& params) {
   a.kv = callSlots(fn, bind.cache, bind.values);
+  bindSlotStats(fn, a, bind.cache, bind.values, bind.countBias, bind.mass);
   a.B = bind.cache->B();
   a.Hq = readInteger(fn, "Hq", o.Get("Hq"), 1, "a positive integer");
   if (a.Hq % bind.cache->Hkv() != 0)

@@ -30,6 +30,9 @@ struct AttendBinding {
   // values from different layers); keys, positions and lengths are `cache`'s.
   NativeCache* values = nullptr;
   Napi::Object valuesObject;
+  // args.countBias / args.mass: the call adds the cache's per-slot bias (ln(count)) to its scores
+  // and its attention mass to the cache's per-slot mass (AttnArgs v3; the cache needs statistics).
+  bool countBias = false, mass = false;
 };
 
 // info[0..2] = (kernelId, backend, cache) of the call named `fn`.
@@ -41,6 +44,11 @@ AttendBinding bindAttend(const char* fn, const Napi::CallbackInfo& info);
 // source and not yet to the other, a top-attending one): the call then reads the slots both hold,
 // with the shorter one's positions, lengths and summaries. ArgError when each is longer somewhere.
 SlotView callSlots(const char* fn, const NativeCache* keys, const NativeCache* values);
+
+// The cache's slot statistics as the call's bias and mass (AttnArgs v3), as the flags ask; where
+// they are now (a grown cache moved them). ArgError when asked of a cache without statistics or
+// with a separate values cache.
+void bindSlotStats(const char* fn, AttnArgs& a, const NativeCache* cache, const NativeCache* values, bool countBias, bool mass);
 
 // Hq, scale, threads of the object `o` into `a` (a.kv, B set from the cache), and its params.
 void readAttendScalars(const char* fn, const Napi::Object& o, const AttendBinding& bind, AttnArgs& a, std::vector<double>& params);

@@ -25,6 +25,7 @@ AttendPlan::AttendPlan(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Attend
     readAttendScalars(fn, info[3].As<Napi::Object>(), bind, base_, params_);
     setPackedStrides(base_);
     kernel_ = bind.kernel, backend_ = bind.backend, cache_ = bind.cache;
+    countBias_ = bind.countBias, mass_ = bind.mass;
     cacheRef_ = Napi::Persistent(bind.cacheObject);
     values_ = bind.values;
     if (values_) valuesRef_ = Napi::Persistent(bind.valuesObject);
@@ -42,6 +43,7 @@ void AttendPlan::runChecked(const Napi::CallbackInfo& info) {
   if (info.Length() != 6) throw ArgError(ArgError::Type, std::string(kFn) + ": expected (q, qpos, rowStart, rowCount, out, lse)");
   AttnArgs a = base_;
   a.kv = callSlots(kFn, cache_, values_);  // where the slots are now; a released cache throws
+  bindSlotStats(kFn, a, cache_, values_, countBias_, mass_);
   const int64_t B = a.B, D = a.kv.D, Dv = a.kv.Dv, Hq = a.Hq;
   const auto bFormula = [&] { return "B = " + std::to_string(B); };
   const TypedArrayBytes rs = readTypedArrayExplained(kFn, "rowStart", info[2], napi_int32_array, B, bFormula);
@@ -80,6 +82,7 @@ void AttendPlan::launch(AttnArgs& a, int64_t rows, const void* q, bool qTarget, 
 void AttendPlan::runHost(const float* q, const int32_t* qpos, int64_t rows, const int32_t* rowStart, const int32_t* rowCount, float* out, float* lse) {
   AttnArgs a = base_;
   a.kv = callSlots(kFn, cache_, values_);
+  bindSlotStats(kFn, a, cache_, values_, countBias_, mass_);
   bindRows(kFn, a, rowStart, rowCount, rows);
   launch(a, rows, q, false, qpos, rowStart, rowCount, out, false, lse, false);
 }

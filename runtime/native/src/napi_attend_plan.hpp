@@ -56,6 +56,7 @@ class AttendPlan : public Napi::ObjectWrap<AttendPlan> {
   NativeCache* cache_ = nullptr;
   Napi::ObjectReference cacheRef_;
   NativeCache* values_ = nullptr;  // the cache of the value rows, when not cache_
+  bool countBias_ = false, mass_ = false;  // bindSlotStats per run
   Napi::ObjectReference valuesRef_;
   std::unique_ptr<Staging> staging_;
 };

@@ -31,7 +31,9 @@ Napi::Function NativeCache::define(Napi::Env env) {
                      {InstanceMethod("append", &NativeCache::append), InstanceMethod("truncate", &NativeCache::truncate),
                       InstanceMethod("grow", &NativeCache::grow), InstanceMethod("lengths", &NativeCache::lengths),
                       InstanceMethod("read", &NativeCache::read), InstanceMethod("summary", &NativeCache::summary),
-                      InstanceMethod("release", &NativeCache::release),
+                      InstanceMethod("release", &NativeCache::release), InstanceMethod("compact", &NativeCache::compact),
+                      InstanceMethod("merge", &NativeCache::merge),
+                      InstanceAccessor("hasStats", &NativeCache::getHasStats, nullptr),
                       InstanceAccessor("released", &NativeCache::getReleased, nullptr),
                       InstanceAccessor("capacity", &NativeCache::getCapacity, nullptr)});
 }
@@ -57,6 +59,7 @@ NativeCache::NativeCache(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Nati
     view_.dtype = DType(dt);
     const int64_t capacity = readInteger(fn, "capacity", info[6], 0, "a non-negative integer");
     if (capacity > INT32_MAX) throw ArgError(ArgError::Range, argName(fn, "capacity") + " must be at most 2^31 - 1 slots");
+    stats_ = info.Length() > 7 && info[7].ToBoolean().Value();
     lenHost_.assign(size_t(checkedProduct({view_.B, view_.Hkv}, fn, "B * Hkv")), 0);
     allocate(view_, capacity);
   } catch (const Napi::Error&) {
@@ -82,6 +85,11 @@ void NativeCache::allocate(CacheView& v, int64_t capacity) {
     v.len = static_cast<int32_t*>(mem_->alloc(size_t(heads) * 4));
     v.sumMin = static_cast<int32_t*>(mem_->alloc(sBytes));
     v.sumMax = static_cast<int32_t*>(mem_->alloc(sBytes));
+    if (stats_) {
+      v.count = static_cast<int32_t*>(mem_->alloc(pBytes));
+      v.mass = static_cast<float*>(mem_->alloc(pBytes));
+      v.bias = static_cast<float*>(mem_->alloc(pBytes));
+    }
     ops_->initEmpty(v);
   } catch (...) {
     freeView(v);
@@ -92,10 +100,11 @@ void NativeCache::allocate(CacheView& v, int64_t capacity) {
 void NativeCache::freeView(CacheView& v) noexcept {
   if (!mem_) return;
   for (void* p : {v.k, v.v, static_cast<void*>(v.pos), static_cast<void*>(v.len), static_cast<void*>(v.sumMin),
-                  static_cast<void*>(v.sumMax)})
+                  static_cast<void*>(v.sumMax), static_cast<void*>(v.count), static_cast<void*>(v.mass), static_cast<void*>(v.bias)})
     if (p) mem_->release(p);
   v.k = v.v = nullptr;
-  v.pos = v.len = v.sumMin = v.sumMax = nullptr;
+  v.pos = v.len = v.sumMin = v.sumMax = v.count = nullptr;
+  v.mass = v.bias = nullptr;
 }
 
 void NativeCache::requireUsable(const char* fn) const {
@@ -194,7 +203,8 @@ Napi::Value NativeCache::grow(const Napi::CallbackInfo& info) {
     if (capacity <= view_.capacity) return info.Env().Undefined();
     CacheView bigger = view_;
     bigger.k = bigger.v = nullptr;
-    bigger.pos = bigger.len = bigger.sumMin = bigger.sumMax = nullptr;
+    bigger.pos = bigger.len = bigger.sumMin = bigger.sumMax = bigger.count = nullptr;
+    bigger.mass = bigger.bias = nullptr;
     allocate(bigger, capacity);  // throws before anything of the old cache changes
     try {
       ops_->copyCache(CopyCacheArgs{view_, bigger});
@@ -239,6 +249,18 @@ Napi::Value NativeCache::read(const Napi::CallbackInfo& info) {
     out.Set("k", widen(kRaw, size_t(n * view_.D)));
     out.Set("v", widen(vRaw, size_t(n * view_.Dv)));
     out.Set("pos", pos);
+    if (stats_) {
+      Napi::Int32Array count = Napi::Int32Array::New(env, size_t(n));
+      Napi::Float32Array mass = Napi::Float32Array::New(env, size_t(n)), bias = Napi::Float32Array::New(env, size_t(n));
+      if (n > 0) {
+        mem_->download(count.Data(), view_.count + head * view_.capacity, size_t(n) * 4);
+        mem_->download(mass.Data(), view_.mass + head * view_.capacity, size_t(n) * 4);
+        mem_->download(bias.Data(), view_.bias + head * view_.capacity, size_t(n) * 4);
+      }
+      out.Set("count", count);
+      out.Set("mass", mass);
+      out.Set("bias", bias);
+    }
     return out;
   });
 }
@@ -272,6 +294,56 @@ Napi::Value NativeCache::release(const Napi::CallbackInfo& info) {
     return info.Env().Undefined();
   });
 }
+
+Napi::Value NativeCache::compact(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    constexpr const char* fn = "NativeCache.compact";
+    requireUsable(fn);
+    const int64_t H = view_.B * view_.Hkv, cap = view_.capacity;
+    const TypedArrayBytes keep = readTypedArray(fn, "keep", info[0], napi_int32_array, H * cap, "B*Hkv*capacity = " + std::to_string(H * cap));
+    const TypedArrayBytes counts = readTypedArray(fn, "keepCount", info[1], napi_int32_array, H, "B*Hkv = " + std::to_string(H));
+    const int32_t* kc = static_cast<const int32_t*>(counts.data);
+    CompactArgs a;
+    a.cache = view_;
+    a.keep = static_cast<const int32_t*>(staging_->in(0, keep.data, size_t(H * cap) * 4));
+    a.keepCount = static_cast<const int32_t*>(staging_->in(1, kc, size_t(H) * 4));
+    ops_->compact(a);
+    for (int64_t hd = 0; hd < H; ++hd)
+      if (kc[hd] >= 0) lenHost_[size_t(hd)] = kc[hd];
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value NativeCache::merge(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    constexpr const char* fn = "NativeCache.merge";
+    requireUsable(fn);
+    if (!stats_) throw ArgError(ArgError::Range, std::string(fn) + ": the cache was created without slot statistics");
+    const int64_t H = view_.B * view_.Hkv;
+    const std::string hf = "B*Hkv = " + std::to_string(H);
+    const TypedArrayBytes st = readTypedArray(fn, "start", info[0], napi_int32_array, H, hf);
+    const TypedArrayBytes ct = readTypedArray(fn, "count", info[1], napi_int32_array, H, hf);
+    const TypedArrayBytes ds = readTypedArray(fn, "dst", info[2], napi_int32_array, H, hf);
+    MergeArgs a;
+    a.cache = view_;
+    a.groupSize = int32_t(readInteger(fn, "groupSize", info[3], 2, "an integer >= 2"));
+    a.pooling = Pooling(readInteger(fn, "pooling", info[4], 0, "a pooling number (0 mean, 1 max, 2 best by mass, 3 best by key norm, 4 bestVote)"));
+    a.pairOdd = info[5].ToBoolean().Value();
+    const int32_t* s0 = static_cast<const int32_t*>(st.data);
+    const int32_t* n0 = static_cast<const int32_t*>(ct.data);
+    const int32_t* d0 = static_cast<const int32_t*>(ds.data);
+    a.start = static_cast<const int32_t*>(staging_->in(0, s0, size_t(H) * 4));
+    a.count = static_cast<const int32_t*>(staging_->in(1, n0, size_t(H) * 4));
+    a.dst = static_cast<const int32_t*>(staging_->in(2, d0, size_t(H) * 4));
+    ops_->merge(a);  // validates every head first
+    const int64_t g = a.pairOdd ? 2 : a.groupSize;
+    for (int64_t hd = 0; hd < H; ++hd)
+      if (n0[hd] > 0) lenHost_[size_t(hd)] = int32_t(d0[hd] + (n0[hd] + g - 1) / g + (lenHost_[size_t(hd)] - s0[hd] - n0[hd]));
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value NativeCache::getHasStats(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), stats_); }
 
 Napi::Value NativeCache::getReleased(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), released()); }
 Napi::Value NativeCache::getCapacity(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(view_.capacity)); }

@@ -2,12 +2,15 @@
 // (kvforge/memory.hpp) laid out as kvforge/cache_ops.hpp describes, written only by the cache
 // kernels (CacheOps) and read in place by attention calls (napi_attend.cpp).
 //
-//   new NativeCache(backend, B, Hkv, D, Dv, dtype, capacity)
+//   new NativeCache(backend, B, Hkv, D, Dv, dtype, capacity, stats?)   stats: per-slot count, mass, bias
+//   compact(keep, keepCount)                Int32 [B*Hkv*capacity], [B*Hkv]: per-head selection (cache_ops.hpp)
+//   merge(start, count, dst, groupSize, pooling, pairOdd)   Int32 [B*Hkv] each: pooled merges (cache_ops.hpp)
 //   append(k, v, positions, start, count)   f32 rows [n][Hkv][D|Dv], Int32 positions [n], start/count [B]
 //   truncate(keep)                          Int32 [B * Hkv]: keep the last keep[b*Hkv+h] slots of (b, h) (-1: untouched)
 //   grow(capacity)                          a larger allocation, every slot kept
 //   lengths()                               Int32Array [B * Hkv] (the host mirror)
-//   read(b, h)                              { k, v: Float32Array (widened), pos: Int32Array } of slots [0, len)
+//   read(b, h)                              { k, v: Float32Array (widened), pos: Int32Array, and with stats
+//                                           count: Int32Array, mass, bias: Float32Array } of slots [0, len)
 //   summary(b, h)                           { min, max: Int32Array } of the position summary
 //   release()                               frees the memory now (a finaliser does it otherwise)
 // Every method is synchronous and checks its arguments (TypeError / RangeError naming them); the
@@ -47,6 +50,11 @@ class NativeCache : public Napi::ObjectWrap<NativeCache> {
   int64_t Dv() const { return view_.Dv; }
   DType dtype() const { return view_.dtype; }
   bool released() const { return view_.k == nullptr; }
+  bool hasStats() const { return stats_; }
+  // The slot statistics as attention calls read (bias) and add to (mass) them (cache_ops.hpp).
+  const float* biasData() const { return view_.bias; }
+  float* massData() const { return view_.mass; }
+  int64_t capacity() const { return view_.capacity; }
   // Append rows [start[b], start[b] + count[b]) of host arrays k [rows][Hkv][D], v [rows][Hkv][Dv],
   // positions [rows] to sequence b (what append() does once its arguments are read; the decode
   // step of src/napi_model_step.cpp calls it directly). The caller has checked start/count and
@@ -64,6 +72,9 @@ class NativeCache : public Napi::ObjectWrap<NativeCache> {
   Napi::Value read(const Napi::CallbackInfo& info);
   Napi::Value summary(const Napi::CallbackInfo& info);
   Napi::Value release(const Napi::CallbackInfo& info);
+  Napi::Value compact(const Napi::CallbackInfo& info);
+  Napi::Value merge(const Napi::CallbackInfo& info);
+  Napi::Value getHasStats(const Napi::CallbackInfo& info);
   Napi::Value getReleased(const Napi::CallbackInfo& info);
   Napi::Value getCapacity(const Napi::CallbackInfo& info);
 
@@ -75,6 +86,7 @@ class NativeCache : public Napi::ObjectWrap<NativeCache> {
   const MemoryOps* mem_ = nullptr;
   const CacheOps* ops_ = nullptr;
   CacheView view_;
+  bool stats_ = false;
   std::vector<int32_t> lenHost_;  // [B * Hkv], what the target holds
   std::atomic<int> inUse_{0};
   std::unique_ptr<Staging> staging_;  // the ops' argument arrays in target memory, reused per call

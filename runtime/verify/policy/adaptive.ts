@@ -9,7 +9,12 @@
  * every query head of the group; ties to the lower position), + locality (the last
  * floor(n * rL) positions), then full.
  * - recovery 'mass' (decision): a candidate passes when the mass it retains, averaged over the
- *   rows of the group's query heads, is >= T; full always passes.
+ *   rows of the group's query heads, is >= T; full always passes. Computed as kept >= T * (kept
+ *   + dropped), kept and dropped the masses of the columns in and out of the set summed over
+ *   those rows: the same rule wherever a row's probabilities sum to 1, and a row with no
+ *   admissible key counts for nothing. Why: the empty set retains exactly 0 and a set of every
+ *   column exactly 1 in any precision, so the float32 kernels' masses and this float64 reference
+ *   decide alike at both ends (T = 0, T = 1), not only up to rounding.
  * - 'recoveryMaxError' (the re-implementation): it passes when, for every kept column, the largest
  *   |renormalised - full| over those rows is < fround(1 - T), compared in float32; a row whose
  *   kept mass is 0 renormalises to 0; an empty set passes vacuously; nothing passes at T = 1,
@@ -72,16 +77,25 @@ export function candidates(p: AdaptivePolicy, probs: readonly HeadProbs[], ids: 
   return out;
 }
 
-/** Mass the kept columns retain, averaged over every row of every query head. */
-export function retainedMass(probs: readonly HeadProbs[], n: number, kept: readonly number[]): number {
-  let sum = 0, rows = 0;
+/** The masses of the columns in and out of `kept`, summed over every row of every query head. */
+export function keptAndDropped(probs: readonly HeadProbs[], n: number, kept: readonly number[]): { kept: number; dropped: number } {
+  const isKept = new Uint8Array(n);
+  for (const j of kept) isKept[j] = 1;
+  let inside = 0, outside = 0;
   for (const h of probs) {
     for (let i = 0; i < h.rows; i++) {
-      for (const j of kept) sum += h.p[i * n + j]!;
-      rows++;
+      for (let j = 0; j < n; j++) {
+        if (isKept[j]) inside += h.p[i * n + j]!;
+        else outside += h.p[i * n + j]!;
+      }
     }
   }
-  return rows === 0 ? 1 : sum / rows;
+  return { kept: inside, dropped: outside };
+}
+
+/** The mass rule: kept >= T * (kept + dropped). */
+export function retainsEnough(kept: number, dropped: number, T: number): boolean {
+  return kept >= T * (kept + dropped);
 }
 
 /** The re-implementation's test: every kept column's worst |renormalised - full| < fround(1 - T). */
@@ -109,7 +123,7 @@ export function selectHead(p: AdaptivePolicy, probs: readonly HeadProbs[], ids: 
   for (let c = 0; c < sets.length; c++) {
     const kind = ADAPTIVE_ORDER[c]!;
     const ok = p.recovery === 'mass'
-      ? kind === 'full' || retainedMass(probs, n, sets[c]!) >= p.T
+      ? kind === 'full' || (({ kept, dropped }) => retainsEnough(kept, dropped, p.T))(keptAndDropped(probs, n, sets[c]!))
       : passesMaxError(probs, n, sets[c]!, p.T);
     if (ok) return { kind, kept: sets[c]! };
   }

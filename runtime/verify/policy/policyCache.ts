@@ -25,7 +25,7 @@ export interface PolicyCacheShape {
   /** This cache's owner layer k of a model of m layers (the pyramid budget W_k). */
   readonly layer: number;
   readonly layers: number;
-  /** Rounding to the storage dtype of what merges write. @defaultValue Math.fround */
+  /** Rounding to the storage dtype of what appends and merges store. @defaultValue Math.fround */
   readonly round?: Round;
 }
 
@@ -97,8 +97,9 @@ export class PolicyCacheRef {
       const h = this.head(b, hk);
       const tokens: RefSlot[] = [];
       for (let i = 0; i < n; i++) {
-        const k = Array.from({ length: D }, (_, d) => chunk.k[(i * Hkv + hk) * D + d]!);
-        const v = Array.from({ length: Dv }, (_, d) => chunk.v[(i * Hkv + hk) * Dv + d]!);
+        // Stored as a cache of the storage dtype stores them (what merges then read).
+        const k = Array.from({ length: D }, (_, d) => this.round(chunk.k[(i * Hkv + hk) * D + d]!));
+        const v = Array.from({ length: Dv }, (_, d) => this.round(chunk.v[(i * Hkv + hk) * Dv + d]!));
         tokens.push(tokenSlot(k, v, chunk.positions[i]!));
         h.ids.push(chunk.ids ? chunk.ids[i]! : -1);
       }

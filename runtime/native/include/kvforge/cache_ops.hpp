@@ -28,6 +28,14 @@ struct CacheView {
   int32_t* sumMax = nullptr;
   DType dtype = DType::F32;
   int64_t B = 0, Hkv = 0, D = 0, Dv = 0, capacity = 0;
+  // Slot statistics of a cache under a compression policy (semantics.md section 3), all three or
+  // none, each [B][Hkv][capacity]: the tokens a slot stands for (1 for a raw token), the attention
+  // mass it has received (attention calls with the mass output add to it), and its logit bias
+  // ln(count) (what countBias adds). Every op moves them with their slot; append sets 1, 0, 0.
+  int32_t* count = nullptr;
+  float* mass = nullptr;
+  float* bias = nullptr;
+  bool hasStats() const { return count != nullptr; }
 
   // What attention kernels read (maxLen: the caller's host mirror of the lengths knows it).
   SlotView slots(int64_t maxLen) const {
@@ -102,7 +110,45 @@ struct CopyCacheArgs {
   int threads = 1;  // CPU backend: threads for kvf::cpu::parallelFor (others ignore it)
 };
 
-// Implementations: "cpu" (src/cache_cpu.cpp), "cuda" and "cuda-emu" (src/cuda/cache_cuda.cu,
+// Compaction (per-head selection: sink and window eviction, adaptive policies): head hd keeps
+// the slots keep[hd * capacity + i], i < keepCount[hd], which must increase and lie below len;
+// they move to [0, keepCount[hd]) in that order with every column, and len = keepCount[hd].
+// keepCount[hd] < 0 leaves the head untouched. Summaries of changed heads are recomputed.
+struct CompactArgs {
+  CacheView cache;
+  const int32_t* keep = nullptr;       // [B * Hkv * capacity]
+  const int32_t* keepCount = nullptr;  // [B * Hkv]
+  int threads = 1;
+};
+
+// How a group of slots becomes one (semantics.md 3.3; runtime/verify/policy/pyramid.ts is the
+// reference): Mean / Max per channel (mean summed in double in member order, divided by the
+// member count, rounded once to the cache dtype; max propagates NaN), Best* keep the whole slot
+// of the member with the strictly largest importance (ties to the older member; a NaN importance
+// loses to any number), by mass or by the key's L2 norm; BestVote takes, per channel, the first
+// member of every pair when first > second holds in strictly more than half of the region's pairs.
+enum class Pooling : int32_t { Mean = 0, Max = 1, BestMass = 2, BestKeyNorm = 3, BestVote = 4 };
+
+// Merge of head hd's region [start[hd], start[hd] + count[hd]) in adjacent groups of groupSize
+// (pairOdd: groups of 2, an odd last slot paired with itself, standing for its own tokens once;
+// otherwise an incomplete last group merges on its own) into slots from dst[hd] on, then slots
+// [start + count, len) move to follow them. dst may lie past start (the literal decode writes its
+// pooled slots behind a raw copy of the sinks) as long as, with slots following the region, the
+// merged ones end before them, and everything fits the capacity. A merged slot takes its newest member's
+// position, the sum of the members' counts and masses, and bias ln(count). count[hd] <= 0 leaves
+// the head untouched. Needs slot statistics (count, mass, bias). Summaries are recomputed.
+struct MergeArgs {
+  CacheView cache;
+  const int32_t* start = nullptr;  // [B * Hkv]
+  const int32_t* count = nullptr;  // [B * Hkv]
+  const int32_t* dst = nullptr;    // [B * Hkv]
+  int32_t groupSize = 2;
+  Pooling pooling = Pooling::Mean;
+  bool pairOdd = false;
+  int threads = 1;
+};
+
+// Implementations: "cpu" (src/cache_cpu.cpp, src/cache_policy_cpu.cpp), "cuda" and "cuda-emu" (src/cuda/cache_cuda.cu,
 // compiled by nvcc and against the emulator), each registered at static initialisation
 // (src/cache_registry.cpp). Every op throws std::runtime_error ("kvforge <backend>: cache <op>:
 // ...") on a bad shape (capacity not a multiple of 16, unknown dtype, null pointers); the CPU also
@@ -122,6 +168,8 @@ struct CacheOps {
   void (*truncate)(const TruncateArgs&);
   void (*copyCache)(const CopyCacheArgs&);
   void (*initEmpty)(const CacheView&);  // len = 0 and every summary entry empty (a new cache)
+  void (*compact)(const CompactArgs&);
+  void (*merge)(const MergeArgs&);
 };
 
 const CacheOps* findCacheOps(const std::string& backend);

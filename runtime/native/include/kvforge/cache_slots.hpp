@@ -42,7 +42,12 @@ template <DType T>
 using Bits = typename BitsOf<T>::type;
 
 // ---- geometry ------------------------------------------------------------------------------
-KVF_HOST_DEVICE inline int64_t columns(const CacheView& c) { return c.D + c.Dv + 1; }
+// Columns of a slot row: D key values, Dv value values, the position, then (slot statistics)
+// count, mass and bias.
+KVF_HOST_DEVICE inline int64_t columns(const CacheView& c) { return c.D + c.Dv + 1 + (c.count ? 3 : 0); }
+KVF_HOST_DEVICE inline int32_t* countRow(const CacheView& c, int64_t hd) { return c.count + hd * c.capacity; }
+KVF_HOST_DEVICE inline float* massRow(const CacheView& c, int64_t hd) { return c.mass + hd * c.capacity; }
+KVF_HOST_DEVICE inline float* biasRow(const CacheView& c, int64_t hd) { return c.bias + hd * c.capacity; }
 KVF_HOST_DEVICE inline int64_t heads(const CacheView& c) { return c.B * c.Hkv; }
 KVF_HOST_DEVICE inline int64_t entriesPerHead(const CacheView& c) { return c.capacity / kSummaryTile; }
 
@@ -98,6 +103,11 @@ KVF_HOST_DEVICE inline void appendColumns(const AppendArgs& a, int64_t b, int64_
   for (int64_t e = max64(c0 - c.D, 0), e1 = min64(c1 - c.D, c.Dv); e < e1; ++e) vd[e] = Storage<T>::store(vs[e]);
   const int64_t pc = c.D + c.Dv;
   if (c0 <= pc && pc < c1) posRow(c, hd)[slot] = a.positions[src];
+  if (c.count) {  // a raw token: count 1, no mass yet, bias ln(1) = 0
+    if (c0 <= pc + 1 && pc + 1 < c1) countRow(c, hd)[slot] = 1;
+    if (c0 <= pc + 2 && pc + 2 < c1) massRow(c, hd)[slot] = 0.0f;
+    if (c0 <= pc + 3 && pc + 3 < c1) biasRow(c, hd)[slot] = 0.0f;
+  }
 }
 
 // Columns [c0, c1) of slot ss of head shd of `src` to slot ds of head dhd of `dst` (same D, Dv,
@@ -118,15 +128,41 @@ KVF_HOST_DEVICE inline void copyColumns(const CacheView& dst, int64_t dhd, int64
   copyRange(valueRow<E>(dst, dhd, ds), valueRow<E>(src, shd, ss), max64(c0 - src.D, 0), min64(c1 - src.D, src.Dv));
   const int64_t pc = src.D + src.Dv;
   if (c0 <= pc && pc < c1) posRow(dst, dhd)[ds] = posRow(src, shd)[ss];
+  if (src.count && dst.count) {
+    if (c0 <= pc + 1 && pc + 1 < c1) countRow(dst, dhd)[ds] = countRow(src, shd)[ss];
+    if (c0 <= pc + 2 && pc + 2 < c1) massRow(dst, dhd)[ds] = massRow(src, shd)[ss];
+    if (c0 <= pc + 3 && pc + 3 < c1) biasRow(dst, dhd)[ds] = biasRow(src, shd)[ss];
+  }
 }
 
 // One column of a slot as 32 bits, and back: what a CUDA thread holds in registers between the
 // read and the write phase of a truncation window (src/cuda/cache_cuda.cu).
+KVF_HOST_DEVICE inline uint32_t floatBits(float x) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(x);
+#else
+  uint32_t u;
+  memcpy(&u, &x, 4);
+  return u;
+#endif
+}
+KVF_HOST_DEVICE inline float bitsFloat(uint32_t u) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(u);
+#else
+  float x;
+  memcpy(&x, &u, 4);
+  return x;
+#endif
+}
 template <class E>
 KVF_HOST_DEVICE inline uint32_t loadColumn(const CacheView& c, int64_t hd, int64_t s, int64_t col) {
   if (col < c.D) return uint32_t(keyRow<E>(c, hd, s)[col]);
   if (col < c.D + c.Dv) return uint32_t(valueRow<E>(c, hd, s)[col - c.D]);
-  return uint32_t(posRow(c, hd)[s]);
+  const int64_t x = col - c.D - c.Dv;
+  if (x == 0) return uint32_t(posRow(c, hd)[s]);
+  if (x == 1) return uint32_t(countRow(c, hd)[s]);
+  return floatBits(x == 2 ? massRow(c, hd)[s] : biasRow(c, hd)[s]);
 }
 template <class E>
 KVF_HOST_DEVICE inline void storeColumn(const CacheView& c, int64_t hd, int64_t s, int64_t col, uint32_t bits) {
@@ -135,7 +171,11 @@ KVF_HOST_DEVICE inline void storeColumn(const CacheView& c, int64_t hd, int64_t 
   } else if (col < c.D + c.Dv) {
     valueRow<E>(c, hd, s)[col - c.D] = E(bits);
   } else {
-    posRow(c, hd)[s] = int32_t(bits);
+    const int64_t x = col - c.D - c.Dv;
+    if (x == 0) posRow(c, hd)[s] = int32_t(bits);
+    else if (x == 1) countRow(c, hd)[s] = int32_t(bits);
+    else if (x == 2) massRow(c, hd)[s] = bitsFloat(bits);
+    else biasRow(c, hd)[s] = bitsFloat(bits);
   }
 }
 
@@ -170,6 +210,8 @@ inline const char* shapeProblem(const CacheView& c) {
   if (heads(c) > 0 && (!c.len || !c.sumMin || !c.sumMax)) return "null len or summary pointer";
   if (heads(c) > 0 && c.capacity > 0 && (!c.pos || (c.D > 0 && !c.k) || (c.Dv > 0 && !c.v)))
     return "null k, v or pos pointer";
+  if ((c.count != nullptr) != (c.mass != nullptr) || (c.count != nullptr) != (c.bias != nullptr))
+    return "slot statistics need count, mass and bias together";
   return nullptr;
 }
 

@@ -304,7 +304,12 @@ void opInitEmpty(const CacheView& c) {
   });
 }
 
-const CacheOps kCacheOps{KVF_CUDA_BACKEND, opAppend, opTruncate, opCopyCache, opInitEmpty};
+// Compaction and merges of compression policies run on the CPU backend only so far: refused
+// here, with a message that says so, never done differently.
+void opCompact(const CompactArgs&) { fail("compact", "compression policies run on CPU caches only so far"); }
+void opMerge(const MergeArgs&) { fail("merge", "compression policies run on CPU caches only so far"); }
+
+const CacheOps kCacheOps{KVF_CUDA_BACKEND, opAppend, opTruncate, opCopyCache, opInitEmpty, opCompact, opMerge};
 
 struct Registrar {
   Registrar() { registerCacheOps(&kCacheOps); }

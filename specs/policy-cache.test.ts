@@ -1,0 +1,138 @@
+/**
+ * Cache policies on the native CPU caches (issue 9 parts 2 and 3) against the float64 references
+ * (runtime/verify/policy/), slot for slot: random policies of every kind and option, random
+ * batches, two GQA shapes, f32 / f16 / bf16 storage, a prompt then decode steps of random lengths.
+ * Each step appends, attends over the cache with the kernel (the kernels add ln(count) and the
+ * attention mass, AttnArgs v3) and compresses; then every head's length, positions, counts, keys
+ * and values must equal the reference's (exactly: merges are specified bit for bit), its masses
+ * within float32 summation error, and the step's attention output within the dtype's tolerance.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { causal, defineAttention } from '../dsl/index.ts';
+import { adaptiveCache, pyramidCache } from '../dsl/policy/policy.ts';
+import { compile } from '../runtime/api/compile.ts';
+import type { CompiledAttention } from '../runtime/api/kernels.ts';
+import { createPolicyCache } from '../runtime/cache/create.ts';
+import type { CacheDType } from '../runtime/cache/kvCache.ts';
+import { roundBf16, roundF16 } from '../runtime/verify/dtype.ts';
+import { attendPolicyCache, PolicyCacheRef } from '../runtime/verify/policy/policyCache.ts';
+import { specVariant } from '../runtime/verify/reference.ts';
+import { compareArrays, TOLERANCES } from '../runtime/verify/tolerance.ts';
+import { caught } from './support/caught.ts';
+import { policyArbWith } from './support/policy-arbs.ts';
+import { runs, SEED } from './support/random-expr.ts';
+
+const specs = [
+  defineAttention({ heads: { q: 4, kv: 2 }, headDim: 8, mask: causal, name: 'policyGqa' }),
+  defineAttention({ heads: { q: 3, kv: 1 }, headDim: 5, valueDim: 3, mask: causal, name: 'policyMqa' }),
+];
+let kernels: CompiledAttention[] = [];
+beforeAll(async () => {
+  kernels = await compile(specs);
+});
+
+const ROUND: Record<CacheDType, (x: number) => number> = { f32: Math.fround, f16: roundF16, bf16: roundBf16 };
+
+/** mulberry32 in [-2, 2) as float32. */
+function values(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return Math.fround((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 4 - 2);
+  };
+}
+
+const runArb = fc.record({
+  policy: policyArbWith({ nativeOnly: true }),
+  kernel: fc.integer({ min: 0, max: specs.length - 1 }),
+  dtype: fc.constantFrom<CacheDType>('f32', 'f16', 'bf16'),
+  B: fc.integer({ min: 1, max: 2 }),
+  prompt: fc.integer({ min: 1, max: 14 }),
+  steps: fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 8 }),
+  seed: fc.integer({ min: 0, max: 2 ** 30 }),
+});
+
+describe('compression policies on native CPU caches', () => {
+  it(`equal the float64 references slot for slot (seed ${SEED})`, async () => {
+    await fc.assert(fc.asyncProperty(runArb, async (r) => {
+      const k = kernels[r.kernel]!, spec = specs[r.kernel]!;
+      const { q: Hq, kv: Hkv } = spec.heads, D = spec.headDim, Dv = spec.valueDim, G = Hq / Hkv;
+      const round = ROUND[r.dtype];
+      const pc = createPolicyCache(k, r.policy, { batch: r.B, capacity: 16, dtype: r.dtype });
+      const ref = new PolicyCacheRef(r.policy, { batch: r.B, kvHeads: Hkv, headDim: D, valueDim: Dv, layer: 0, layers: 1, round: (x) => round(x) });
+      const variant = specVariant(spec);
+      const next = values(r.seed);
+      try {
+        for (let b = 0; b < r.B; b++) {
+          for (const [si, n] of [r.prompt, ...r.steps].entries()) {
+            const phase = si === 0 ? 'prefill' : 'decode';
+            const seen = pc.tokensSeen(b);
+            const positions = Int32Array.from({ length: n }, (_, i) => seen + i);
+            const kk = Float32Array.from({ length: n * Hkv * D }, next), vv = Float32Array.from({ length: n * Hkv * Dv }, next);
+            const ids = Array.from(positions, () => Math.floor((next() + 2) * 1.5));
+            pc.append(b, { k: kk, v: vv, positions }, ids);
+            ref.append(b, { k: kk, v: vv, positions, ids });
+            // Queries token-major [n, Hq, D] for the kernel, [Hq, n, D] for the reference.
+            const q = Float32Array.from({ length: n * Hq * D }, next);
+            const qRef = new Float64Array(Hq * n * D);
+            for (let i = 0; i < n; i++) for (let h = 0; h < Hq; h++) for (let d = 0; d < D; d++) qRef[(h * n + i) * D + d] = q[(i * Hq + h) * D + d]!;
+            const counts = Array.from({ length: r.B }, (_, x) => (x === b ? n : 0));
+            const got = await k.prefill(pc.cache, { q, positions, counts });
+            const want = attendPolicyCache(variant, ref, b, qRef, positions);
+            const wantOut = new Float64Array(n * Hq * Dv), wantLse = new Float64Array(n * Hq);
+            for (let i = 0; i < n; i++) for (let h = 0; h < Hq; h++) {
+              wantLse[i * Hq + h] = want.lse[h * n + i]!;
+              for (let d = 0; d < Dv; d++) wantOut[(i * Hq + h) * Dv + d] = want.out[(h * n + i) * Dv + d]!;
+            }
+            const tol = TOLERANCES[r.dtype];
+            const co = compareArrays(got.out, wantOut, tol.out), cl = compareArrays(got.lse, wantLse, tol.lse);
+            expect(co.ok, `step ${si} of sequence ${b}: out ${JSON.stringify(co.first)}`).toBe(true);
+            expect(cl.ok, `step ${si} of sequence ${b}: lse ${JSON.stringify(cl.first)}`).toBe(true);
+            pc.compress(phase);
+            ref.compress(b, phase, want.probs);
+            for (let h = 0; h < Hkv; h++) {
+              const have = pc.cache.read(b, h), slots = ref.slots(b, h);
+              const where = `step ${si} of sequence ${b}, head ${h}`;
+              expect(Array.from(have.positions), `${where}: positions`).toEqual(slots.map((s) => s.pos));
+              if (have.counts) expect(Array.from(have.counts), `${where}: counts`).toEqual(slots.map((s) => s.count));
+              expect(Array.from(have.k), `${where}: keys`).toEqual(slots.flatMap((s) => Array.from(s.k)));
+              expect(Array.from(have.v), `${where}: values`).toEqual(slots.flatMap((s) => Array.from(s.v)));
+              if (have.bias) slots.forEach((s, j) => expect(have.bias![j]).toBeCloseTo(Math.log(s.count), 6));
+              if (pc.cache.tracksMass) slots.forEach((s, j) => expect(Math.abs(have.mass![j]! - s.mass), `${where}: mass of slot ${j}`).toBeLessThan(1e-4 * (1 + s.mass)));
+            }
+          }
+        }
+      } finally {
+        pc.cache.dispose();
+      }
+    }), { seed: SEED, numRuns: runs(150) });
+  });
+
+  it('refuse what they cannot run, with coded errors', () => {
+    const k = kernels[0]!;
+    const e = caught(() => createPolicyCache(k, adaptiveCache({ recovery: 'recoveryMaxError' }), { batch: 1 }));
+    expect(e.code).toBe('KVF2012');
+    expect(e.detail).toMatch(/runs in the reference \(PolicyCacheRef\) only/);
+    const plain = k.createCache({ batch: 1 });
+    try {
+      expect(caught(() => plain.merge([0, 0], [1, 1], [0, 0], 2, 'mean')).code).toBe('KVF3010');
+    } finally {
+      plain.dispose();
+    }
+    const pc = createPolicyCache(k, pyramidCache({ budgets: [2] }), { batch: 1 });
+    try {
+      pc.cache.append(0, { k: new Float32Array(2 * 8), v: new Float32Array(2 * 8), positions: Int32Array.of(0) });
+      expect(caught(() => pc.cache.merge([0, 0], [2, 0], [0, 0], 2, 'mean')).detail).toMatch(/region \[0, 2\) to 0 must lie within its length 1/);
+      expect(caught(() => pc.cache.compact([[0, 0], null])).detail).toMatch(/kept slots must increase/);
+    } finally {
+      pc.cache.dispose();
+    }
+  });
+});
+
+afterAll(() => {
+  kernels = [];
+});
