@@ -4,7 +4,10 @@
  * budgets of the pyramid formula.
  */
 import { describe, expect, it } from 'vitest';
-import { adaptiveCache, fullCache, pyramidCache, sinkCache, slidingCache, isCachePolicy } from '../dsl/policy/policy.ts';
+import { adaptiveCache, fullCache, pyramidCache, sinkCache, slidingCache, isCachePolicy, policyData } from '../dsl/policy/policy.ts';
+import { scheme } from '../dsl/index.ts';
+import { declarationOf, schemeOfDeclaration } from '../codegen/scheme/manifestScheme.ts';
+import { memoryFigures } from '../codegen/scheme/cachePlan.ts';
 import { budgetOf, pyramidBudget } from '../dsl/policy/budget.ts';
 import { caught } from './support/caught.ts';
 
@@ -84,5 +87,60 @@ describe('pyramid budgets', () => {
     expect(here(e)).toBeGreaterThan(0);
     expect(caught(() => budgetOf(pyramidCache({ budgets: [5, 3] }), 0, 3)).detail).toMatch(/budgets lists 2 budgets for a 3-layer model/);
     expect(caught(() => budgetOf(pyramidCache({ budgets: [5, 3] }), 2, 2)).detail).toMatch(/layer 2 is not a layer of a 2-layer model/);
+  });
+});
+
+describe('policies on schemes', () => {
+  const shape = { layers: 4, heads: { q: 4, kv: 2 }, headDim: 8 };
+  it('one policy goes to every cache-owning layer; a list sets them per layer', () => {
+    const p = sinkCache({ sinks: 2, windowLength: 64 });
+    const s = scheme({ ...shape, kv: [0, 3, 3, 3], policy: p });
+    // Layers 1 and 2 read layer 3's cache: layers 0 and 3 own caches.
+    expect(s.policies.map((x) => x?.kind)).toEqual(['sinks', undefined, undefined, 'sinks']);
+    const t = scheme({ ...shape, policy: [pyramidCache({ budgets: [8, 6, 4, 2] }), null, undefined, fullCache()] });
+    expect(t.policies.map((x) => x?.kind)).toEqual(['pyramid', undefined, undefined, 'full']);
+    expect(scheme(shape).policies).toEqual([undefined, undefined, undefined, undefined]);
+  });
+
+  it('refuse a policy where no cache can take it, with KVF2009 at the scheme', () => {
+    const p = sinkCache({ sinks: 2, windowLength: 64 });
+    const at = (f: () => unknown) => {
+      const e = caught(f);
+      expect(here(e)).toBeGreaterThan(0);
+      return e;
+    };
+    expect(at(() => scheme({ ...shape, kv: [0, 3, 3, 3], policy: [null, p, null, null] })).detail).toMatch(/policy\[1\]: layer 1 owns no cache/);
+    expect(at(() => scheme({ ...shape, policy: [p, p] })).detail).toMatch(/policy lists 2 entries for 4 layers/);
+    expect(at(() => scheme({ ...shape, policy: { kind: 'sinks', sinks: 1, windowLength: 4 } as never })).detail).toMatch(/must be a cache policy/);
+    expect(at(() => scheme({ ...shape, kv: [0, { from: 1, sliding: true, window: 8 }, 2, 3], policy: [null, p, null, null] })).detail)
+      .toMatch(/every reader of layer 1's cache slides/);
+    expect(at(() => scheme({ ...shape, kv: [0, { keysFrom: 1, valuesFrom: 0 }, 2, 3], policy: [p, null, null, null] })).detail)
+      .toMatch(/read together with another cache/);
+    // Budgets: L0 = 2, beta = 8 over 4 layers: layer 3 gets floor(2 * (1 - 3/4 * 7/8)) = 0.
+    const e = at(() => scheme({ ...shape, policy: pyramidCache({ L0: 2, beta: 8 }) }));
+    expect(e.code).toBe('KVF2012');
+    expect(e.detail).toMatch(/layer 3 of 4 is 0/);
+  });
+
+  it('round-trip through the manifest declaration', () => {
+    const s = scheme({ ...shape, policy: [pyramidCache({ L0: 16, beta: 2, pooling: 'best', importance: 'keyNorm', countBias: true }), sinkCache({ sinks: 1, windowLength: 9 }),
+      adaptiveCache({ T: 0.9, special: [1], punctuation: [13, 29889], policyDecode: true }), null] });
+    const d = declarationOf(s);
+    expect(JSON.parse(JSON.stringify(d))).toEqual(d);
+    const back = schemeOfDeclaration(JSON.parse(JSON.stringify(d)));
+    expect(back.policies.map((p) => p && policyData(p))).toEqual(s.policies.map((p) => p && policyData(p)));
+    expect(declarationOf(scheme(shape))).not.toHaveProperty('policies');
+  });
+
+  it('memory figures count what the policies keep', () => {
+    // 4 layers, 2 KV heads, D = Dv = 8, bf16: 64 bytes per token per layer. At context 1000 a
+    // sink cache of windowLength 100 holds 100 slots: 4 * 64 * 100 bytes instead of 4 * 64 * 1000.
+    const s = scheme({ ...shape, policy: sinkCache({ sinks: 4, windowLength: 100 }) });
+    expect(memoryFigures(s, 1000).bytesPerSequence).toBe(4 * 64 * 100);
+    expect(memoryFigures(scheme(shape), 1000).bytesPerSequence).toBe(4 * 64 * 1000);
+    // Pyramid with W = 10, groups of 2, no sinks: the merged region settles near W / (g - 1).
+    const py = memoryFigures(scheme({ ...shape, policy: pyramidCache({ budgets: [10, 10, 10, 10], sinks: 0 }) }), 1000).bytesPerSequence;
+    expect(py).toBeLessThanOrEqual(4 * 64 * 21);
+    expect(py).toBeGreaterThanOrEqual(4 * 64 * 11);
   });
 });

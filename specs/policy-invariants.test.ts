@@ -11,6 +11,7 @@ import { policyArb } from './support/policy-arbs.ts';
 import { attendPolicyCache, PolicyCacheRef } from '../runtime/verify/policy/policyCache.ts';
 import type { ReferenceVariant } from '../runtime/verify/reference.ts';
 import { runs, SEED } from './support/random-expr.ts';
+import { policySlots } from '../codegen/scheme/policySlots.ts';
 
 const runArb = fc.record({
   policy: policyArb,
@@ -136,5 +137,22 @@ describe('cache policy references: invariants on random runs', () => {
       c.compress(0, 'prefill', attendPolicyCache(variant, c, 0, Array.from({ length: 4 * n }, next), positions).probs);
       expect(c.slots(0, 0).map((s) => s.pos)).toEqual(positions);
     }), { seed: SEED, numRuns: runs(100) });
+  });
+});
+
+describe('memory figures under policies', () => {
+  it(`count what the reference holds after decode steps (seed ${SEED})`, () => {
+    fc.assert(fc.property(policyArb, fc.integer({ min: 1, max: 40 }), (p, C) => {
+      const c = new PolicyCacheRef(p, { batch: 1, kvHeads: 1, headDim: 1, valueDim: 1, layer: 0, layers: 1 });
+      const variant: ReferenceVariant = { heads: { q: 1, kv: 1 }, headDim: 1, valueDim: 1, scale: 1, admits: (_b, _h, q, k) => k <= q };
+      for (let t = 0; t < C; t++) {
+        c.append(0, { k: [t % 3], v: [t], positions: [t], ids: [t % 4] });
+        const att = attendPolicyCache(variant, c, 0, [1], [t]);
+        c.compress(0, t === 0 ? 'prefill' : 'decode', att.probs);
+      }
+      const held = c.slots(0, 0).length;
+      if (p.kind === 'adaptive') expect(held).toBeLessThanOrEqual(policySlots(p, 0, 1, C));
+      else expect(held).toBe(policySlots(p, 0, 1, C));
+    }), { seed: SEED, numRuns: runs(300) });
   });
 });

@@ -15,9 +15,12 @@
  * windowed cache is truncated back to its last W tokens once it holds W + WINDOW_SLACK, so the
  * shift of its kept slots is paid once every WINDOW_SLACK tokens instead of on every step, and
  * the step that appends a token attends before it truncates: W + WINDOW_SLACK slots at the peak).
+ * A cache under a compression policy counts what its policy keeps (policySlots.ts).
  */
 import type { KvDType, SchemeSpec } from '../../dsl/scheme/scheme.ts';
+import type { CachePolicySpec } from '../../dsl/policy/policy.ts';
 import { analyseLayers } from './layers.ts';
+import { policySlots } from './policySlots.ts';
 
 export const DTYPE_BYTES: Readonly<Record<KvDType, number>> = Object.freeze({ f32: 4, f16: 2, bf16: 2 });
 
@@ -42,6 +45,10 @@ export interface CacheEntry {
   readonly rowBytes: number;
   /** Readers that attend over the full history (why a sliding owner's cache keeps it all). */
   readonly fullReaders: readonly number[];
+  /** The cache's compression policy (semantics.md section 3), set on its owner; undefined: none. */
+  readonly policy: CachePolicySpec | undefined;
+  /** Layers of the scheme (a pyramid budget is W_k of layer owner among them). */
+  readonly layers: number;
 }
 
 export function cachePlan(s: SchemeSpec): readonly CacheEntry[] {
@@ -65,12 +72,17 @@ export function cachePlan(s: SchemeSpec): readonly CacheEntry[] {
     return Object.freeze({
       owner: l.index, readers: l.readers, keys: l.cachesKeys, values: l.cachesValues,
       retention: Object.freeze(retention), rowBytes, fullReaders: Object.freeze(fullReaders),
+      policy: s.policies?.[l.index], layers: s.layers,
     });
   }));
 }
 
-/** Slots a cache holds at the peak of a step, at context length C. */
+/**
+ * Slots a cache holds at the peak of a step, at context length C. Under a policy: what the policy
+ * keeps after the step (codegen/scheme/policySlots.ts; adaptive: its bound, C).
+ */
 export function slotsAt(e: CacheEntry, context: number): number {
+  if (e.policy && e.policy.kind !== 'full') return policySlots(e.policy, e.owner, e.layers, context);
   return e.retention.kind === 'full' ? context : Math.min(context, e.retention.window + WINDOW_SLACK);
 }
 

@@ -10,6 +10,7 @@
  */
 import { KvforgeError } from '../../dsl/diagnostics.ts';
 import { scheme, type SchemeSpec } from '../../dsl/scheme/scheme.ts';
+import { policyData, policyOfData, type PolicyData } from '../../dsl/policy/policy.ts';
 import type { FieldReader } from '../fieldReader.ts';
 import { canonicalJson } from '../hash.ts';
 import { compileScheme, type SchemePlan } from './compileScheme.ts';
@@ -28,6 +29,8 @@ export interface SchemeDeclaration {
   readonly iterations: { readonly m: number; readonly b: number };
   readonly decode: SchemeSpec['decode'];
   readonly dtype: SchemeSpec['dtype'];
+  /** Per layer, the policy of the cache it owns (null: none); absent when no cache has one. */
+  readonly policies?: readonly (PolicyData | null)[];
 }
 
 export interface ManifestScheme {
@@ -46,6 +49,7 @@ export function declarationOf(s: SchemeSpec): SchemeDeclaration {
     name: s.name, layers: s.layers, heads: { q: s.heads.q, kv: s.heads.kv }, headDim: s.headDim, valueDim: s.valueDim,
     table: s.table.map((l) => ({ keysFrom: l.keysFrom, valuesFrom: l.valuesFrom, sliding: l.sliding, ...(l.window !== undefined ? { window: l.window } : {}) })),
     window: s.window, forceNoDiagonal: s.forceNoDiagonal, iterations: { m: s.iterations.m, b: s.iterations.b }, decode: s.decode, dtype: s.dtype,
+    ...(s.policies.some((p) => p !== undefined) ? { policies: s.policies.map((p) => (p ? policyData(p) : null)) } : {}),
   };
 }
 
@@ -55,6 +59,7 @@ export function schemeOfDeclaration(d: SchemeDeclaration): SchemeSpec {
     name: d.name, layers: d.layers, heads: d.heads, headDim: d.headDim, valueDim: d.valueDim,
     kv: d.table.map((l) => ({ keysFrom: l.keysFrom, valuesFrom: l.valuesFrom, sliding: l.sliding, ...(l.window !== undefined ? { window: l.window } : {}) })),
     window: d.window, forceNoDiagonal: d.forceNoDiagonal, iterations: d.iterations, decode: d.decode, dtype: d.dtype,
+    ...(d.policies !== undefined ? { policy: Array.isArray(d.policies) ? d.policies.map((p) => (p === null ? null : policyOfData(p))) : (d.policies as never) } : {}),
   });
 }
 

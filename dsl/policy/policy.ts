@@ -273,3 +273,36 @@ export function adaptiveCache(o: AdaptiveOptions = {}): Declared<AdaptivePolicy>
     policyDecode: r.policyDecode === undefined ? false : bool(fail, 'policyDecode', r.policyDecode),
   }, site);
 }
+
+/** A policy as plain data (no call site): what a manifest records and policyOfData rebuilds. */
+export type PolicyData = { readonly kind: PolicyKind } & Readonly<Record<string, unknown>>;
+
+export function policyData(p: CachePolicySpec): PolicyData {
+  switch (p.kind) {
+    case 'full': return { kind: 'full' };
+    case 'sliding': return { kind: 'sliding', window: p.window };
+    case 'sinks': return { kind: 'sinks', sinks: p.sinks, windowLength: p.windowLength };
+    case 'pyramid': return {
+      kind: 'pyramid', ...(p.budget.kind === 'list' ? { budgets: [...p.budget.budgets] } : { L0: p.budget.L0, beta: p.budget.beta }),
+      sinks: p.sinks, groupSize: p.groupSize, pooling: p.pooling, ...(p.pooling === 'best' && !p.bestVote ? { importance: p.importance } : {}),
+      countBias: p.countBias, compatibility: { bestVote: p.bestVote, mergeLiteralDecode: p.mergeLiteralDecode },
+    };
+    case 'adaptive': return {
+      kind: 'adaptive', T: p.T, rF: p.rF, rL: p.rL, special: [...p.special], punctuation: [...p.punctuation], recovery: p.recovery, policyDecode: p.policyDecode,
+    };
+  }
+}
+
+/** The policy plain data describes, through the constructors' checks (KVF2012 when it is not one). */
+export function policyOfData(d: PolicyData): CachePolicySpec {
+  if (typeof d !== 'object' || d === null) throw new KvforgeError('KVF2012', `a policy record must be an object, got ${String(d)}`);
+  const { kind, ...o } = d;
+  switch (kind) {
+    case 'full': return fullCache();
+    case 'sliding': return slidingCache(o as never);
+    case 'sinks': return sinkCache(o as never);
+    case 'pyramid': return pyramidCache(o as never);
+    case 'adaptive': return adaptiveCache(o as never);
+    default: throw new KvforgeError('KVF2012', `unknown policy kind ${String(kind)}`, { hint: `one of ${KINDS.join(', ')}` });
+  }
+}

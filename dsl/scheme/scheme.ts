@@ -13,6 +13,8 @@ import { checkName } from '../name.ts';
 import type { CallSite } from '../types.ts';
 import type { LayerKv, LayerTable } from './layerTable.ts';
 import { parseLayerTypes } from './layerTypes.ts';
+import { budgetOf } from '../policy/budget.ts';
+import { isCachePolicy, type CachePolicySpec } from '../policy/policy.ts';
 import { isKvPattern, standard, type KvPattern } from './patterns.ts';
 
 /** LCKV's defaults: sliding window 4096, m = 7 forward and b = 2 backward passes. */
@@ -62,6 +64,12 @@ export interface SchemeOptions {
   readonly dtype?: KvDType;
   /** @defaultValue the pattern's name, or 'custom' */
   readonly name?: string;
+  /**
+   * Cache policies (semantics.md section 3): one for every cache, or a list with an entry per
+   * layer, set on the layers that own a cache (null or absent elsewhere). A shared cache is
+   * compressed once, for all its readers. @defaultValue every cache keeps every token
+   */
+  readonly policy?: CachePolicySpec | readonly (CachePolicySpec | null | undefined)[];
 }
 
 export interface SchemeSpec {
@@ -78,11 +86,13 @@ export interface SchemeSpec {
   readonly decode: DecodeMode;
   readonly attention: { readonly score: Bound<ScoreDef<any>> | undefined; readonly mask: Mask | undefined; readonly scale: number | undefined };
   readonly dtype: KvDType;
+  /** By layer: the policy of the cache the layer owns (undefined: none, or the layer owns no cache). */
+  readonly policies: readonly (CachePolicySpec | undefined)[];
   readonly site: CallSite | undefined;
 }
 
 const DTYPES: readonly KvDType[] = ['f32', 'f16', 'bf16'];
-const OPTION_KEYS = ['layers', 'heads', 'headDim', 'valueDim', 'kv', 'window', 'forceNoDiagonal', 'iterations', 'decode', 'attention', 'dtype', 'name'];
+const OPTION_KEYS = ['layers', 'heads', 'headDim', 'valueDim', 'kv', 'window', 'forceNoDiagonal', 'iterations', 'decode', 'attention', 'dtype', 'name', 'policy'];
 
 /**
  * Declare a sharing scheme.
@@ -159,10 +169,59 @@ export function scheme(o: SchemeOptions): SchemeSpec {
   const dtype = o.dtype ?? 'bf16';
   if (!DTYPES.includes(dtype)) fail(`dtype must be one of ${DTYPES.join(', ')}, got ${String(o.dtype)}`);
   const name = checkName(o.name ?? patternName ?? 'custom', 'scheme', location);
+  const policies = readPolicies(o.policy, table, fail, location);
   return Object.freeze({
     kind: 'scheme', name, layers: L, heads: Object.freeze({ q: o.heads.q, kv: o.heads.kv }), headDim: o.headDim, valueDim, table,
-    window, forceNoDiagonal: o.forceNoDiagonal ?? false, iterations: Object.freeze({ m, b }), decode, attention, dtype, site,
+    window, forceNoDiagonal: o.forceNoDiagonal ?? false, iterations: Object.freeze({ m, b }), decode, attention, dtype, policies, site,
   });
+}
+
+/**
+ * The policy of each cache-owning layer. Refused (KVF2009): a policy on a layer that owns no
+ * cache, on a cache all of whose readers slide (it keeps their window already), or on a cache
+ * that a layer taking keys and values from different layers links to another (the two must hold
+ * the same tokens slot for slot, which per-cache compression does not promise). A pyramid
+ * policy's budgets are checked for every owner (KVF2012).
+ */
+function readPolicies(x: SchemeOptions['policy'], table: LayerTable, fail: (d: string, h?: string) => never,
+  location: SourceLocation | undefined): readonly (CachePolicySpec | undefined)[] {
+  const L = table.length;
+  if (x === undefined) return Object.freeze(new Array<CachePolicySpec | undefined>(L).fill(undefined));
+  const owners = new Set<number>(), linked = new Set<number>();
+  const readers = new Map<number, number[]>();
+  table.forEach((l, i) => {
+    owners.add(l.keysFrom), owners.add(l.valuesFrom);
+    for (const src of new Set([l.keysFrom, l.valuesFrom])) readers.set(src, [...(readers.get(src) ?? []), i]);
+    if (l.keysFrom !== l.valuesFrom) linked.add(l.keysFrom), linked.add(l.valuesFrom);
+  });
+  const hint = 'a policy from fullCache(), slidingCache(), sinkCache(), pyramidCache() or adaptiveCache()';
+  let list: (CachePolicySpec | null | undefined)[];
+  if (Array.isArray(x)) {
+    if (x.length !== L) fail(`policy lists ${x.length} entries for ${L} layers`, 'one entry per layer (null on layers that own no cache), or one policy for every cache');
+    list = [...x];
+  } else {
+    if (!isCachePolicy(x)) fail(`policy must be a cache policy or a list of them, got ${x === null ? 'null' : typeof x}`, hint);
+    list = table.map((_, i) => (owners.has(i) ? (x as CachePolicySpec) : undefined));
+  }
+  return Object.freeze(list.map((p, i): CachePolicySpec | undefined => {
+    if (p === null || p === undefined) return undefined;
+    if (!isCachePolicy(p)) return fail(`policy[${i}] must be a cache policy, got ${typeof p}`, hint);
+    if (!owners.has(i)) return fail(`policy[${i}]: layer ${i} owns no cache (no layer reads its keys or values)`, 'set the policy on the layer whose cache it reads');
+    if (p.kind === 'full') return p;
+    if ((readers.get(i) ?? []).every((r) => table[r]!.sliding)) {
+      fail(`policy[${i}]: every reader of layer ${i}'s cache slides, so the cache keeps their window; it takes no ${p.kind} policy`, 'make the readers full-attention layers, or drop the policy');
+    }
+    if (linked.has(i)) fail(`policy[${i}]: layer ${i}'s cache is read together with another cache by a layer taking keys and values from different layers; compressing one of them apart from the other is not supported`);
+    if (p.kind === 'pyramid') {
+      try {
+        budgetOf(p, i, L);
+      } catch (e) {
+        if (e instanceof KvforgeError) throw new KvforgeError(e.code, e.detail, { location: e.location ?? location, hint: e.hint });
+        throw e;
+      }
+    }
+    return p;
+  }));
 }
 
 /** An explicit kv list: one entry per layer, every index in [0, L). */

@@ -94,11 +94,19 @@ export class PolicyCache {
       throw new KvforgeError('KVF3002', `the adaptive policy needs the token id of each appended token: ${n}, received ${ids ? ids.length : 'none'}`);
     }
     this.cache.append(seq, chunk);
-    const Hkv = this.cache.kvHeads;
+    this.noteAppended(seq, ids ?? new Int32Array(n).fill(-1));
+  }
+
+  /**
+   * Record tokens that were appended to `cache` directly (the executor's native decode step and its
+   * prefill fill the KvCache themselves): `ids` are their token ids, in order.
+   */
+  noteAppended(seq: number, ids: ArrayLike<number>): void {
+    const n = ids.length, Hkv = this.cache.kvHeads;
     for (let h = 0; h < Hkv; h++) {
       const hd = seq * Hkv + h;
       if (this.policy.kind === 'pyramid') this.#sinkCount[hd] = Math.min(this.policy.sinks, this.#sinkCount[hd]! + n);
-      if (ids) for (let i = 0; i < n; i++) this.#ids[hd]!.push(ids[i]!);
+      for (let i = 0; i < n; i++) this.#ids[hd]!.push(ids[i]!);
     }
     this.#seen[seq] = this.#seen[seq]! + n;
     this.#touched[seq] = 1;
@@ -258,6 +266,10 @@ function selectByMass(p: AdaptivePolicy, mass: Float32Array, ids: readonly numbe
   snapshot();
   for (let j = Math.max(0, n - Math.floor(n * p.rL)); j < n; j++) keep[j] = 1;
   snapshot();
+  let total = 0;
+  for (let j = 0; j < n; j++) total += mass[j]!;
+  // No mass at all (no call read the cache since it was filled): keep everything (adaptive.ts).
+  if (total === 0) return { kind: 'full', kept: Array.from({ length: n }, (_, j) => j) };
   for (let c = 0; c < 4; c++) {
     const inSet = new Uint8Array(n);
     for (const j of sets[c]!) inSet[j] = 1;

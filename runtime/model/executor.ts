@@ -15,8 +15,10 @@
  *
  * Caches keep what the cache plan says: one all of whose readers slide is truncated to the last W
  * tokens (W its readers' largest window) after prefill or a step once it holds W + WINDOW_SLACK
- * (codegen/scheme/cachePlan.ts: the shift is paid once per WINDOW_SLACK tokens); the others keep the
- * whole history.
+ * (codegen/scheme/cachePlan.ts: the shift is paid once per WINDOW_SLACK tokens); one under a
+ * compression policy (the scheme's `policy`, semantics.md section 3) is compressed by it after
+ * the prefill and after every step (runtime/cache/policyCache.ts), once for all its readers; the
+ * others keep the whole history.
  *
  * Dense layers are native (runtime/model/nativeDecoder.ts: packed weights, a register-blocked
  * GEMM): step() is one native call for the whole model (NativeDecodeStep: embedding, every
@@ -44,6 +46,7 @@ import os from 'node:os';
 import { argmax } from './greedy.ts';
 import { NativeDecoder, type WeightDType } from './nativeDecoder.ts';
 import { checkWeights, type ModelWeights } from './weights.ts';
+import { PolicyCache, slotStatsFor } from '../cache/policyCache.ts';
 
 export interface ExecutorOptions {
   /** Storage dtype of the caches. @defaultValue the scheme's dtype */
@@ -65,6 +68,8 @@ export interface ExecutorOptions {
 export interface ExecutorBatch {
   readonly size: number;
   readonly caches: ReadonlyArray<KvCache | undefined>;
+  /** By owner layer: the cache's compression policy driver (undefined: the cache keeps every token). */
+  readonly policies: ReadonlyArray<PolicyCache | undefined>;
   /** Tokens each sequence holds. */
   readonly lengths: number[];
 }
@@ -132,6 +137,10 @@ export class Executor {
       if (s.decode === 'lckvLiteralZeroFill' && l.attendsTop && (l.sliding || s.attention.mask || s.attention.score)) {
         throw new KvforgeError('KVF2011', `layer ${l.index}: the literal zero-fill decode runs only on a top-attending layer without a window, extra mask or score function`);
       }
+      const p = s.policies[l.index];
+      if (p && p.kind !== 'full' && s.decode === 'lckvLiteralZeroFill') {
+        throw new KvforgeError('KVF2011', `layer ${l.index}: a ${p.kind} cache policy under the literal zero-fill decode is not run yet (the zero slot is placed by slot index, a compressed cache's slots are not its tokens)`);
+      }
     }
   }
 
@@ -172,8 +181,32 @@ export class Executor {
 
   newBatch(size: number): ExecutorBatch {
     const any = [...this.kernels.values()][0];
-    const caches = this.layers.map((l) => (l.computesKv ? any.createCache({ batch: size, dtype: this.cacheDType }) : undefined));
-    return { size, caches, lengths: new Array(size).fill(0) };
+    if (this.o.target === 'cuda' && this.scheme.policies.some((p) => p && p.kind !== 'full')) {
+      throw new KvforgeError('KVF2011', `scheme '${this.scheme.name}': compression policies run on CPU caches only so far`, { hint: "target: 'cpu'" });
+    }
+    const caches: (KvCache | undefined)[] = [], policies: (PolicyCache | undefined)[] = [];
+    try {
+      for (const l of this.layers) {
+        const p = l.computesKv ? this.scheme.policies[l.index] : undefined;
+        const active = p && p.kind !== 'full' ? p : undefined;
+        const c = l.computesKv ? any.createCache({ batch: size, dtype: this.cacheDType, ...(active ? { slotStats: slotStatsFor(active) } : {}) }) : undefined;
+        caches.push(c);
+        policies.push(active && c ? new PolicyCache(c, active, { layer: l.index, layers: this.scheme.layers }) : undefined);
+      }
+    } catch (e) {
+      for (const c of caches) c?.dispose();
+      throw e;
+    }
+    return { size, caches, policies, lengths: new Array(size).fill(0) };
+  }
+
+  /** After a prefill or a step appended `ids` (per sequence) to every cache: apply the policies. */
+  private compress(b: ExecutorBatch, phase: 'prefill' | 'decode', ids: readonly ArrayLike<number>[]): void {
+    for (const pc of b.policies) {
+      if (!pc) continue;
+      ids.forEach((t, s) => pc.noteAppended(s, t));
+      pc.compress(phase);
+    }
   }
 
   disposeBatch(b: ExecutorBatch): void {
@@ -244,6 +277,7 @@ export class Executor {
     }
     counts.forEach((n, s) => { b.lengths[s] = n; });
     this.retain(b);
+    this.compress(b, 'prefill', prompts);
     const logits = new Float32Array(rows * V);
     model.logits(h, logits, threads);
     return logits;
@@ -300,6 +334,7 @@ export class Executor {
     for (const c of b.caches) c?.commitStep(positions);
     for (let s = 0; s < b.size; s++) b.lengths[s]++;
     this.retain(b);
+    if (b.policies.some((p) => p)) this.compress(b, 'decode', Array.from(ids, (t) => [t]));
     this.profile.stepMs += performance.now() - t0;
     this.profile.attentionMs += this.profileNs[0]! / 1e6;
     return logits;

@@ -14,8 +14,11 @@
  *   group once; a cyclic group m + b passes from the same input, its layers' KV for the prompt
  *   starting as zeros and overwritten by every pass, so a top-attending layer reads the previous
  *   pass's KV of its target.
- * Caches keep every token: windows are masks here (retention is the executor's business). Keys
- * and values are stored rounded to the cache's dtype (float32 by default), as kernels read them.
+ * Caches keep every token: windows are masks here (retention is the executor's business), except
+ * a cache under a compression policy (the scheme's `policy`), which is its policy reference
+ * (policy/policyCache.ts): appended to, attended over in one call per layer (prefill: all prompt
+ * rows at once, as the executor's call), and compressed after the prefill and after every step.
+ * Keys and values are stored rounded to the cache's dtype (float32 by default), as kernels read them.
  */
 import { evaluateMask } from '../../dsl/mask.ts';
 import type { SchemeSpec } from '../../dsl/scheme/scheme.ts';
@@ -25,9 +28,14 @@ import type { ModelWeights } from '../model/weights.ts';
 import { matVec, rmsNorm, ropeInPlace, swiglu } from './modelMath.ts';
 import { referenceWith, type ReferenceVariant } from './reference.ts';
 import { roundBf16, roundF16 } from './dtype.ts';
+import type { HeadProbs } from './policy/adaptive.ts';
+import { attendPolicyCache, PolicyCacheRef } from './policy/policyCache.ts';
 
 /** One layer's cache of one sequence: rotated keys, values and positions, token by token. */
 interface LayerCache { keys: Float64Array[]; values: Float64Array[]; positions: number[] }
+
+/** A cache under a compression policy: the policy reference, and the prompt probabilities since its last fill. */
+interface PolicyLayer { readonly ref: PolicyCacheRef; probs: HeadProbs[][] }
 
 export interface ReferenceSequence {
   /** Index in its batch: the `b` masks and scores see. */
@@ -36,6 +44,8 @@ export interface ReferenceSequence {
   length: number;
   /** By layer: the cache of a KV-computing layer, else undefined. */
   readonly caches: ReadonlyArray<LayerCache | undefined>;
+  /** By layer: the cache of an owner under a compression policy (then `caches` is unused for it). */
+  readonly policies: ReadonlyArray<PolicyLayer | undefined>;
 }
 
 export interface ReferenceOptions {
@@ -63,15 +73,26 @@ export class ReferenceModel {
   }
 
   newSequence(b = 0): ReferenceSequence {
-    return { b, length: 0, caches: this.layers.map((l) => (l.computesKv ? { keys: [], values: [], positions: [] } : undefined)) };
+    const { kv } = this.s.heads;
+    return {
+      b, length: 0,
+      caches: this.layers.map((l) => (l.computesKv ? { keys: [], values: [], positions: [] } : undefined)),
+      policies: this.layers.map((l) => {
+        const p = l.computesKv ? this.s.policies[l.index] : undefined;
+        if (!p || p.kind === 'full') return undefined;
+        return { ref: new PolicyCacheRef(p, { batch: 1, kvHeads: kv, headDim: this.s.headDim, valueDim: this.s.valueDim, layer: l.index, layers: this.s.layers, round: this.round }), probs: [] };
+      }),
+    };
   }
 
   /** Token by token: the logits after `token` at position seq.length. */
   step(seq: ReferenceSequence, token: number): Float64Array {
     const t = seq.length;
     let h = this.embed(token);
-    for (const l of this.layers) h = this.layerAt(seq, l, h, t, 'step');
+    for (const l of this.layers) h = this.layerAt(seq, l, h, t, token);
     seq.length = t + 1;
+    // Policies cut back after the step's attention (semantics.md section 3).
+    for (const pl of seq.policies) pl?.ref.compress(0, 'decode');
     return this.logits(h);
   }
 
@@ -84,6 +105,8 @@ export class ReferenceModel {
       const members = this.layers.slice(g.first, g.last + 1);
       if (g.kind === 'cyclic') {
         for (const l of members) {
+          const pl = seq.policies[l.index];
+          if (pl) this.fillPolicy(pl, tokens, tokens.map(() => new Float64Array(this.s.heads.kv * this.s.headDim)), tokens.map(() => new Float64Array(this.s.heads.kv * this.s.valueDim)));
           const c = seq.caches[l.index];
           if (c) {
             c.keys = tokens.map(() => new Float64Array(this.s.heads.kv * this.s.headDim));
@@ -95,10 +118,11 @@ export class ReferenceModel {
       const input = H;
       for (let pass = 0; pass < g.passes; pass++) {
         H = input.map((x) => Float64Array.from(x));
-        for (const l of members) H = this.layerParallel(seq, l, H, n);
+        for (const l of members) H = this.layerParallel(seq, l, H, n, tokens);
       }
     }
     seq.length = n;
+    for (const pl of seq.policies) pl?.ref.compress(0, 'prefill', pl.probs);
     return H.map((x) => this.logits(x));
   }
 
@@ -139,9 +163,18 @@ export class ReferenceModel {
     return h1.map((x, i) => x + m[i]);
   }
 
-  private layerAt(seq: ReferenceSequence, l: LayerInfo, h: Float64Array, t: number, _mode: 'step'): Float64Array {
+  /** A policy cache holding the prompt's (stored) keys and values, as a fresh fill. */
+  private fillPolicy(pl: PolicyLayer, tokens: readonly number[], keys: readonly Float64Array[], values: readonly Float64Array[]): void {
+    pl.ref.release(0);
+    pl.probs = [];
+    pl.ref.append(0, { k: keys.flatMap((x) => Array.from(x)), v: values.flatMap((x) => Array.from(x)), positions: tokens.map((_, t) => t), ids: tokens });
+  }
+
+  private layerAt(seq: ReferenceSequence, l: LayerInfo, h: Float64Array, t: number, token: number): Float64Array {
     const lw = this.w.layers[l.index];
     const { q, k, v } = this.project(l, rmsNorm(h, lw.inputNorm, this.w.model.rmsNormEps), t);
+    const pl = seq.policies[l.index];
+    if (pl) pl.ref.append(0, { k: this.stored(k), v: this.stored(v), positions: [t], ids: [token] });
     const own = seq.caches[l.index];
     if (own) {
       own.keys.push(this.stored(k));
@@ -152,14 +185,31 @@ export class ReferenceModel {
     return this.finish(l, h, this.attend(seq, l, q, t, literal ? t - 1 : Infinity, literal));
   }
 
-  private layerParallel(seq: ReferenceSequence, l: LayerInfo, H: Float64Array[], n: number): Float64Array[] {
+  private layerParallel(seq: ReferenceSequence, l: LayerInfo, H: Float64Array[], n: number, tokens: readonly number[]): Float64Array[] {
     const lw = this.w.layers[l.index];
     const proj = H.map((h, t) => this.project(l, rmsNorm(h, lw.inputNorm, this.w.model.rmsNormEps), t));
+    const pl = seq.policies[l.index];
+    if (pl) this.fillPolicy(pl, tokens, proj.map((p) => this.stored(p.k)), proj.map((p) => this.stored(p.v)));
     const own = seq.caches[l.index];
     if (own) {
       own.keys = proj.map((p) => this.stored(p.k));
       own.values = proj.map((p) => this.stored(p.v));
       own.positions = proj.map((_, t) => t);
+    }
+    const src = seq.policies[l.keysFrom];
+    if (src) {
+      // One attention call over the policy cache for all n rows (the executor's prefill call), whose
+      // probabilities the adaptive policy profiles on; every row sees the whole prompt under the mask.
+      const { q: Hq } = this.s.heads, D = this.s.headDim, Dv = this.s.valueDim;
+      const qAll = new Float64Array(Hq * n * D);
+      proj.forEach((p, t) => { for (let h = 0; h < Hq; h++) for (let d = 0; d < D; d++) qAll[(h * n + t) * D + d] = Math.fround(p.q[h * D + d]!); });
+      const r = attendPolicyCache(this.variantOf(seq, l), src.ref, 0, qAll, tokens.map((_, t) => t));
+      r.probs.forEach((hp, hk) => { src.probs[hk] = [...(src.probs[hk] ?? []), ...hp]; });
+      return H.map((h, t) => {
+        const out = new Float64Array(Hq * Dv);
+        for (let hh = 0; hh < Hq; hh++) for (let d = 0; d < Dv; d++) out[hh * Dv + d] = r.out[(hh * n + t) * Dv + d]!;
+        return this.finish(l, h, out);
+      });
     }
     return H.map((h, t) => this.finish(l, h, this.attend(seq, l, proj[t].q, t, n, false)));
   }
@@ -173,8 +223,22 @@ export class ReferenceModel {
    * decode, a slot of logit 0 and value 0 besides, which scales the output by
    * e^lse / (e^lse + 1) = 1 / (1 + e^-lse).
    */
+  /** The layer's attention as the reference computes it: its mask written from the contract, the scheme's overrides. */
+  private variantOf(seq: ReferenceSequence, l: LayerInfo): ReferenceVariant {
+    const heads = this.s.heads, D = this.s.headDim, Dv = this.s.valueDim;
+    const { mask, score } = this.s.attention;
+    const W = l.window;
+    return {
+      heads, headDim: D, valueDim: Dv, scale: this.s.attention.scale ?? 1 / Math.sqrt(D),
+      admits: (_b, h, qp, kp) => (l.diagonalMasked ? kp < qp : kp <= qp) && (W === undefined || qp - W < kp) && (!mask || evaluateMask(mask, seq.b, h, qp, kp)),
+      score: score && ((x, _b, h, qp, kp) => score.def.fn(x, seq.b, h, qp, kp, score.values)),
+    };
+  }
+
   private attend(seq: ReferenceSequence, l: LayerInfo, q: Float64Array, t: number, count: number, zeroSlot: boolean): Float64Array {
     const heads = this.s.heads, D = this.s.headDim, Dv = this.s.valueDim;
+    const pl = seq.policies[l.keysFrom];
+    if (pl) return Float64Array.from(attendPolicyCache(this.variantOf(seq, l), pl.ref, 0, Float64Array.from(q, Math.fround), [t]).out);
     const K = seq.caches[l.keysFrom]!, V = seq.caches[l.valuesFrom]!;
     const n = Math.max(0, Math.min(count, K.positions.length, V.positions.length));
     const k = new Float32Array(heads.kv * n * D), v = new Float32Array(heads.kv * n * Dv);
@@ -184,13 +248,7 @@ export class ReferenceModel {
         v.set(V.values[j].subarray(h * Dv, (h + 1) * Dv), (h * n + j) * Dv);
       }
     }
-    const { mask, score } = this.s.attention;
-    const W = l.window;
-    const variant: ReferenceVariant = {
-      heads, headDim: D, valueDim: Dv, scale: this.s.attention.scale ?? 1 / Math.sqrt(D),
-      admits: (_b, h, qp, kp) => (l.diagonalMasked ? kp < qp : kp <= qp) && (W === undefined || qp - W < kp) && (!mask || evaluateMask(mask, seq.b, h, qp, kp)),
-      score: score && ((x, _b, h, qp, kp) => score.def.fn(x, seq.b, h, qp, kp, score.values)),
-    };
+    const variant = this.variantOf(seq, l);
     const r = referenceWith(variant, { B: 1, Lq: 1, Lk: n, q: Float32Array.from(q), k, v, qpos: Int32Array.of(t), kpos: Int32Array.from(K.positions.slice(0, n)) });
     const out = Float64Array.from(r.out);
     if (zeroSlot) {

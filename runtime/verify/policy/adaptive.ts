@@ -14,7 +14,9 @@
  *   those rows: the same rule wherever a row's probabilities sum to 1, and a row with no
  *   admissible key counts for nothing. Why: the empty set retains exactly 0 and a set of every
  *   column exactly 1 in any precision, so the float32 kernels' masses and this float64 reference
- *   decide alike at both ends (T = 0, T = 1), not only up to rounding.
+ *   decide alike at both ends (T = 0, T = 1), not only up to rounding. A head whose prompt slots
+ *   received no mass at all (no call read the cache since it was filled, as for a cache of a
+ *   cyclic group refilled by the last pass; or no row admits a key) keeps everything: 'full'.
  * - 'recoveryMaxError' (the re-implementation): it passes when, for every kept column, the largest
  *   |renormalised - full| over those rows is < fround(1 - T), compared in float32; a row whose
  *   kept mass is 0 renormalises to 0; an empty set passes vacuously; nothing passes at T = 1,
@@ -120,6 +122,12 @@ export function passesMaxError(probs: readonly HeadProbs[], n: number, kept: rea
 export function selectHead(p: AdaptivePolicy, probs: readonly HeadProbs[], ids: ArrayLike<number>): HeadSelection {
   const n = ids.length;
   const sets = candidates(p, probs, ids);
+  // No attention mass at all on the prompt's slots (no call read the cache since it was filled,
+  // or no row admits a key): nothing to profile on, so the head keeps everything (decision).
+  if (p.recovery === 'mass') {
+    const { kept, dropped } = keptAndDropped(probs, n, []);
+    if (kept + dropped === 0) return { kind: 'full', kept: sets[sets.length - 1]! };
+  }
   for (let c = 0; c < sets.length; c++) {
     const kind = ADAPTIVE_ORDER[c]!;
     const ok = p.recovery === 'mass'

@@ -124,8 +124,8 @@ export class PolicyCacheRef {
         case 'pyramid': pyramidCompress(p, h, this.budget!, phase, this.round); break;
         case 'adaptive': {
           if (phase === 'prefill' && !this.profiled[b]) {
-            if (!probs?.[hk]) throw new RangeError('adaptive policy: the prompt step needs the attention probabilities of every KV head');
-            const sel = selectHead(p, probs[hk]!, h.ids);
+            // No probabilities: no attention call read the cache since it was filled (selectHead keeps all).
+            const sel = selectHead(p, probs?.[hk] ?? [], h.ids);
             const keep = new Set(sel.kept);
             h.kind = sel.kind, h.promptLength = h.slots.length;
             h.slots = h.slots.filter((_, j) => keep.has(j));
