@@ -108,7 +108,8 @@ export interface NativeStepLayer {
 
 /** A whole decode step in native code (runtime/native/src/napi_model_step.hpp). */
 export interface NativeDecodeStep {
-  run(tokens: Int32Array, positions: Int32Array, logits: Float32Array, threads: number, profile: Float64Array): void;
+  /** `attention` (optional): every layer's attention output, [layers, B, Hq, Dv]. */
+  run(tokens: Int32Array, positions: Int32Array, logits: Float32Array, threads: number, profile: Float64Array, attention?: Float32Array): void;
 }
 
 export interface NativeAddon {

@@ -8,6 +8,7 @@ import { loadSchemes } from '../../codegen/loadSchemes.ts';
 import { configFiles } from '../../codegen/loadSpecs.ts';
 import { diffGenerated, generateFromFiles, writeGenerated } from '../../codegen/generate.ts';
 import { formatBench, runBench } from '../bench/bench.ts';
+import { runCompressReport } from '../bench/compressReport.ts';
 import { runCampaigns, runSchemeCampaigns } from './campaigns.ts';
 import { Executor } from '../model/executor.ts';
 import { seededWeights } from '../model/weights.ts';
@@ -64,6 +65,11 @@ export async function demoCommand(): Promise<void> {
     say(`    ${name.padEnd(16)} decode ${tps.toFixed(1)} tokens/s (batch 4, hidden 256, native decode step), KV ${(kv.bytesPerToken / 1024).toFixed(1)} KiB/token`);
     ex.disposeBatch(b);
   }
+  // One compression policy on the standard scheme: what it saves and what it costs (issue 9).
+  say('    a cache policy on standardScheme (`kvforge compress-report` sweeps budgets and plots them):');
+  const [policyRow] = await runCompressReport({ scheme: lckv.standardScheme, family: 'pyramid', budgets: [32], prompt: 128, steps: 8, seed: 0, sinks: 4 });
+  const held = policyRow!.kvBytes / policyRow!.fullKvBytes;
+  say(`    ${policyRow!.policy}: KV bytes ${(100 * (1 - held)).toFixed(1)}% saved at 136 tokens; attention error ${policyRow!.attentionErrorMean.toExponential(2)} (mean), logits error ${policyRow!.logitErrorMean.toExponential(2)} (mean max), top-1 agreement ${(100 * policyRow!.top1).toFixed(0)}% (seeded weights)`);
 
   say('5/5 benchmark (quick; `kvforge bench` for the full table)');
   const report = await runBench(shipped, { threads: os.availableParallelism(), reps: 5, warmup: 1, quick: true }, (s) => say(`    ${s}`));

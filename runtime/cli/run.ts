@@ -27,7 +27,8 @@ export interface RunCommandOptions {
   readonly threads?: number;
 }
 
-async function weightsFor(source: string, exportName: string | undefined, o: RunCommandOptions): Promise<{ w: ModelWeights; codec?: TextCodec; what: string }> {
+/** The weights `run` (and compress-report) works on: a model folder, or a scheme file's export with seeded weights. */
+export async function weightsFor(source: string, exportName: string | undefined, o: Pick<RunCommandOptions, 'seed' | 'hidden' | 'intermediate' | 'vocab'>): Promise<{ w: ModelWeights; codec?: TextCodec; what: string }> {
   let isDir = false;
   try {
     isDir = statSync(source).isDirectory();

@@ -310,11 +310,16 @@ export class Executor {
    * runs the whole model. A step refused before it runs (a bad token, a range the kernels cannot
    * prove, a cache that cannot grow or was disposed) changes nothing; one that fails inside the
    * native call (a kernel failure) leaves the batch unusable (KVF3010 on later steps).
+   * `attention`: receives every layer's attention output of the step, [layers, B, Hq, Dv].
    */
-  step(b: ExecutorBatch, tokens: readonly number[]): Float32Array {
+  step(b: ExecutorBatch, tokens: readonly number[], o: { readonly attention?: Float32Array } = {}): Float32Array {
     this.live();
     if (tokens.length !== b.size) throw new KvforgeError('KVF3002', `step takes one token per sequence (${b.size}), got ${tokens.length}`);
     const ids = this.tokenIds(tokens);
+    const { q: Hq } = this.scheme.heads;
+    if (o.attention !== undefined && (!(o.attention instanceof Float32Array) || o.attention.length !== this.layers.length * b.size * Hq * this.scheme.valueDim)) {
+      throw new KvforgeError('KVF3002', `step: 'attention' must be a Float32Array of layers*B*Hq*Dv = ${this.layers.length * b.size * Hq * this.scheme.valueDim} floats`);
+    }
     const bound = this.boundStep(b);
     if (bound.broken) throw new KvforgeError('KVF3010', 'an earlier step of this batch failed part-way: its caches are inconsistent', { hint: 'disposeBatch() it and start a new batch' });
     const t0 = performance.now();
@@ -326,7 +331,7 @@ export class Executor {
     // Checks and growth first: a refusal here leaves the batch as it was.
     for (const c of b.caches) c?.reserveStep(positions);
     try {
-      bound.step.run(ids, positions, logits, this.threads, this.profileNs);
+      bound.step.run(ids, positions, logits, this.threads, this.profileNs, o.attention);
     } catch (e) {
       bound.broken = true; // some caches may hold the token already, others not
       throw outOfMemoryAs(e, `the working memory of a decode step of scheme '${this.scheme.name}'`, CALL_HINT);

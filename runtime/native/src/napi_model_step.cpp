@@ -1,5 +1,7 @@
 #include "napi_model_step.hpp"
 
+#include <algorithm>
+
 #include <chrono>
 #include <string>
 
@@ -82,7 +84,8 @@ DecodeStep::DecodeStep(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Decode
 
 Napi::Value DecodeStep::run(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    if (info.Length() != 5) throw ArgError(ArgError::Type, std::string(kRun) + ": expected (tokens, positions, logits, threads, profile)");
+    if (info.Length() != 5 && info.Length() != 6)
+      throw ArgError(ArgError::Type, std::string(kRun) + ": expected (tokens, positions, logits, threads, profile, attention?)");
     const Clock::time_point t0 = Clock::now();
     const model::Decoder& d = model_->decoder(kRun);
     const model::DecoderShape& s = d.s;
@@ -92,6 +95,11 @@ Napi::Value DecodeStep::run(const Napi::CallbackInfo& info) {
     auto* logits = static_cast<float*>(const_cast<void*>(readTypedArray(kRun, "logits", info[2], napi_float32_array, B_ * s.vocab, "B*vocab").data));
     const int threads = readThreads(kRun, info[3]);
     auto* profile = static_cast<double*>(const_cast<void*>(readTypedArray(kRun, "profile", info[4], napi_float64_array, 2, "2").data));
+    // Optional: every layer's attention output [layers][B][Hq][Dv] (what a compression report compares).
+    float* attnOut = nullptr;
+    const int64_t perLayer = B_ * s.Hq * s.Dv;
+    if (info.Length() == 6 && !info[5].IsUndefined())
+      attnOut = static_cast<float*>(const_cast<void*>(readTypedArray(kRun, "attention", info[5], napi_float32_array, int64_t(layers_.size()) * perLayer, "layers*B*Hq*Dv").data));
     for (int64_t r = 0; r < B_; ++r) {
       if (tok[r] < 0 || tok[r] >= s.vocab) throw ArgError(ArgError::Range, argName(kRun, "tokens") + "[" + std::to_string(r) + "] = " + std::to_string(tok[r]) + " is not a token id in 0.." + std::to_string(s.vocab - 1));
       if (pos[r] < 0) throw ArgError(ArgError::Range, argName(kRun, "positions") + "[" + std::to_string(r) + "] must be non-negative");
@@ -113,6 +121,7 @@ Napi::Value DecodeStep::run(const Napi::CallbackInfo& info) {
         throw ArgError(e.kind, std::string(kRun) + ": layer " + std::to_string(l) + ": " + e.what());
       }
       if (L.literal) model::zeroFillScale(out_.data(), lse_.data(), B_ * s.Hq, s.Dv);
+      if (attnOut) std::copy(out_.data(), out_.data() + perLayer, attnOut + int64_t(l) * perLayer);
       attention += nsSince(a0);
       model::finishLayer(d, int64_t(l), h_.data(), out_.data(), B_, scratch, threads);
     }
