@@ -99,6 +99,19 @@ describe('kvforge inspect', () => {
     expect(plans[1].caches).toHaveLength(2);
   });
 
+  it("the README's policy example is specs/fixtures/readme-policies.ts verbatim, and inspect shows each cache's policy and what it keeps", () => {
+    const example = readFileSync('specs/fixtures/readme-policies.ts', 'utf8');
+    expect(readFileSync('README.md', 'utf8')).toContain(example.trim());
+    const r = kvforge('inspect', 'specs/fixtures/readme-policies.ts');
+    expect(r.code, r.stderr).toBe(0);
+    // LCKV warm-up 2 on 22 layers: caches 0, 20, 21; W_k = floor(512 * (1 + k/22 * (1/2 - 1))): 512, 279, 267.
+    expect(r.stdout).toMatch(/caches \(3 of 22 layers\): 0 full \(pyramid W 512, sinks 4, best of 2\), 20 full \(pyramid W 279, sinks 4, best of 2\), 21 full \(pyramid W 267/);
+    expect(r.stdout).toMatch(/\(sinks 4 \+ window 1024\)/);
+    expect(r.stdout).toMatch(/\(adaptive T 0.95\)/);
+    // streaming: 22 caches x 1024 slots x 4 heads x 128 values x 2 bytes at 2048 tokens.
+    expect(r.stdout).toMatch(new RegExp(`KV memory at context 2048: ${((22 * 1024 * 4 * 128 * 2) / 2048 / 1024).toFixed(1)} KiB/token`));
+  });
+
   it('fuzz on a scheme file: its kernels, then the executor against the reference model per scheme and target', () => {
     const r = kvforge('fuzz', 'specs/fixtures/fuzz-schemes.ts', '--runs', '3', '--target', 'all');
     expect(r.code, r.stderr).toBe(0);

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { adaptiveCache } from '../dsl/policy/policy.ts';
+import { adaptiveCache, policyData } from '../dsl/policy/policy.ts';
 import { policyArb } from './support/policy-arbs.ts';
 import { attendPolicyCache, PolicyCacheRef } from '../runtime/verify/policy/policyCache.ts';
 import type { ReferenceVariant } from '../runtime/verify/reference.ts';
@@ -151,8 +151,9 @@ describe('memory figures under policies', () => {
         c.compress(0, t === 0 ? 'prefill' : 'decode', att.probs);
       }
       const held = c.slots(0, 0).length;
-      if (p.kind === 'adaptive') expect(held).toBeLessThanOrEqual(policySlots(p, 0, 1, C));
-      else expect(held).toBe(policySlots(p, 0, 1, C));
+      const budget = p.kind === 'pyramid' ? c.budget : undefined;
+      if (p.kind === 'adaptive') expect(held).toBeLessThanOrEqual(policySlots(policyData(p), budget, C));
+      else expect(held).toBe(policySlots(policyData(p), budget, C));
     }), { seed: SEED, numRuns: runs(300) });
   });
 });

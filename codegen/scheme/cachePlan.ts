@@ -18,7 +18,8 @@
  * A cache under a compression policy counts what its policy keeps (policySlots.ts).
  */
 import type { KvDType, SchemeSpec } from '../../dsl/scheme/scheme.ts';
-import type { CachePolicySpec } from '../../dsl/policy/policy.ts';
+import { policyData, type PolicyData } from '../../dsl/policy/policy.ts';
+import { budgetOf } from '../../dsl/policy/budget.ts';
 import { analyseLayers } from './layers.ts';
 import { policySlots } from './policySlots.ts';
 
@@ -45,10 +46,10 @@ export interface CacheEntry {
   readonly rowBytes: number;
   /** Readers that attend over the full history (why a sliding owner's cache keeps it all). */
   readonly fullReaders: readonly number[];
-  /** The cache's compression policy (semantics.md section 3), set on its owner; undefined: none. */
-  readonly policy: CachePolicySpec | undefined;
-  /** Layers of the scheme (a pyramid budget is W_k of layer owner among them). */
-  readonly layers: number;
+  /** The cache's compression policy (semantics.md section 3) as plain data; absent: none. */
+  readonly policy?: PolicyData;
+  /** A pyramid policy's budget W_k for this cache's owner k. */
+  readonly budget?: number;
 }
 
 export function cachePlan(s: SchemeSpec): readonly CacheEntry[] {
@@ -72,9 +73,16 @@ export function cachePlan(s: SchemeSpec): readonly CacheEntry[] {
     return Object.freeze({
       owner: l.index, readers: l.readers, keys: l.cachesKeys, values: l.cachesValues,
       retention: Object.freeze(retention), rowBytes, fullReaders: Object.freeze(fullReaders),
-      policy: s.policies?.[l.index], layers: s.layers,
+      ...policyFields(s, l.index),
     });
   }));
+}
+
+/** The policy fields of owner k's entry (none when it has no policy: plans of schemes without policies are unchanged). */
+function policyFields(s: SchemeSpec, k: number): { policy?: PolicyData; budget?: number } {
+  const p = s.policies?.[k];
+  if (!p) return {};
+  return p.kind === 'pyramid' ? { policy: policyData(p), budget: budgetOf(p, k, s.layers) } : { policy: policyData(p) };
 }
 
 /**
@@ -82,7 +90,7 @@ export function cachePlan(s: SchemeSpec): readonly CacheEntry[] {
  * keeps after the step (codegen/scheme/policySlots.ts; adaptive: its bound, C).
  */
 export function slotsAt(e: CacheEntry, context: number): number {
-  if (e.policy && e.policy.kind !== 'full') return policySlots(e.policy, e.owner, e.layers, context);
+  if (e.policy && e.policy.kind !== 'full') return policySlots(e.policy, e.budget, context);
   return e.retention.kind === 'full' ? context : Math.min(context, e.retention.window + WINDOW_SLACK);
 }
 

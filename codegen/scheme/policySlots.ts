@@ -6,16 +6,21 @@
  * - pyramid: sinks + merged + recent slots after each token's compression, simulated;
  * - adaptive: data-dependent (the selection reads attention), so its bound C.
  */
-import { budgetOf } from '../../dsl/policy/budget.ts';
-import type { CachePolicySpec } from '../../dsl/policy/policy.ts';
+import type { PolicyData } from '../../dsl/policy/policy.ts';
 
-export function policySlots(p: CachePolicySpec | undefined, layer: number, layers: number, context: number): number {
+/** `p`: the policy as plain data (policyData); `budget`: a pyramid policy's W_k for this cache. */
+export function policySlots(p: PolicyData | undefined, budget: number | undefined, context: number): number {
   if (!p) return context;
+  const n = (k: string) => p[k] as number;
   switch (p.kind) {
     case 'full': case 'adaptive': return context;
-    case 'sliding': return Math.min(context, p.window);
-    case 'sinks': return Math.min(context, p.windowLength);
-    case 'pyramid': return pyramidSlots(p.sinks, budgetOf(p, layer, layers), p.groupSize, p.mergeLiteralDecode, context);
+    case 'sliding': return Math.min(context, n('window'));
+    case 'sinks': return Math.min(context, n('windowLength'));
+    case 'pyramid': {
+      const compat = p.compatibility as { mergeLiteralDecode?: boolean } | undefined;
+      if (budget === undefined) throw new RangeError('policySlots: a pyramid policy needs its budget');
+      return pyramidSlots(n('sinks'), budget, n('groupSize'), compat?.mergeLiteralDecode === true, context);
+    }
   }
 }
 

@@ -9,6 +9,7 @@ import { schemeReport, type SchemeReport } from '../../codegen/scheme/compileSch
 import { maxBatch } from '../../codegen/scheme/cachePlan.ts';
 import { loadSchemes, type NamedScheme } from '../../codegen/loadSchemes.ts';
 import { scheme as makeScheme } from '../../dsl/scheme/scheme.ts';
+import type { PolicyData } from '../../dsl/policy/policy.ts';
 
 export interface InspectOptions {
   readonly json?: boolean;
@@ -42,6 +43,17 @@ export function inspectReport(n: NamedScheme, o: InspectOptions): SchemeReport &
   };
 }
 
+/** A policy in a few words: its kind and what sizes it. */
+function policyLabel(p: PolicyData, budget: number | undefined): string {
+  switch (p.kind) {
+    case 'sliding': return `sliding ${String(p.window)}`;
+    case 'sinks': return `sinks ${String(p.sinks)} + window ${String(p.windowLength)}`;
+    case 'pyramid': return `pyramid W ${budget}, sinks ${String(p.sinks)}, ${String(p.pooling)} of ${String(p.groupSize)}`;
+    case 'adaptive': return `adaptive T ${String(p.T)}`;
+    default: return p.kind;
+  }
+}
+
 export function formatInspect(r: ReturnType<typeof inspectReport>): string {
   const lines: string[] = [];
   const sh = r.shape;
@@ -67,7 +79,7 @@ export function formatInspect(r: ReturnType<typeof inspectReport>): string {
     ? '    parallel prefill is exact for any prompt length'
     : `    parallel prefill is exact for prompts of at most ${r.exactPromptLength} tokens (m + b passes of each cyclic group)`);
   lines.push(`  kernels (${r.variants.length}, shared by prefill and decode): ${r.variants.map((v) => `${v.key} [layers ${ranges(v.layers)}${v.windows ? `, W ${[...new Set(v.windows)].join('/')}` : ''}]`).join(', ')}`);
-  lines.push(`  caches (${r.caches.length} of ${sh.layers} layers): ${r.caches.map((e) => `${e.owner}${e.keys && e.values ? '' : e.keys ? ' K only' : ' V only'} ${e.retention.kind === 'full' ? 'full' : `last ${e.retention.window}`}`).join(', ')}`);
+  lines.push(`  caches (${r.caches.length} of ${sh.layers} layers): ${r.caches.map((e) => `${e.owner}${e.keys && e.values ? '' : e.keys ? ' K only' : ' V only'} ${e.retention.kind === 'full' ? 'full' : `last ${e.retention.window}`}${e.policy ? ` (${policyLabel(e.policy, e.budget)})` : ''}`).join(', ')}`);
   for (const e of r.caches) {
     const owner = r.layers[e.owner];
     if (owner.sliding && e.retention.kind === 'full') {
