@@ -36,6 +36,8 @@ export interface NativeCache {
   compact(keep: Int32Array, keepCount: Int32Array): void;
   /** Pooled merges per head (runtime/native/include/kvforge/cache_ops.hpp, MergeArgs). */
   merge(start: Int32Array, count: Int32Array, dst: Int32Array, groupSize: number, pooling: number, pairOdd: boolean): void;
+  /** The pyramid rule's loop per head (cache_ops.hpp, PyramidArgs); compressed[hd] < 0: untouched. */
+  pyramid(sinks: Int32Array, compressed: Int32Array, budget: number, groupSize: number, pooling: number): void;
   readonly hasStats: boolean;
   summary(b: number, h: number): { min: Int32Array; max: Int32Array };
   release(): void;

@@ -504,6 +504,32 @@ export class KvCache implements CacheShape {
     this.#refreshRanges();
   }
 
+  /**
+   * The pyramid rule (semantics.md 3.3) on every head with compressed[hd] >= 0: sinks[hd] raw
+   * sinks, compressed[hd] merged slots, then raw recent slots; while more than `budget` recent
+   * slots remain, the merged slots and the oldest `budget` recent ones merge in groups of
+   * `groupSize`. One native pass per head (no slot moves twice but the final compaction).
+   */
+  pyramid(sinks: ArrayLike<number>, compressed: ArrayLike<number>, budget: number, groupSize: number, pooling: MergePooling): void {
+    this.#requireLive();
+    this.#requireIdle('pyramid');
+    const H = this.batch * this.kvHeads;
+    if (!this.hasStats) throw new KvforgeError('KVF3010', 'pyramid needs slot statistics: create the cache with slotStats');
+    if (!(pooling in MERGE_POOLING)) throw new KvforgeError('KVF3004', `pyramid: pooling must be one of ${Object.keys(MERGE_POOLING).join(', ')}, received ${String(pooling)}`);
+    if (!Number.isInteger(budget) || budget < 1) throw new KvforgeError('KVF3004', `pyramid: the budget must be an integer >= 1, received ${String(budget)}`);
+    if (!Number.isInteger(groupSize) || groupSize < 2) throw new KvforgeError('KVF3004', `pyramid: groupSize must be an integer >= 2, received ${String(groupSize)}`);
+    if (!sinks || sinks.length !== H || !compressed || compressed.length !== H) throw new KvforgeError('KVF3002', `pyramid: 'sinks' and 'compressed' need one entry per (sequence, KV head): ${H}`);
+    const lengths = this.#native.lengths();
+    for (let hd = 0; hd < H; hd++) {
+      if (compressed[hd]! < 0) continue;
+      if (!(sinks[hd]! >= 0) || sinks[hd]! + compressed[hd]! > lengths[hd]!) {
+        throw new KvforgeError('KVF3010', `pyramid: head ${hd}: ${sinks[hd]} sinks and ${compressed[hd]} merged slots do not fit its length ${lengths[hd]}`);
+      }
+    }
+    this.#native.pyramid(Int32Array.from(sinks), Int32Array.from(compressed), budget, groupSize, MERGE_POOLING[pooling]);
+    this.#refreshRanges();
+  }
+
   #head(head: number): number {
     if (!Number.isInteger(head) || head < 0 || head >= this.kvHeads) throw new KvforgeError('KVF3004', `KV head must be an integer in [0, ${this.kvHeads}), received ${String(head)}`);
     return head;

@@ -187,24 +187,23 @@ export class PolicyCache {
       for (let hd = 0; hd < H; hd++) if (count[hd]! > 0) this.#compressed[hd] = after[hd]! - this.#sinkCount[hd]!;
       return;
     }
-    const merged = new Uint8Array(H);
-    for (;;) {
-      const lengths = this.cache.lengths();
-      const start = new Int32Array(H), count = new Int32Array(H), dst = new Int32Array(H);
-      let any = false;
-      for (let hd = 0; hd < H; hd++) {
-        if (!inStep[hd] || recent(hd, lengths) <= W) continue;
-        start[hd] = dst[hd] = this.#sinkCount[hd]!;
-        count[hd] = this.#compressed[hd]! + W;
-        any = true;
-      }
-      if (!any) break;
-      this.cache.merge(start, count, dst, p.groupSize, pooling, false);
-      for (let hd = 0; hd < H; hd++) {
-        if (count[hd]! <= 0) continue;
-        this.#compressed[hd] = Math.ceil(count[hd]! / p.groupSize);
-        merged[hd] = 1;
-      }
+    // The rule's whole loop in one native pass per head; the new merged counts follow from sizes.
+    const lengths = this.cache.lengths();
+    const merged = new Uint8Array(H), compressed = new Int32Array(H).fill(-1);
+    let any = false;
+    for (let hd = 0; hd < H; hd++) {
+      if (!inStep[hd] || recent(hd, lengths) <= W) continue;
+      compressed[hd] = this.#compressed[hd]!;
+      merged[hd] = 1;
+      any = true;
+    }
+    if (!any) return;
+    this.cache.pyramid(this.#sinkCount, compressed, W, p.groupSize, pooling);
+    for (let hd = 0; hd < H; hd++) {
+      if (!merged[hd]) continue;
+      let m = this.#compressed[hd]!, r = recent(hd, lengths);
+      while (r > W) (m = Math.ceil((m + W) / p.groupSize)), (r -= W);
+      this.#compressed[hd] = m;
     }
     if (p.mergeLiteralDecode) {
       // After any compression the whole cache counts as compressed.

@@ -202,7 +202,7 @@ void cpuInitEmpty(const CacheView& c) {
   }
 }
 
-const CacheOps kCpuCache{"cpu", cpuAppend, cpuTruncate, cpuCopyCache, cpuInitEmpty, cpucache::compact, cpucache::merge};
+const CacheOps kCpuCache{"cpu", cpuAppend, cpuTruncate, cpuCopyCache, cpuInitEmpty, cpucache::compact, cpucache::merge, cpucache::pyramid};
 
 struct Registrar {
   Registrar() { registerCacheOps(&kCpuCache); }

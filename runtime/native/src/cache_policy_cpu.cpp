@@ -169,9 +169,54 @@ void votePairs(const MergeArgs& a, int64_t hd, int64_t r0, int64_t n, Pooled& ou
   }
 }
 
+// Pools head hd's region [s, s + n) (groups as `a` says) and writes the merged slots at
+// [dst, dst + m), m returned. Reads every member first, so the output may overlap the region.
+template <DType T>
+int64_t mergeRegionInto(const MergeArgs& a, int64_t hd, int64_t s, int64_t n, int64_t dst) {
+  using Raw = typename Storage<T>::Raw;
+  using E = Bits<T>;
+  const CacheView& c = a.cache;
+  const int64_t g = a.pairOdd ? 2 : a.groupSize, m = (n + g - 1) / g;
+  Pooled out;
+  out.k.resize(size_t(m * c.D)), out.v.resize(size_t(m * c.Dv));
+  out.pos.resize(size_t(m)), out.count.resize(size_t(m)), out.mass.resize(size_t(m));
+  out.rawOf.assign(size_t(m), 0), out.src.assign(size_t(m), -1);
+  if (a.pooling == Pooling::BestVote) {
+    votePairs<T>(a, hd, s, n, out);
+  } else {
+    for (int64_t i = 0; i < m; ++i) poolGroup<T>(a, hd, s + i * g, s + std::min(n, (i + 1) * g), i, out);
+  }
+  // Whole-slot winners keep their bits: copy them out before anything is overwritten.
+  std::vector<E> rawK, rawV;
+  for (int64_t i = 0; i < m; ++i)
+    if (out.rawOf[size_t(i)]) {
+      const E* kr = keyRow<E>(c, hd, out.src[size_t(i)]);
+      const E* vr = valueRow<E>(c, hd, out.src[size_t(i)]);
+      rawK.insert(rawK.end(), kr, kr + c.D);
+      rawV.insert(rawV.end(), vr, vr + c.Dv);
+    }
+  for (int64_t i = 0, raw = 0; i < m; ++i) {
+    const int64_t d = dst + i;
+    if (out.rawOf[size_t(i)]) {
+      copyRange(keyRow<E>(c, hd, d), rawK.data() + raw * c.D, 0, c.D);
+      copyRange(valueRow<E>(c, hd, d), rawV.data() + raw * c.Dv, 0, c.Dv);
+      ++raw;
+    } else {
+      Raw* kd = keyRow<Raw>(c, hd, d);
+      Raw* vd = valueRow<Raw>(c, hd, d);
+      for (int64_t e = 0; e < c.D; ++e) kd[e] = Storage<T>::store(out.k[size_t(i * c.D + e)]);
+      for (int64_t e = 0; e < c.Dv; ++e) vd[e] = Storage<T>::store(out.v[size_t(i * c.Dv + e)]);
+    }
+    posRow(c, hd)[d] = out.pos[size_t(i)];
+    countRow(c, hd)[d] = out.count[size_t(i)];
+    massRow(c, hd)[d] = out.mass[size_t(i)];
+    biasRow(c, hd)[d] = float(std::log(double(out.count[size_t(i)])));
+  }
+  return m;
+}
+
 template <DType T>
 void mergeAs(const MergeArgs& a) {
-  using Raw = typename Storage<T>::Raw;
   using E = Bits<T>;
   const CacheView& c = a.cache;
   const int64_t C = columns(c);
@@ -179,44 +224,37 @@ void mergeAs(const MergeArgs& a) {
     const int64_t n = a.count[hd];
     if (n <= 0) return;
     const int64_t s = a.start[hd], dst = a.dst[hd], len = c.len[hd];
-    const int64_t g = a.pairOdd ? 2 : a.groupSize, m = (n + g - 1) / g;
-    Pooled out;
-    out.k.resize(size_t(m * c.D)), out.v.resize(size_t(m * c.Dv));
-    out.pos.resize(size_t(m)), out.count.resize(size_t(m)), out.mass.resize(size_t(m));
-    out.rawOf.assign(size_t(m), 0), out.src.assign(size_t(m), -1);
-    if (a.pooling == Pooling::BestVote) {
-      votePairs<T>(a, hd, s, n, out);
-    } else {
-      for (int64_t i = 0; i < m; ++i) poolGroup<T>(a, hd, s + i * g, s + std::min(n, (i + 1) * g), i, out);
-    }
-    // Whole-slot winners keep their bits: copy them out before anything is overwritten.
-    std::vector<E> rawK, rawV;
-    for (int64_t i = 0; i < m; ++i)
-      if (out.rawOf[size_t(i)]) {
-        const E* kr = keyRow<E>(c, hd, out.src[size_t(i)]);
-        const E* vr = valueRow<E>(c, hd, out.src[size_t(i)]);
-        rawK.insert(rawK.end(), kr, kr + c.D);
-        rawV.insert(rawV.end(), vr, vr + c.Dv);
-      }
-    for (int64_t i = 0, raw = 0; i < m; ++i) {
-      const int64_t d = dst + i;
-      if (out.rawOf[size_t(i)]) {
-        copyRange(keyRow<E>(c, hd, d), rawK.data() + raw * c.D, 0, c.D);
-        copyRange(valueRow<E>(c, hd, d), rawV.data() + raw * c.Dv, 0, c.Dv);
-        ++raw;
-      } else {
-        Raw* kd = keyRow<Raw>(c, hd, d);
-        Raw* vd = valueRow<Raw>(c, hd, d);
-        for (int64_t e = 0; e < c.D; ++e) kd[e] = Storage<T>::store(out.k[size_t(i * c.D + e)]);
-        for (int64_t e = 0; e < c.Dv; ++e) vd[e] = Storage<T>::store(out.v[size_t(i * c.Dv + e)]);
-      }
-      posRow(c, hd)[d] = out.pos[size_t(i)];
-      countRow(c, hd)[d] = out.count[size_t(i)];
-      massRow(c, hd)[d] = out.mass[size_t(i)];
-      biasRow(c, hd)[d] = float(std::log(double(out.count[size_t(i)])));
-    }
+    const int64_t m = mergeRegionInto<T>(a, hd, s, n, dst);
     for (int64_t t = s + n, d = dst + m; t < len; ++t, ++d) copyColumns<E>(c, hd, d, c, hd, t, 0, C);
     const int64_t newLen = dst + m + (len - s - n);
+    recomputeHead(c, hd, newLen);
+    c.len[hd] = int32_t(newLen);
+  });
+}
+
+// The pyramid rule's whole loop on head hd (cache_ops.hpp, PyramidArgs). Each round's merged
+// slots are written right before the recent slots that remain (where the round's region ends), so
+// a round moves only its own merged slots, not the rest of the cache; one compaction closes the
+// gap after the sinks at the end: O(length) per call instead of O(length^2 / W).
+template <DType T>
+void pyramidAs(const PyramidArgs& p) {
+  using E = Bits<T>;
+  const CacheView& c = p.cache;
+  const int64_t C = columns(c), W = p.budget;
+  MergeArgs a;
+  a.cache = c, a.groupSize = p.groupSize, a.pooling = p.pooling, a.pairOdd = false;
+  forHeads(c, p.threads, [&](int64_t hd) {
+    if (p.compressed[hd] < 0) return;
+    const int64_t s0 = p.sinks[hd], len = c.len[hd];
+    int64_t at = s0, merged = p.compressed[hd];  // merged slots [at, at + merged), then the recent ones
+    while (len - at - merged > W) {
+      const int64_t n = merged + W, m = (n + p.groupSize - 1) / p.groupSize;
+      mergeRegionInto<T>(a, hd, at, n, at + n - m);
+      at += n - m, merged = m;
+    }
+    if (at == s0) return;
+    for (int64_t t = at, d = s0; t < len; ++t, ++d) copyColumns<E>(c, hd, d, c, hd, t, 0, C);
+    const int64_t newLen = len - (at - s0);
     recomputeHead(c, hd, newLen);
     c.len[hd] = int32_t(newLen);
   });
@@ -240,6 +278,29 @@ void compact(const CompactArgs& a) {
   }
   if (dtypeBytes(c.dtype) == 4) return compactAs<uint32_t>(a);
   compactAs<uint16_t>(a);
+}
+
+void pyramid(const PyramidArgs& a) {
+  const CacheView& c = a.cache;
+  validate(c, "pyramid");
+  if (heads(c) == 0) return;
+  if (!c.hasStats()) fail("pyramid", "the cache has no slot statistics (count, mass, bias)");
+  if (!a.sinks || !a.compressed) fail("pyramid", "null sinks or compressed");
+  if (a.budget < 1) fail("pyramid", "the budget must be at least 1, got " + std::to_string(a.budget));
+  if (a.groupSize < 2) fail("pyramid", "groupSize must be at least 2, got " + std::to_string(a.groupSize));
+  if (int32_t(a.pooling) < 0 || int32_t(a.pooling) > 4 || (a.pooling == Pooling::BestVote && a.groupSize != 2))
+    fail("pyramid", "pooling must be 0..4 (bestVote in pairs), got " + std::to_string(int32_t(a.pooling)));
+  for (int64_t hd = 0; hd < heads(c); ++hd) {
+    if (a.compressed[hd] < 0) continue;
+    if (a.sinks[hd] < 0 || int64_t(a.sinks[hd]) + a.compressed[hd] > c.len[hd])
+      fail("pyramid", headName(c, hd) + ": " + std::to_string(a.sinks[hd]) + " sinks and " + std::to_string(a.compressed[hd]) +
+                          " merged slots do not fit its length " + std::to_string(c.len[hd]));
+  }
+  switch (c.dtype) {
+    case DType::F32: return pyramidAs<DType::F32>(a);
+    case DType::F16: return pyramidAs<DType::F16>(a);
+    case DType::BF16: return pyramidAs<DType::BF16>(a);
+  }
 }
 
 void merge(const MergeArgs& a) {

@@ -32,7 +32,7 @@ Napi::Function NativeCache::define(Napi::Env env) {
                       InstanceMethod("grow", &NativeCache::grow), InstanceMethod("lengths", &NativeCache::lengths),
                       InstanceMethod("read", &NativeCache::read), InstanceMethod("summary", &NativeCache::summary),
                       InstanceMethod("release", &NativeCache::release), InstanceMethod("compact", &NativeCache::compact),
-                      InstanceMethod("merge", &NativeCache::merge),
+                      InstanceMethod("merge", &NativeCache::merge), InstanceMethod("pyramid", &NativeCache::pyramid),
                       InstanceAccessor("hasStats", &NativeCache::getHasStats, nullptr),
                       InstanceAccessor("released", &NativeCache::getReleased, nullptr),
                       InstanceAccessor("capacity", &NativeCache::getCapacity, nullptr)});
@@ -339,6 +339,36 @@ Napi::Value NativeCache::merge(const Napi::CallbackInfo& info) {
     const int64_t g = a.pairOdd ? 2 : a.groupSize;
     for (int64_t hd = 0; hd < H; ++hd)
       if (n0[hd] > 0) lenHost_[size_t(hd)] = int32_t(d0[hd] + (n0[hd] + g - 1) / g + (lenHost_[size_t(hd)] - s0[hd] - n0[hd]));
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value NativeCache::pyramid(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    constexpr const char* fn = "NativeCache.pyramid";
+    requireUsable(fn);
+    if (!stats_) throw ArgError(ArgError::Range, std::string(fn) + ": the cache was created without slot statistics");
+    const int64_t H = view_.B * view_.Hkv;
+    const std::string hf = "B*Hkv = " + std::to_string(H);
+    const TypedArrayBytes sk = readTypedArray(fn, "sinks", info[0], napi_int32_array, H, hf);
+    const TypedArrayBytes cp = readTypedArray(fn, "compressed", info[1], napi_int32_array, H, hf);
+    PyramidArgs a;
+    a.cache = view_;
+    a.budget = int32_t(readInteger(fn, "budget", info[2], 1, "an integer >= 1"));
+    a.groupSize = int32_t(readInteger(fn, "groupSize", info[3], 2, "an integer >= 2"));
+    a.pooling = Pooling(readInteger(fn, "pooling", info[4], 0, "a pooling number (0 mean, 1 max, 2 best by mass, 3 best by key norm, 4 bestVote)"));
+    const int32_t* sinks = static_cast<const int32_t*>(sk.data);
+    const int32_t* merged = static_cast<const int32_t*>(cp.data);
+    a.sinks = static_cast<const int32_t*>(staging_->in(0, sinks, size_t(H) * 4));
+    a.compressed = static_cast<const int32_t*>(staging_->in(1, merged, size_t(H) * 4));
+    ops_->pyramid(a);  // validates every head first
+    // The lengths follow from the sizes alone (the rule's rounds).
+    for (int64_t hd = 0; hd < H; ++hd) {
+      if (merged[hd] < 0) continue;
+      int64_t m = merged[hd], recent = lenHost_[size_t(hd)] - sinks[hd] - m;
+      while (recent > a.budget) m = (m + a.budget + a.groupSize - 1) / a.groupSize, recent -= a.budget;
+      lenHost_[size_t(hd)] = int32_t(sinks[hd] + m + recent);
+    }
     return info.Env().Undefined();
   });
 }

@@ -5,6 +5,7 @@
 //   new NativeCache(backend, B, Hkv, D, Dv, dtype, capacity, stats?)   stats: per-slot count, mass, bias
 //   compact(keep, keepCount)                Int32 [B*Hkv*capacity], [B*Hkv]: per-head selection (cache_ops.hpp)
 //   merge(start, count, dst, groupSize, pooling, pairOdd)   Int32 [B*Hkv] each: pooled merges (cache_ops.hpp)
+//   pyramid(sinks, compressed, budget, groupSize, pooling)  Int32 [B*Hkv] each: the pyramid rule's loop
 //   append(k, v, positions, start, count)   f32 rows [n][Hkv][D|Dv], Int32 positions [n], start/count [B]
 //   truncate(keep)                          Int32 [B * Hkv]: keep the last keep[b*Hkv+h] slots of (b, h) (-1: untouched)
 //   grow(capacity)                          a larger allocation, every slot kept
@@ -74,6 +75,7 @@ class NativeCache : public Napi::ObjectWrap<NativeCache> {
   Napi::Value release(const Napi::CallbackInfo& info);
   Napi::Value compact(const Napi::CallbackInfo& info);
   Napi::Value merge(const Napi::CallbackInfo& info);
+  Napi::Value pyramid(const Napi::CallbackInfo& info);
   Napi::Value getHasStats(const Napi::CallbackInfo& info);
   Napi::Value getReleased(const Napi::CallbackInfo& info);
   Napi::Value getCapacity(const Napi::CallbackInfo& info);

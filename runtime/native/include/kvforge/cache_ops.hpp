@@ -148,6 +148,22 @@ struct MergeArgs {
   int threads = 1;
 };
 
+// The pyramid rule of semantics.md 3.3 on every head with compressed[hd] >= 0: its slots are
+// sinks[hd] raw sinks, then compressed[hd] merged slots, then raw recent ones; while more than
+// `budget` recent slots remain, the merged slots plus the oldest `budget` recent ones are merged
+// (as MergeArgs with start = the merged region, groups of groupSize) into the new merged region.
+// The caller knows the resulting counts from the sizes alone (merged = ceil((merged + W) / g) per
+// round). Needs slot statistics; summaries of changed heads are recomputed.
+struct PyramidArgs {
+  CacheView cache;
+  const int32_t* sinks = nullptr;       // [B * Hkv]
+  const int32_t* compressed = nullptr;  // [B * Hkv]; < 0: head untouched
+  int32_t budget = 1;
+  int32_t groupSize = 2;
+  Pooling pooling = Pooling::Mean;
+  int threads = 1;
+};
+
 // Implementations: "cpu" (src/cache_cpu.cpp, src/cache_policy_cpu.cpp), "cuda" and "cuda-emu" (src/cuda/cache_cuda.cu,
 // compiled by nvcc and against the emulator), each registered at static initialisation
 // (src/cache_registry.cpp). Every op throws std::runtime_error ("kvforge <backend>: cache <op>:
@@ -170,6 +186,7 @@ struct CacheOps {
   void (*initEmpty)(const CacheView&);  // len = 0 and every summary entry empty (a new cache)
   void (*compact)(const CompactArgs&);
   void (*merge)(const MergeArgs&);
+  void (*pyramid)(const PyramidArgs&);
 };
 
 const CacheOps* findCacheOps(const std::string& backend);

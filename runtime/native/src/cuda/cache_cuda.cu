@@ -308,8 +308,9 @@ void opInitEmpty(const CacheView& c) {
 // here, with a message that says so, never done differently.
 void opCompact(const CompactArgs&) { fail("compact", "compression policies run on CPU caches only so far"); }
 void opMerge(const MergeArgs&) { fail("merge", "compression policies run on CPU caches only so far"); }
+void opPyramid(const PyramidArgs&) { fail("pyramid", "compression policies run on CPU caches only so far"); }
 
-const CacheOps kCacheOps{KVF_CUDA_BACKEND, opAppend, opTruncate, opCopyCache, opInitEmpty, opCompact, opMerge};
+const CacheOps kCacheOps{KVF_CUDA_BACKEND, opAppend, opTruncate, opCopyCache, opInitEmpty, opCompact, opMerge, opPyramid};
 
 struct Registrar {
   Registrar() { registerCacheOps(&kCacheOps); }
