@@ -32,6 +32,8 @@ export interface NativeCache {
   grow(capacity: number): void;
   lengths(): Int32Array;
   read(b: number, h: number): { k: Float32Array; v: Float32Array; pos: Int32Array; count?: Int32Array; mass?: Float32Array; bias?: Float32Array };
+  /** Positions and slot statistics only (no K/V copied). */
+  read(b: number, h: number, statsOnly: true): { pos: Int32Array; count?: Int32Array; mass?: Float32Array; bias?: Float32Array };
   /** Per-head selection: head hd keeps keep[hd * capacity + i], i < keepCount[hd] (-1: untouched). */
   compact(keep: Int32Array, keepCount: Int32Array): void;
   /** Pooled merges per head (runtime/native/include/kvforge/cache_ops.hpp, MergeArgs). */

@@ -436,6 +436,14 @@ export class KvCache implements CacheShape {
     return out;
   }
 
+  /** Positions and slot statistics of (seq, KV head) without copying K/V (what a policy decides on). */
+  readStats(seq: number, head: number): { positions: Int32Array; counts?: Int32Array; mass?: Float32Array; bias?: Float32Array } {
+    this.#requireLive();
+    this.#head(head);
+    const r = this.#native.read(this.#seq(seq), head, true);
+    return { positions: r.pos, counts: r.count, mass: r.mass, bias: r.bias };
+  }
+
   /** Whether the cache keeps slot statistics (count, mass, bias). */
   get hasStats(): boolean {
     return this.#native.hasStats;

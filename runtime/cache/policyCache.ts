@@ -218,9 +218,10 @@ export class PolicyCache {
     let any = false;
     for (const b of seqs) {
       const profile = phase === 'prefill' && !this.#profiled[b];
+      if (!profile && !p.policyDecode) continue;  // decode tokens are appended to every head
       for (let h = 0; h < Hkv; h++) {
         const hd = b * Hkv + h;
-        const slots = this.cache.read(b, h);
+        const slots = this.cache.readStats(b, h);
         const ids = this.#ids[hd]!;
         let list: number[] | null = null;
         if (profile) {

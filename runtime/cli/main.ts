@@ -71,6 +71,15 @@ program.command('bench-schemes')
   .option('--threads <n>', 'kernel threads', int('--threads', 1))
   .action(benchSchemesCommand);
 
+program.command('bench-policies')
+  .description('what cache policies cost: the attention-mass output against plain attention, and executor decode under each policy at two contexts')
+  .option('--contexts <list>', 'context lengths of the decode rows', '4096,16384')
+  .option('--steps <n>', 'decode steps per row (median)', int('--steps', 1), 16)
+  .option('--reps <n>', 'interleaved rounds of the mass rows', int('--reps', 1), 9)
+  .option('--threads <n>', 'kernel threads', int('--threads', 1))
+  .option('--json', 'print JSON instead of tables')
+  .action(async (...a: Parameters<typeof import('./benchPolicies.ts').benchPoliciesCommand>) => (await import('./benchPolicies.ts')).benchPoliciesCommand(...a));
+
 program.command('compress-report')
   .description("a cache policy's memory and quality trade-off on a scheme: KV bytes, attention and logit error, top-1 agreement, for a sweep of budgets")
   .argument('[file]', 'a scheme file (default configs/schemes.ts) or a model folder')

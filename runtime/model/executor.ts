@@ -86,8 +86,11 @@ interface BoundStep {
 export class Executor {
   readonly layers: readonly LayerInfo[];
   readonly scheme: SchemeSpec;
-  /** Time step() spent, in all and in attention calls (what the benchmark's attention share reads). */
-  readonly profile = { stepMs: 0, attentionMs: 0 };
+  /**
+   * Time step() spent, in all and in attention calls (what the benchmark's attention share reads),
+   * and the time prefill() and step() spent compressing caches under policies.
+   */
+  readonly profile = { stepMs: 0, attentionMs: 0, compressMs: 0 };
 
   /** Tokens a windowed cache keeps between steps, by owner layer. */
   private readonly keep: ReadonlyMap<number, number>;
@@ -202,11 +205,13 @@ export class Executor {
 
   /** After a prefill or a step appended `ids` (per sequence) to every cache: apply the policies. */
   private compress(b: ExecutorBatch, phase: 'prefill' | 'decode', ids: readonly ArrayLike<number>[]): void {
+    const t0 = performance.now();
     for (const pc of b.policies) {
       if (!pc) continue;
       ids.forEach((t, s) => pc.noteAppended(s, t));
       pc.compress(phase);
     }
+    this.profile.compressMs += performance.now() - t0;
   }
 
   disposeBatch(b: ExecutorBatch): void {

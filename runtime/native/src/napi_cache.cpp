@@ -232,10 +232,13 @@ Napi::Value NativeCache::read(const Napi::CallbackInfo& info) {
     if (b >= view_.B || h >= view_.Hkv) throw ArgError(ArgError::Range, std::string(fn) + ": (b, h) out of range");
     const int64_t n = lenHost_[size_t(b * view_.Hkv + h)], es = dtypeBytes(view_.dtype);
     const int64_t head = b * view_.Hkv + h;
-    std::vector<uint8_t> kRaw(size_t(n * view_.D * es)), vRaw(size_t(n * view_.Dv * es));
+    // read(b, h, true): positions and statistics only (what a policy decides on), no K/V copy.
+    const bool statsOnly = info.Length() > 2 && info[2].ToBoolean().Value();
+    std::vector<uint8_t> kRaw(statsOnly ? 0 : size_t(n * view_.D * es)), vRaw(statsOnly ? 0 : size_t(n * view_.Dv * es));
     Napi::Env env = info.Env();
     Napi::Int32Array pos = Napi::Int32Array::New(env, size_t(n));
-    if (n > 0) {
+    if (n > 0 && statsOnly) mem_->download(pos.Data(), view_.pos + head * view_.capacity, size_t(n) * 4);
+    if (n > 0 && !statsOnly) {
       mem_->download(kRaw.data(), static_cast<uint8_t*>(view_.k) + size_t(head * view_.capacity * view_.D * es), kRaw.size());
       mem_->download(vRaw.data(), static_cast<uint8_t*>(view_.v) + size_t(head * view_.capacity * view_.Dv * es), vRaw.size());
       mem_->download(pos.Data(), view_.pos + head * view_.capacity, size_t(n) * 4);
@@ -246,8 +249,10 @@ Napi::Value NativeCache::read(const Napi::CallbackInfo& info) {
       return f;
     };
     Napi::Object out = Napi::Object::New(env);
-    out.Set("k", widen(kRaw, size_t(n * view_.D)));
-    out.Set("v", widen(vRaw, size_t(n * view_.Dv)));
+    if (!statsOnly) {
+      out.Set("k", widen(kRaw, size_t(n * view_.D)));
+      out.Set("v", widen(vRaw, size_t(n * view_.Dv)));
+    }
     out.Set("pos", pos);
     if (stats_) {
       Napi::Int32Array count = Napi::Int32Array::New(env, size_t(n));

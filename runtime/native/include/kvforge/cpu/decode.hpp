@@ -38,6 +38,7 @@
 #include "kvforge/cpu/classify.hpp"
 #include "kvforge/cpu/storage_rows.hpp"
 #include "kvforge/cpu/dispatch_rows.hpp"
+#include "kvforge/cpu/mass.hpp"
 #include "kvforge/cpu/online_softmax.hpp"
 #include "kvforge/cpu/pv.hpp"
 #include "kvforge/cpu/qk_dot.hpp"
@@ -420,8 +421,10 @@ inline int decodeThreads(const AttnArgs& a) {
   return slots <= kDecodeInlineSlots ? 1 : std::clamp(a.threads, 1, kMaxThreads);
 }
 
+// Returns whether the attention mass (when asked for) was computed along (every unit covered a
+// whole head); otherwise the caller runs massPass after it.
 template <class V, DType T>
-void decodeForward(const V& var, const AttnArgs& a) {
+bool decodeForward(const V& var, const AttnArgs& a) {
   const int threads = decodeThreads(a);
   const DecodeShape sh = DecodeShape::of(a, V::kTileK, threads);
   const int64_t Hkv = a.kv.Hkv, Dv = a.kv.Dv, BH = a.B * Hkv, units = BH * sh.nChunks;
@@ -456,8 +459,11 @@ void decodeForward(const V& var, const AttnArgs& a) {
         finalizeRow(Or, ws->m[r], ws->l[r], Dv, outRow(a, b, row.h, row.i), lseAt(a, b, row.h, row.i));
       }
     }
+    // A unit over every key of (b, hk) knows its rows' final lse now: the attention mass (AttnArgs
+    // v3) is computed here, on this thread, while the head's keys are still in cache.
+    if (!split && massOf(a)) massHead<V, T>(var, a, b, hk);
   });
-  if (!split) return;
+  if (!split) return true;
 
   parallelFor(threads, BH, [&](int64_t bh, int) {
     const int64_t b = bh / Hkv, hk = bh % Hkv, n = a.rowCount[b];
@@ -473,6 +479,7 @@ void decodeForward(const V& var, const AttnArgs& a) {
                outRow(a, b, h, i), lseAt(a, b, h, i));
     }
   });
+  return false;
 }
 
 }  // namespace kvf::cpu

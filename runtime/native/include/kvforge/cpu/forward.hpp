@@ -48,9 +48,10 @@ inline void checkCall(const AttnArgs& a) {
 
 template <class V, DType T>
 void forwardAs(const V& var, const AttnArgs& a) {
-  if (a.maxRows <= kDecodeMaxLq) decodeForward<V, T>(var, a);
+  bool massDone = false;
+  if (a.maxRows <= kDecodeMaxLq) massDone = decodeForward<V, T>(var, a);
   else prefillForward<V, T>(var, a);
-  if (massOf(a)) massPass<V, T>(var, a);  // after the forward: it reads the lse just written
+  if (massOf(a) && !massDone) massPass<V, T>(var, a);  // after the forward: it reads the lse just written
 }
 
 template <class V>

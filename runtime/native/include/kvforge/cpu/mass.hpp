@@ -3,6 +3,9 @@
 //   mass[b, hk, s] += sum_{g, i} exp(score(b, g, i, s) + bias(s) - lse(b, g, i))   (admissible s),
 // in the fixed order heads g, then rows i, so the result does not depend on the thread count.
 //
+// SIMD builds score the keys with decode's rows-in-lanes Q*K^T and vectorised exp2; the scalar
+// build dots one (row, key) at a time.
+//
 // Why a second pass and not a fused accumulator: a slot's probability needs its row's FINAL
 // max and sum, which the online softmax only knows after the last key; a one-pass accumulator
 // would have to keep each row's partial probabilities per slot, i.e. the probability matrix. So
@@ -22,6 +25,8 @@
 #include "kvforge/cpu/score_mask.hpp"
 #include "kvforge/cpu/storage_rows.hpp"
 #include "kvforge/cpu/thread_pool.hpp"
+#include "kvforge/cpu/qk_dot.hpp"
+#include "kvforge/cpu/tile_map.hpp"
 #include "kvforge/cpu/vec8.hpp"
 
 namespace kvf::cpu {
@@ -44,19 +49,115 @@ inline float massDot(const float* q, const float* k, int64_t D) {
   return hsum(add(acc0, acc1));
 }
 
+#if KVF_CPU_AVX2
+// SIMD builds: per unit (b, hk, kMassChunk keys), rows in blocks of kMassRows; per block the
+// query rows go into the lane layout of decode's Q*K^T (qk_dot.hpp) once, and every 64-key step
+// of the unit is scored by it: Q*K^T, then the mask and score stage the forward uses
+// (admissibleRange, applyScoreMask), then exp2(s - lse) added per key over the block's rows.
+constexpr int64_t kMassChunk = 512;  // keys per unit: one lane layout of the rows serves them all
+constexpr int kMassRows = 64;        // rows per block (scratch bounded whatever the call's rows)
+constexpr int kMassStep = 64;        // keys scored at once (S is kMassRows x kMassStep)
+
+// The mass of keys [c0, c1) (at most kMassChunk) of (b, hk), from every row of sequence b.
 template <class V, DType T>
-void massPass(const V& var, const AttnArgs& a) {
+void massUnit(const V& var, const AttnArgs& a, int64_t b, int64_t hk, int64_t c0, int64_t c1) {
   const SlotView& kv = a.kv;
-  const int64_t Hkv = kv.Hkv, G = a.Hq / Hkv, D = kv.D, nT = ceilDiv(kv.maxLen, kMassTile);
-  const int threads = std::clamp(a.threads, 1, kMaxThreads);
+  const int64_t Hkv = kv.Hkv, G = a.Hq / Hkv, D = kv.D;
+  const float qScale = V::kHasScore ? 1.0f : static_cast<float>(a.scale) * kLog2e;
+  const float sScale = static_cast<float>(a.scale);
+  const float* bias = biasOf(a);
+  const int64_t Dpad = roundUp(D, 8);
+  {
+    const int64_t n = a.rowCount[b];
+    c1 = std::min(c1, slotLen(kv, b, hk));
+    if (n == 0 || c0 >= c1) return;
+    const int32_t* kpos = slotPos(kv, b, hk);
+    const int32_t* qp = queryPositions(a, b);
+    const Interval bI = point(b);
+    if (classifyBox(var, bI, Interval{double(hk * G), double(hk * G + G - 1)}, queryRange(a, b, 0, n), keyRange(kv, b, hk, c0, c1)) == kTileEmpty) return;
+    thread_local ReusedScratch<float> qMem, qlMem, kMem, sMem;
+    thread_local ReusedScratch<uint8_t> admitMem;
+    thread_local ReusedScratch<float> lseMem;
+    const int nGroupsMax = int(ceilDiv(kMassRows, kQkLanes));
+    float* Q = qMem.reserve(size_t(kMassRows * Dpad), "mass pass queries");
+    float* QL = qlMem.reserve(size_t(nGroupsMax * Dpad * kQkLanes), "mass pass queries");
+    float* K = kMem.reserve(size_t(kMassStep * Dpad), "mass pass keys");
+    float* S = sMem.reserve(size_t(kMassRows * kMassStep), "mass pass scores");
+    uint8_t* admit = admitMem.reserve(size_t(kMassRows * kMassStep), "mass pass mask");
+    float* lse2 = lseMem.reserve(size_t(kMassRows), "mass pass lse");
+    float acc[kMassChunk] = {};
+    const int64_t R = G * n;
+    for (int64_t r0 = 0; r0 < R; r0 += kMassRows) {
+      const int nR = static_cast<int>(std::min<int64_t>(kMassRows, R - r0));
+      RowInfo rows[kMassRows];
+      std::fill(Q, Q + kMassRows * Dpad, 0.0f);
+      bool anyRow = false;
+      for (int r = 0; r < nR; ++r) {
+        const int64_t idx = r0 + r, g = idx / n, i = idx % n;
+        rows[r] = RowInfo{hk * G + g, i, qp[i], g};
+        const float l = *lseAt(a, b, rows[r].h, i);
+        lse2[r] = l * kLog2e;
+        anyRow |= l != -INFINITY;
+        const float* src = queryRow(a, b, rows[r].h, i);
+        for (int64_t d = 0; d < D; ++d) Q[r * Dpad + d] = src[d] * qScale;
+      }
+      if (!anyRow) continue;
+      QkGroup groups[kMassRows / 8 + 1];
+      int nGroups = 0;
+      for (int g0 = 0; g0 < nR; g0 += kQkLanes, ++nGroups)
+        groups[nGroups] = laneQueries(Q, Dpad, g0, std::min(kQkLanes, nR - g0), D, QL + int64_t(nGroups) * Dpad * kQkLanes);
+      for (int64_t s0 = c0; s0 < c1; s0 += kMassStep) {
+        const int nk = static_cast<int>(std::min<int64_t>(kMassStep, c1 - s0));
+        const Interval kI = keyRange(kv, b, hk, s0, s0 + nk);
+        TileClass cls[kMassRows];
+        bool any = false;
+        for (int r = 0; r < nR; ++r) {
+          cls[r] = lse2[r] == -INFINITY ? kTileEmpty : classifyBox(var, bI, point(rows[r].h), point(rows[r].qpos), kI);
+          any |= cls[r] != kTileEmpty;
+        }
+        if (!any) continue;
+        (void)admissibleRange(var, b, rows, cls, nR, kpos + s0, nk, admit, kMassStep);
+        const int nkPad = static_cast<int>(roundUp(nk, kQkKeys));
+        if constexpr (T == DType::F32) {
+          for (int j = 0; j < nk; ++j) std::copy_n(slotK<float>(kv, b, hk, s0 + j), D, K + j * Dpad);
+        } else {
+          widenRows<T>(slotK<typename Storage<T>::Raw>(kv, b, hk, s0), kv.kStrideS, nk, D, K, Dpad);
+        }
+        for (int j = nk; j < nkPad; ++j) std::fill(K + j * Dpad, K + (j + 1) * Dpad, 0.0f);
+        const auto none = [](int) { return LinePrefetch{}; };
+        for (int gi = 0; gi < nGroups; ++gi) qkLanes(groups[gi], K, Dpad, D, nkPad, S, kMassStep, none);
+        const int nkBlk = static_cast<int>(roundUp(nk, kKeyBlock));
+        applyScoreMask(var, b, rows, cls, nR, kpos + s0, admit, kMassStep, nk, nkBlk, sScale, S, kMassStep, bias ? slotBias(a, b, hk) + s0 : nullptr);
+        float* accStep = acc + (s0 - c0);
+        for (int r = 0; r < nR; ++r) {
+          if (cls[r] == kTileEmpty) continue;
+          const float* sr = S + r * kMassStep;
+          const Vec8 l2 = set8(lse2[r]);
+          int j = 0;
+          for (; j + 8 <= nk; j += 8) store8(accStep + j, add(load8(accStep + j), exp2(sub(load8(sr + j), l2))));
+          for (; j < nk; ++j) accStep[j] += exp2Scalar(sr[j] - lse2[r]);
+        }
+      }
+    }
+    float* m = slotMass(a, b, hk) + c0;
+    for (int64_t j = 0; j < c1 - c0; ++j) m[j] += acc[j];
+  }
+}
+#else
+constexpr int64_t kMassChunk = kMassTile;
+
+// The mass of keys [s0, s1) (at most kMassTile) of (b, hk), from every row of sequence b.
+template <class V, DType T>
+void massUnit(const V& var, const AttnArgs& a, int64_t b, int64_t hk, int64_t s0, int64_t s1in) {
+  const SlotView& kv = a.kv;
+  const int64_t Hkv = kv.Hkv, G = a.Hq / Hkv, D = kv.D;
   // Without a score function scale * log2(e) is folded into q, as the forward does.
   const float qScale = V::kHasScore ? 1.0f : static_cast<float>(a.scale) * kLog2e;
   const float sScale = static_cast<float>(a.scale);
   const float* bias = biasOf(a);
   const int64_t Dpad = roundUp(D, 8);
-  parallelFor(threads, a.B * Hkv * nT, [&](int64_t u, int) {
-    const int64_t bh = u / nT, t = u % nT, b = bh / Hkv, hk = bh % Hkv;
-    const int64_t n = a.rowCount[b], len = slotLen(kv, b, hk), s0 = t * kMassTile, s1 = std::min(len, s0 + kMassTile);
+  {
+    const int64_t n = a.rowCount[b], len = slotLen(kv, b, hk), s1 = std::min(len, s1in);
     if (n == 0 || s0 >= s1) return;
     const int nk = static_cast<int>(s1 - s0);
     thread_local ReusedScratch<float> keyMem, qMem;
@@ -99,7 +200,27 @@ void massPass(const V& var, const AttnArgs& a) {
     }
     float* m = slotMass(a, b, hk) + s0;
     for (int j = 0; j < nk; ++j) m[j] += acc[j];
+  }
+}
+
+#endif
+
+// Every unit of the call: (b, hk, kMassChunk keys), in parallel; each slot written by one thread.
+template <class V, DType T>
+void massPass(const V& var, const AttnArgs& a) {
+  const int64_t Hkv = a.kv.Hkv, nC = ceilDiv(a.kv.maxLen, kMassChunk);
+  parallelFor(std::clamp(a.threads, 1, kMaxThreads), a.B * Hkv * nC, [&](int64_t u, int) {
+    const int64_t bh = u / nC, c = u % nC;
+    massUnit<V, T>(var, a, bh / Hkv, bh % Hkv, c * kMassChunk, (c + 1) * kMassChunk);
   });
+}
+
+// The mass of every key of (b, hk), on the calling thread (decode runs it right after the unit's
+// attention, while its keys are still in cache).
+template <class V, DType T>
+void massHead(const V& var, const AttnArgs& a, int64_t b, int64_t hk) {
+  const int64_t len = slotLen(a.kv, b, hk);
+  for (int64_t c0 = 0; c0 < len; c0 += kMassChunk) massUnit<V, T>(var, a, b, hk, c0, c0 + kMassChunk);
 }
 
 }  // namespace kvf::cpu
