@@ -19,6 +19,7 @@ import { roundBf16, roundF16 } from '../runtime/verify/dtype.ts';
 import { attendPolicyCache, PolicyCacheRef } from '../runtime/verify/policy/policyCache.ts';
 import { specVariant } from '../runtime/verify/reference.ts';
 import { compareArrays, TOLERANCES } from '../runtime/verify/tolerance.ts';
+import { rng } from '../runtime/verify/random.ts';
 import { caught } from './support/caught.ts';
 import { policyArbWith } from './support/policy-arbs.ts';
 import { runs, SEED } from './support/random-expr.ts';
@@ -34,15 +35,10 @@ beforeAll(async () => {
 
 const ROUND: Record<CacheDType, (x: number) => number> = { f32: Math.fround, f16: roundF16, bf16: roundBf16 };
 
-/** mulberry32 in [-2, 2) as float32. */
+/** Seeded float32 values in [-2, 2). */
 function values(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.fround((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 4 - 2);
-  };
+  const r = rng(seed);
+  return () => Math.fround(r() * 4 - 2);
 }
 
 const runArb = fc.record({

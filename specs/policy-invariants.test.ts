@@ -11,6 +11,7 @@ import { policyArb } from './support/policy-arbs.ts';
 import { attendPolicyCache, PolicyCacheRef } from '../runtime/verify/policy/policyCache.ts';
 import type { ReferenceVariant } from '../runtime/verify/reference.ts';
 import { runs, SEED } from './support/random-expr.ts';
+import { rng } from '../runtime/verify/random.ts';
 import { policySlots } from '../codegen/scheme/policySlots.ts';
 
 const runArb = fc.record({
@@ -22,15 +23,10 @@ const runArb = fc.record({
   nanValues: fc.boolean(),
 });
 
-/** mulberry32 in [-2, 2), quarters: exact sums in float64. */
+/** Seeded quarters in [-2, 2): sums of a few are exact in float64. */
 function values(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 16 - 8) / 4;
-  };
+  const r = rng(seed);
+  return () => Math.floor(r() * 16 - 8) / 4;
 }
 
 describe('cache policy references: invariants on random runs', () => {

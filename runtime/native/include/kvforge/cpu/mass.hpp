@@ -49,6 +49,18 @@ inline float massDot(const float* q, const float* k, int64_t D) {
   return hsum(add(acc0, acc1));
 }
 
+// What both builds' mass units start from. Without a score function scale * log2(e) is folded
+// into q, as the forward does; with one, q is unscaled and s = scale * dot goes through it.
+struct MassScales {
+  float qScale, sScale;
+  const float* bias;
+  int64_t Dpad;
+};
+template <class V>
+MassScales massScales(const AttnArgs& a) {
+  return MassScales{V::kHasScore ? 1.0f : static_cast<float>(a.scale) * kLog2e, static_cast<float>(a.scale), biasOf(a), roundUp(a.kv.D, 8)};
+}
+
 #if KVF_CPU_AVX2
 // SIMD builds: per unit (b, hk, kMassChunk keys), rows in blocks of kMassRows; per block the
 // query rows go into the lane layout of decode's Q*K^T (qk_dot.hpp) once, and every 64-key step
@@ -63,10 +75,7 @@ template <class V, DType T>
 void massUnit(const V& var, const AttnArgs& a, int64_t b, int64_t hk, int64_t c0, int64_t c1) {
   const SlotView& kv = a.kv;
   const int64_t Hkv = kv.Hkv, G = a.Hq / Hkv, D = kv.D;
-  const float qScale = V::kHasScore ? 1.0f : static_cast<float>(a.scale) * kLog2e;
-  const float sScale = static_cast<float>(a.scale);
-  const float* bias = biasOf(a);
-  const int64_t Dpad = roundUp(D, 8);
+  const auto [qScale, sScale, bias, Dpad] = massScales<V>(a);
   {
     const int64_t n = a.rowCount[b];
     c1 = std::min(c1, slotLen(kv, b, hk));
@@ -151,11 +160,7 @@ template <class V, DType T>
 void massUnit(const V& var, const AttnArgs& a, int64_t b, int64_t hk, int64_t s0, int64_t s1in) {
   const SlotView& kv = a.kv;
   const int64_t Hkv = kv.Hkv, G = a.Hq / Hkv, D = kv.D;
-  // Without a score function scale * log2(e) is folded into q, as the forward does.
-  const float qScale = V::kHasScore ? 1.0f : static_cast<float>(a.scale) * kLog2e;
-  const float sScale = static_cast<float>(a.scale);
-  const float* bias = biasOf(a);
-  const int64_t Dpad = roundUp(D, 8);
+  const auto [qScale, sScale, bias, Dpad] = massScales<V>(a);
   {
     const int64_t n = a.rowCount[b], len = slotLen(kv, b, hk), s1 = std::min(len, s1in);
     if (n == 0 || s0 >= s1) return;
