@@ -132,3 +132,28 @@ describe('compression policies on native CPU caches', () => {
 afterAll(() => {
   kernels = [];
 });
+
+describe('PolicyCache.release', () => {
+  it('frees a sequence and forgets its policy state; the others go on', async () => {
+    const k = kernels[0]!;
+    const pc = createPolicyCache(k, pyramidCache({ budgets: [2], sinks: 1 }), { batch: 2 });
+    try {
+      const chunk = (n: number, at: number) => ({ k: new Float32Array(n * 2 * 8).fill(1), v: new Float32Array(n * 2 * 8).fill(2), positions: Int32Array.from({ length: n }, (_, i) => at + i) });
+      for (const b of [0, 1]) {
+        pc.append(b, chunk(6, 0));
+        await k.prefill(pc.cache, { q: new Float32Array(6 * 4 * 8), positions: Int32Array.from({ length: 6 }, (_, i) => i), counts: b === 0 ? [6, 0] : [0, 6] });
+      }
+      pc.compress('prefill');
+      // sinks 1, W 2, 6 tokens: 1 sink and 5 recent; round 1 merges 0 + 2 into 1 (3 recent left),
+      // round 2 merges 1 + 2 into ceil(3 / 2) = 2 (1 recent left).
+      expect(pc.regions(1, 0)).toEqual({ sinks: 1, compressed: 2, recent: 1 });
+      pc.release(0);
+      expect(pc.tokensSeen(0)).toBe(0);
+      expect(pc.regions(0, 0)).toEqual({ sinks: 0, compressed: 0, recent: 0 });
+      expect(pc.regions(1, 1)).toEqual({ sinks: 1, compressed: 2, recent: 1 });
+      expect(pc.cache.isReleased(0)).toBe(true);
+    } finally {
+      pc.cache.dispose();
+    }
+  });
+});

@@ -106,10 +106,22 @@ export class PolicyCache {
     for (let h = 0; h < Hkv; h++) {
       const hd = seq * Hkv + h;
       if (this.policy.kind === 'pyramid') this.#sinkCount[hd] = Math.min(this.policy.sinks, this.#sinkCount[hd]! + n);
-      for (let i = 0; i < n; i++) this.#ids[hd]!.push(ids[i]!);
+      // Token ids matter to the adaptive policy only (its special and punctuation lists).
+      if (this.policy.kind === 'adaptive') for (let i = 0; i < n; i++) this.#ids[hd]!.push(ids[i]!);
     }
     this.#seen[seq] = this.#seen[seq]! + n;
     this.#touched[seq] = 1;
+  }
+
+  /** Free sequence `seq` (KvCache.release) and forget what the policy knew of it. */
+  release(seq: number): void {
+    this.cache.release(seq);
+    const Hkv = this.cache.kvHeads;
+    for (let h = 0; h < Hkv; h++) {
+      const hd = seq * Hkv + h;
+      this.#sinkCount[hd] = 0, this.#compressed[hd] = 0, this.#ids[hd] = [], this.#kind[hd] = 'full', this.#prompt[hd] = 0;
+    }
+    this.#seen[seq] = 0, this.#touched[seq] = 0, this.#profiled[seq] = 0;
   }
 
   /** Tokens appended to `seq` so far. */
