@@ -23,7 +23,7 @@ export const REPORTS = process.env.KVFORGE_SANITIZER_REPORTS ?? path.join(os.tmp
 export default defineConfig({
   test: {
     include: ['specs/native-checks.test.ts', 'specs/call-memory.test.ts', 'specs/boundary.test.ts', 'specs/kernels.test.ts',
-      'specs/emulator.test.ts', 'specs/smoke.test.ts', 'specs/kv-cache.test.ts'],
+      'specs/emulator.test.ts', 'specs/smoke.test.ts', 'specs/kv-cache.test.ts', 'specs/policy-cache.test.ts'],
     globalSetup: ['specs/support/sanitizer-reports.ts'],
     testTimeout: 600_000,
     hookTimeout: 900_000,
