@@ -34,7 +34,7 @@ export interface NativeCache {
   read(b: number, h: number): { k: Float32Array; v: Float32Array; pos: Int32Array; count?: Int32Array; mass?: Float32Array; bias?: Float32Array };
   /** Positions and slot statistics only (no K/V copied). */
   read(b: number, h: number, statsOnly: true): { pos: Int32Array; count?: Int32Array; mass?: Float32Array; bias?: Float32Array };
-  /** Per-head selection: head hd keeps keep[hd * capacity + i], i < keepCount[hd] (-1: untouched). */
+  /** Per-head selection: head hd keeps keepCount[hd] slots, listed in `keep` head after head (-1: untouched, lists none). */
   compact(keep: Int32Array, keepCount: Int32Array): void;
   /** Pooled merges per head (runtime/native/include/kvforge/cache_ops.hpp, MergeArgs). */
   merge(start: Int32Array, count: Int32Array, dst: Int32Array, groupSize: number, pooling: number, pairOdd: boolean): void;

@@ -457,11 +457,14 @@ export class KvCache implements CacheShape {
   compact(keep: ReadonlyArray<ArrayLike<number> | null | undefined>): void {
     this.#requireLive();
     this.#requireIdle('compact');
-    const H = this.batch * this.kvHeads, cap = this.#native.capacity;
+    const H = this.batch * this.kvHeads;
     if (!Array.isArray(keep) || keep.length !== H) throw new KvforgeError('KVF3002', `compact needs one entry per (sequence, KV head): ${H}, received ${Array.isArray(keep) ? keep.length : typeof keep}`);
     const lengths = this.#native.lengths();
-    const flat = new Int32Array(H * cap), counts = new Int32Array(H).fill(-1);
-    for (let hd = 0; hd < H; hd++) {
+    const counts = new Int32Array(H).fill(-1);
+    let listed = 0;
+    for (let hd = 0; hd < H; hd++) if (keep[hd] !== null && keep[hd] !== undefined) listed += keep[hd]!.length;
+    const flat = new Int32Array(listed);
+    for (let hd = 0, at = 0; hd < H; hd++) {
       const list = keep[hd];
       if (list === null || list === undefined) continue;
       for (let i = 0; i < list.length; i++) {
@@ -469,7 +472,7 @@ export class KvCache implements CacheShape {
         if (!Number.isInteger(s) || s < 0 || s >= lengths[hd]! || (i > 0 && s <= list[i - 1]!)) {
           throw new KvforgeError('KVF3010', `compact: head ${hd} (sequence ${Math.floor(hd / this.kvHeads)}): kept slots must increase and lie below its length ${lengths[hd]}, received ${s} at ${i}`);
         }
-        flat[hd * cap + i] = s;
+        flat[at++] = s;
       }
       counts[hd] = list.length;
     }

@@ -11,6 +11,7 @@
 // is a tail).
 #include "cache_policy_cpu.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
@@ -51,14 +52,21 @@ void recomputeHead(const CacheView& c, int64_t hd, int64_t len) {
   for (int64_t t = 0; t < entriesPerHead(c); ++t) recomputeEntry(c, hd, len, t);
 }
 
+// Where each head's list starts in CompactArgs::keep.
+std::vector<int64_t> keepOffsets(const CompactArgs& a) {
+  std::vector<int64_t> at(size_t(heads(a.cache)) + 1, 0);
+  for (int64_t hd = 0; hd < heads(a.cache); ++hd) at[size_t(hd) + 1] = at[size_t(hd)] + std::max<int32_t>(0, a.keepCount[hd]);
+  return at;
+}
+
 template <class E>
-void compactAs(const CompactArgs& a) {
+void compactAs(const CompactArgs& a, const std::vector<int64_t>& at) {
   const CacheView& c = a.cache;
   const int64_t C = columns(c);
   forHeads(c, a.threads, [&](int64_t hd) {
     const int64_t n = a.keepCount[hd];
     if (n < 0) return;
-    const int32_t* keep = a.keep + hd * c.capacity;
+    const int32_t* keep = a.keep + at[size_t(hd)];
     for (int64_t i = 0; i < n; ++i)
       if (keep[i] != i) copyColumns<E>(c, hd, i, c, hd, keep[i], 0, C);
     recomputeHead(c, hd, n);
@@ -266,18 +274,20 @@ void compact(const CompactArgs& a) {
   const CacheView& c = a.cache;
   validate(c, "compact");
   if (heads(c) == 0) return;
-  if (!a.keep || !a.keepCount) fail("compact", "null keep or keepCount");
+  if (!a.keepCount) fail("compact", "null keepCount");
+  const std::vector<int64_t> at = keepOffsets(a);
+  if (at.back() > 0 && !a.keep) fail("compact", "null keep");
   for (int64_t hd = 0; hd < heads(c); ++hd) {
     const int64_t n = a.keepCount[hd];
     if (n < 0) continue;
     if (n > c.len[hd]) fail("compact", headName(c, hd) + ": keeps " + std::to_string(n) + " slots of " + std::to_string(c.len[hd]));
-    const int32_t* keep = a.keep + hd * c.capacity;
+    const int32_t* keep = a.keep + at[size_t(hd)];
     for (int64_t i = 0; i < n; ++i)
       if (keep[i] < 0 || keep[i] >= c.len[hd] || (i > 0 && keep[i] <= keep[i - 1]))
         fail("compact", headName(c, hd) + ": kept slots must increase and lie below the length " + std::to_string(c.len[hd]));
   }
-  if (dtypeBytes(c.dtype) == 4) return compactAs<uint32_t>(a);
-  compactAs<uint16_t>(a);
+  if (dtypeBytes(c.dtype) == 4) return compactAs<uint32_t>(a, at);
+  compactAs<uint16_t>(a, at);
 }
 
 void pyramid(const PyramidArgs& a) {

@@ -304,13 +304,15 @@ Napi::Value NativeCache::compact(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     constexpr const char* fn = "NativeCache.compact";
     requireUsable(fn);
-    const int64_t H = view_.B * view_.Hkv, cap = view_.capacity;
-    const TypedArrayBytes keep = readTypedArray(fn, "keep", info[0], napi_int32_array, H * cap, "B*Hkv*capacity = " + std::to_string(H * cap));
+    const int64_t H = view_.B * view_.Hkv;
     const TypedArrayBytes counts = readTypedArray(fn, "keepCount", info[1], napi_int32_array, H, "B*Hkv = " + std::to_string(H));
     const int32_t* kc = static_cast<const int32_t*>(counts.data);
+    int64_t listed = 0;
+    for (int64_t hd = 0; hd < H; ++hd) listed += std::max<int32_t>(0, kc[hd]);
+    const TypedArrayBytes keep = readTypedArray(fn, "keep", info[0], napi_int32_array, listed, "the sum of keepCount's non-negative entries = " + std::to_string(listed));
     CompactArgs a;
     a.cache = view_;
-    a.keep = static_cast<const int32_t*>(staging_->in(0, keep.data, size_t(H * cap) * 4));
+    a.keep = static_cast<const int32_t*>(staging_->in(0, keep.data, size_t(listed) * 4));
     a.keepCount = static_cast<const int32_t*>(staging_->in(1, kc, size_t(H) * 4));
     ops_->compact(a);
     for (int64_t hd = 0; hd < H; ++hd)

@@ -3,7 +3,7 @@
 // kernels (CacheOps) and read in place by attention calls (napi_attend.cpp).
 //
 //   new NativeCache(backend, B, Hkv, D, Dv, dtype, capacity, stats?)   stats: per-slot count, mass, bias
-//   compact(keep, keepCount)                Int32 [B*Hkv*capacity], [B*Hkv]: per-head selection (cache_ops.hpp)
+//   compact(keep, keepCount)                Int32 lists packed head after head, [B*Hkv]: per-head selection (cache_ops.hpp)
 //   merge(start, count, dst, groupSize, pooling, pairOdd)   Int32 [B*Hkv] each: pooled merges (cache_ops.hpp)
 //   pyramid(sinks, compressed, budget, groupSize, pooling)  Int32 [B*Hkv] each: the pyramid rule's loop
 //   append(k, v, positions, start, count)   f32 rows [n][Hkv][D|Dv], Int32 positions [n], start/count [B]

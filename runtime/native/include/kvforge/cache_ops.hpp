@@ -111,12 +111,13 @@ struct CopyCacheArgs {
 };
 
 // Compaction (per-head selection: sink and window eviction, adaptive policies): head hd keeps
-// the slots keep[hd * capacity + i], i < keepCount[hd], which must increase and lie below len;
-// they move to [0, keepCount[hd]) in that order with every column, and len = keepCount[hd].
-// keepCount[hd] < 0 leaves the head untouched. Summaries of changed heads are recomputed.
+// keepCount[hd] slots, listed in `keep` packed head after head (head hd's list starts after the
+// lists of the heads before it; a head with keepCount < 0 lists none and is left untouched). The
+// listed slots must increase and lie below len; they move to [0, keepCount[hd]) in that order
+// with every column, and len = keepCount[hd]. Summaries of changed heads are recomputed.
 struct CompactArgs {
   CacheView cache;
-  const int32_t* keep = nullptr;       // [B * Hkv * capacity]
+  const int32_t* keep = nullptr;       // [sum of max(0, keepCount)]
   const int32_t* keepCount = nullptr;  // [B * Hkv]
   int threads = 1;
 };
