@@ -3,7 +3,10 @@
  * (@resvg/resvg-js, a maintained SVG renderer: kvforge writes no image encoder). Text uses the
  * system's fonts (DejaVu Sans where present); without any, the PNG has the lines and no labels.
  */
-import { Resvg } from '@resvg/resvg-js';
+import { createRequire } from 'node:module';
+
+// Loaded when a PNG is asked for: the command line starts without the renderer's native module.
+const require = createRequire(import.meta.url);
 
 export interface PlotSeries {
   readonly name: string;
@@ -92,5 +95,6 @@ export function plotSvg(spec: PlotSpec): string {
 
 /** The plot as PNG bytes. */
 export function plotPng(spec: PlotSpec): Buffer {
+  const { Resvg } = require('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
   return new Resvg(plotSvg(spec), { font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' }, background: '#ffffff' }).render().asPng();
 }

@@ -13,6 +13,8 @@ import { fuzzCommand } from './fuzz.ts';
 import { inspectCommand } from './inspect.ts';
 import { runCommand } from './run.ts';
 import { benchSchemesCommand } from './benchSchemes.ts';
+import { benchPoliciesCommand } from './benchPolicies.ts';
+import { compressReportCommand } from './compressReport.ts';
 import { resourcesCommand } from './resources.ts';
 import { PACKAGE_ROOT } from '../build/paths.ts';
 import { ownManifest } from '../build/packageRoot.ts';
@@ -78,7 +80,7 @@ program.command('bench-policies')
   .option('--reps <n>', 'interleaved rounds of the mass rows', int('--reps', 1), 9)
   .option('--threads <n>', 'kernel threads', int('--threads', 1))
   .option('--json', 'print JSON instead of tables')
-  .action(async (...a: Parameters<typeof import('./benchPolicies.ts').benchPoliciesCommand>) => (await import('./benchPolicies.ts')).benchPoliciesCommand(...a));
+  .action(benchPoliciesCommand);
 
 program.command('compress-report')
   .description("a cache policy's memory and quality trade-off on a scheme: KV bytes, attention and logit error, top-1 agreement, for a sweep of budgets")
@@ -98,7 +100,7 @@ program.command('compress-report')
   .option('--intermediate <n>', 'MLP width (scheme files)', int('--intermediate', 1, 262144), 512)
   .option('--vocab <n>', 'vocabulary size (scheme files)', int('--vocab', 2, 1_000_000), 1000)
   .option('--threads <n>', 'kernel threads', int('--threads', 1))
-  .action(async (...a: Parameters<typeof import('./compressReport.ts').compressReportCommand>) => (await import('./compressReport.ts')).compressReportCommand(...a));
+  .action(compressReportCommand);
 
 program.command('explain')
   .description('print the IR after every pipeline stage, the plan and the generated C++')
