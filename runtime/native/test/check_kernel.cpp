@@ -23,6 +23,7 @@
 
 #include "kvforge/convert.hpp"
 #include "kvforge/cpu/exp2.hpp"
+#include "kvforge/cpu/mass_tape.hpp"
 #include "kvforge/registry.hpp"
 #include "kvforge/v1_call.hpp"
 #include "reference.hpp"
@@ -413,8 +414,8 @@ void checkV2(const Spec& s, const CpuKernel& kern, const std::string& id, const 
       if (extras) rb.assign(bias.begin() + bh * cap, bias.begin() + bh * cap + L);
       referenceForward(p, mask, score, ro, rl, extras ? &rb : nullptr, extras ? &rm : nullptr);
       char what[256];
-      std::snprintf(what, sizeof what, "v2 %s %s B=%lld Hq=%lld Hkv=%lld D=%lld Dv=%lld cap=%lld pos=%s threads=%d: (b=%lld, hk=%lld) rows=%lld len=%lld",
-                    id.c_str(), dtypeName(dt), (long long)B, (long long)Hq, (long long)Hkv, (long long)D, (long long)Dv,
+      std::snprintf(what, sizeof what, "v2 %s %s%s B=%lld Hq=%lld Hkv=%lld D=%lld Dv=%lld cap=%lld pos=%s threads=%d: (b=%lld, hk=%lld) rows=%lld len=%lld",
+                    id.c_str(), dtypeName(dt), !extras ? "" : kvf::cpu::massTapeLimit() > 0 ? " mass=tape" : " mass=recompute", (long long)B, (long long)Hq, (long long)Hkv, (long long)D, (long long)Dv,
                     (long long)cap, gaps ? "gaps" : "default", threads, (long long)b, (long long)hk, (long long)n, (long long)L);
       compare(what, p, r, ro, rl);
       if (extras) {
@@ -481,7 +482,10 @@ int main(int argc, char** argv) {
       for (const V2Shape& sh : kV2Shapes)
         for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
           checkV2(s, *findCpuKernel(id), id, sh, dt, (combo & 1) != 0, rng, 1 + (combo % 3), v2cases, false);
+          // Half the extras cases with the tapes off: the attention mass by the recompute pass.
+          kvf::cpu::massTapeLimit() = (combo & 4) ? 0 : kvf::cpu::kMassTapeFloats;
           checkV2(s, *findCpuKernel(id), id, sh, dt, (combo & 2) != 0, rng, 1 + (combo % 2), v2cases, true);
+          kvf::cpu::massTapeLimit() = kvf::cpu::kMassTapeFloats;
           ++combo;
           if (failures > 0) return 1;
         }

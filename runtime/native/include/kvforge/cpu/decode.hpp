@@ -39,6 +39,7 @@
 #include "kvforge/cpu/storage_rows.hpp"
 #include "kvforge/cpu/dispatch_rows.hpp"
 #include "kvforge/cpu/mass.hpp"
+#include "kvforge/cpu/mass_tape.hpp"
 #include "kvforge/cpu/online_softmax.hpp"
 #include "kvforge/cpu/pv.hpp"
 #include "kvforge/cpu/qk_dot.hpp"
@@ -192,10 +193,11 @@ inline void prefetchRows(const void* p, int64_t stride, int64_t rowBytes, int64_
   for (int64_t j = 0; j < n; ++j) prefetchBytes(static_cast<const char*>(p) + j * stride, rowBytes);
 }
 
-// One unit: the R rows of (b, hk) against key tiles [kt0, kt1). Leaves O (unnormalised), m, l.
+// One unit: the R rows of (b, hk) against key tiles [kt0, kt1). Leaves O (unnormalised), m, l,
+// and (tape non-null) every step's probabilities for the attention mass (mass_tape.hpp).
 template <class V, DType T>
 void decodeUnit(const V& var, const AttnArgs& a, int64_t tileK, const DecodeShape& sh, int64_t b, int64_t hk,
-                int64_t kt0, int64_t kt1, const float* zeroRow, DecodeScratch& ws) {
+                int64_t kt0, int64_t kt1, const float* zeroRow, DecodeScratch& ws, MassTape* tape) {
   const SlotView& kv = a.kv;
   const int64_t D = kv.D, Dv = kv.Dv, n = a.rowCount[b], R = sh.G * n, ldQ = sh.Dpad, ldS = kDecodeStep;
   const float qScale = V::kHasScore ? 1.0f : static_cast<float>(a.scale) * kLog2e;
@@ -336,6 +338,7 @@ void decodeUnit(const V& var, const AttnArgs& a, int64_t tileK, const DecodeShap
       applyScoreMask(var, b, rows, ws.cls.data(), nR, kpos + k0, ws.admit.data() + kr.lo, kDecodeStep, nk, nkPad,
                      sScale, S, ldS, biasRow ? biasRow + k0 : nullptr);
       softmaxUpdate(S, ldS, nR, nkPad, ws.m.data(), ws.l.data(), ws.alpha.data(), ws.zb.data());
+      if (tape) tape->record(S, ldS, k0, nk, ws.m.data());
       // Raw bf16 values: panels of up to 8 rows (pvRowsBf16Split), so a group of 8 query heads
       // converts each value row once.
       const int panelRows = vRaw ? kWidePanelRows : kPanelRows;
@@ -421,21 +424,55 @@ inline int decodeThreads(const AttnArgs& a) {
   return slots <= kDecodeInlineSlots ? 1 : std::clamp(a.threads, 1, kMaxThreads);
 }
 
-// Returns whether the attention mass (when asked for) was computed along (every unit covered a
-// whole head); otherwise the caller runs massPass after it.
+// The attention mass of a decode call (AttnArgs v3) comes from the units' tapes (mass_tape.hpp)
+// when they fit in massTapeLimit() floats: one per thread for whole-head units, one for the call when the
+// keys are split (the chunks' probabilities wait for the merged lse).
+struct DecodeMassPlan {
+  bool tape = false;
+  int64_t ldP = 0, maxSteps = 0;
+};
+template <class V>
+DecodeMassPlan decodeMassPlan(const AttnArgs& a, const DecodeShape& sh, bool split) {
+  DecodeMassPlan p;
+  if (!massOf(a) || sh.Rmax > MassTape::kMaxRows) return p;
+  p.ldP = roundUp(std::max<int64_t>(a.kv.maxLen, 1), 16);
+  p.maxSteps = massTapeSteps(0, sh.tilesPerChunk, V::kTileK, kDecodeStep);
+  const int64_t floats = (split ? a.B * a.kv.Hkv : 1) * sh.Rmax * p.ldP;
+  p.tape = floats <= massTapeLimit().load(std::memory_order_relaxed);
+  return p;
+}
+
+// Rows' lse in log2 units, the order of the unit's rows (g, then i).
+inline void rowLse2(const AttnArgs& a, int64_t b, int64_t hk, int64_t G, int64_t n, float* lse2) {
+  for (int64_t r = 0; r < G * n; ++r) lse2[r] = *lseAt(a, b, hk * G + r / n, r % n) * kLog2e;
+}
+
+// Returns whether the attention mass (when asked for) was computed along; otherwise the caller
+// runs massPass after it (a tape would not fit).
 template <class V, DType T>
 bool decodeForward(const V& var, const AttnArgs& a) {
   const int threads = decodeThreads(a);
   const DecodeShape sh = DecodeShape::of(a, V::kTileK, threads);
   const int64_t Hkv = a.kv.Hkv, Dv = a.kv.Dv, BH = a.B * Hkv, units = BH * sh.nChunks;
   const bool split = sh.nChunks > 1;
+  const DecodeMassPlan mp = decodeMassPlan<V>(a, sh, split);
   // Partial results of split units: O [unit][Rmax][Dv] unnormalised, m and l [unit][Rmax]. Kept by
   // the calling thread across calls, as each worker's DecodeScratch is (a serving loop's steady
   // state allocates nothing).
   thread_local ReusedScratch<float> partOMem, partMMem, partLMem, zeroMem;
+  // Split calls: every (b, hk)'s p~ and every unit's steps. (Named through a reference: inside the
+  // workers' lambdas the thread_local itself would be each worker's own, empty, instance.)
+  thread_local MassTapeMemory callTapeMem;
+  MassTapeMemory& callTape = callTapeMem;
+  thread_local ReusedScratch<int64_t> stepCountMem;
   float* partO = split ? partOMem.reserve(size_t(units * sh.Rmax * Dv), "partial outputs of key chunks") : nullptr;
   float* partM = split ? partMMem.reserve(size_t(units * sh.Rmax), "partial outputs of key chunks") : nullptr;
   float* partL = split ? partLMem.reserve(size_t(units * sh.Rmax), "partial outputs of key chunks") : nullptr;
+  int64_t* stepCount = nullptr;
+  if (split && mp.tape) {
+    callTape.reserve(BH * sh.Rmax * mp.ldP, units, mp.maxSteps, sh.Rmax);
+    stepCount = stepCountMem.reserve(size_t(units), "attention-mass tape");
+  }
   float* zeroRow = zeroMem.reserve(size_t(sh.Dpad), "a zero key");
   std::fill(zeroRow, zeroRow + sh.Dpad, 0.0f);
 
@@ -443,10 +480,19 @@ bool decodeForward(const V& var, const AttnArgs& a) {
     const int64_t bh = u / sh.nChunks, c = u % sh.nChunks;
     const int64_t b = bh / Hkv, hk = bh % Hkv;
     const int64_t n = a.rowCount[b], R = sh.G * n;
+    if (stepCount) stepCount[u] = 0;
     if (n == 0) return;
     DecodeScratch* ws = &threadDecodeScratch(sh, a.kv.D, T != DType::F32);
+    MassTape tape;
+    if (mp.tape && split) {
+      tape = callTape.view(bh * sh.Rmax * mp.ldP, mp.ldP, u, mp.maxSteps, sh.Rmax, int(R));
+    } else if (mp.tape) {
+      thread_local MassTapeMemory unitTape;
+      unitTape.reserve(sh.Rmax * mp.ldP, 1, mp.maxSteps, sh.Rmax);
+      tape = unitTape.view(0, mp.ldP, 0, mp.maxSteps, sh.Rmax, int(R));
+    }
     const int64_t kt0 = c * sh.tilesPerChunk, kt1 = std::min(sh.nKt, kt0 + sh.tilesPerChunk);
-    decodeUnit<V, T>(var, a, V::kTileK, sh, b, hk, kt0, kt1, zeroRow, *ws);
+    decodeUnit<V, T>(var, a, V::kTileK, sh, b, hk, kt0, kt1, zeroRow, *ws, mp.tape ? &tape : nullptr);
     for (int64_t r = 0; r < R; ++r) {
       const float* Or = ws->o.data() + r * sh.ldO;
       if (split) {
@@ -459,9 +505,19 @@ bool decodeForward(const V& var, const AttnArgs& a) {
         finalizeRow(Or, ws->m[r], ws->l[r], Dv, outRow(a, b, row.h, row.i), lseAt(a, b, row.h, row.i));
       }
     }
-    // A unit over every key of (b, hk) knows its rows' final lse now: the attention mass (AttnArgs
-    // v3) is computed here, on this thread, while the head's keys are still in cache.
-    if (!split && massOf(a)) massHead<V, T>(var, a, b, hk);
+    if (split) {
+      if (stepCount) stepCount[u] = tape.nSteps;
+      return;
+    }
+    // A unit over every key of (b, hk) knows its rows' final lse now: the attention mass, from
+    // the tape, or (too large for one) by the recompute pass while the head's keys are in cache.
+    if (mp.tape) {
+      float lse2[MassTape::kMaxRows];
+      rowLse2(a, b, hk, sh.G, n, lse2);
+      tape.finish(lse2, slotMass(a, b, hk));
+    } else if (massOf(a)) {
+      massHead<V, T>(var, a, b, hk);
+    }
   });
   if (!split) return true;
 
@@ -479,7 +535,18 @@ bool decodeForward(const V& var, const AttnArgs& a) {
                outRow(a, b, h, i), lseAt(a, b, h, i));
     }
   });
-  return false;
+  if (!mp.tape) return false;
+  // The merged lse is final: every chunk adds its slots' mass (chunks own disjoint slots).
+  parallelFor(threads, units, [&](int64_t u, int) {
+    const int64_t bh = u / sh.nChunks, b = bh / Hkv, hk = bh % Hkv, n = a.rowCount[b];
+    if (n == 0 || stepCount[u] == 0) return;
+    MassTape tape = callTape.view(bh * sh.Rmax * mp.ldP, mp.ldP, u, mp.maxSteps, sh.Rmax, int(sh.G * n));
+    tape.nSteps = stepCount[u];
+    float lse2[MassTape::kMaxRows];
+    rowLse2(a, b, hk, sh.G, n, lse2);
+    tape.finish(lse2, slotMass(a, b, hk));
+  });
+  return true;
 }
 
 }  // namespace kvf::cpu

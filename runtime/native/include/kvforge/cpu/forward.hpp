@@ -50,7 +50,7 @@ template <class V, DType T>
 void forwardAs(const V& var, const AttnArgs& a) {
   bool massDone = false;
   if (a.maxRows <= kDecodeMaxLq) massDone = decodeForward<V, T>(var, a);
-  else prefillForward<V, T>(var, a);
+  else massDone = prefillForward<V, T>(var, a);
   if (massOf(a) && !massDone) massPass<V, T>(var, a);  // after the forward: it reads the lse just written
 }
 

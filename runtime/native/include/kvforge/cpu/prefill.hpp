@@ -23,6 +23,8 @@
 #include "kvforge/attn_args.hpp"
 #include "kvforge/cpu/classify.hpp"
 #include "kvforge/cpu/dispatch_rows.hpp"
+#include "kvforge/cpu/mass.hpp"
+#include "kvforge/cpu/mass_tape.hpp"
 #include "kvforge/cpu/online_softmax.hpp"
 #include "kvforge/cpu/pack_keys.hpp"
 #include "kvforge/cpu/pv.hpp"
@@ -54,11 +56,13 @@ struct PanelScratch {
 };
 
 // One panel of R rows against every key tile of (b, kv head hk). cls[g * nKt + kt] is the class
-// of head g of the group for key tile kt (the unit's table).
+// of head g of the group for key tile kt (the unit's table). With a tape (the attention mass,
+// mass_tape.hpp), every tile's probabilities are recorded and, once the rows' lse is known, their
+// mass is added to unitMass (the unit's own slot-indexed partial sums).
 template <class V, int R, DType T>
 void prefillPanel(const V& var, const AttnArgs& a, const KeyPanels& kp, const float* packed, const float* vf,
                   int64_t ldVf, int64_t b, int64_t hk, const RowInfo* rows, const TileClass* unitCls, PanelScratch& ws,
-                  int64_t ldS, int64_t ldO) {
+                  int64_t ldS, int64_t ldO, MassTape* tape, float* unitMass) {
   const SlotView& kv = a.kv;
   const int64_t D = kv.D, Dv = kv.Dv, tileK = kp.tileK;
   // Without a score function scale * log2(e) is folded into Q (one multiply per element of Q
@@ -99,6 +103,7 @@ void prefillPanel(const V& var, const AttnArgs& a, const KeyPanels& kp, const fl
     applyScoreMask(var, b, rows, cls, R, kpos + k0 + kr.lo, ws.admit.data() + kr.lo, ldS, nk, nkPad, sScale, S, ldS,
                    biasRow ? biasRow + k0 + kr.lo : nullptr);
     softmaxUpdate(S, ldS, R, nkPad, ws.m, ws.l, ws.alpha, ws.zb.data());
+    if (tape) tape->record(S, ldS, k0 + kr.lo, nk, ws.m);
     const float* Vt;
     int64_t ldV;
     if constexpr (T == DType::F32) {
@@ -113,6 +118,12 @@ void prefillPanel(const V& var, const AttnArgs& a, const KeyPanels& kp, const fl
   }
   for (int r = 0; r < R; ++r)
     finalizeRow(O + r * ldO, ws.m[r], ws.l[r], Dv, outRow(a, b, rows[r].h, rows[r].i), lseAt(a, b, rows[r].h, rows[r].i));
+  if (tape) {
+    float lse2[R];
+    for (int r = 0; r < R; ++r) lse2[r] = *lseAt(a, b, rows[r].h, rows[r].i) * kLog2e;
+    tape->finish(lse2, unitMass);
+    tape->nSteps = 0;
+  }
 }
 
 // The classes of one unit: cls[g * nKt + kt] for the G heads of (b, hk) and key tiles kt of the
@@ -134,8 +145,13 @@ void unitClasses(const V& var, const AttnArgs& a, const KeyPanels& kp, int64_t G
   }
 }
 
+// The attention mass of a prefill call (AttnArgs v3): each panel's rows add theirs into their
+// unit's partial sums (a tape of kPanelRows x len per thread), and a last pass adds the units of
+// each (b, kv head) into the slots in query-tile order, so the result does not depend on which
+// thread ran what. Units x maxLen floats at most massTapeLimit(); above that the caller runs the
+// recompute pass (mass.hpp). Returns whether the mass was computed here.
 template <class V, DType T>
-void prefillForward(const V& var, const AttnArgs& a) {
+bool prefillForward(const V& var, const AttnArgs& a) {
   const SlotView& kv = a.kv;
   const KeyPanels kp = KeyPanels::of(kv, V::kTileK);
   const int64_t Hkv = kv.Hkv, BH = a.B * Hkv, G = a.Hq / Hkv, tileQ = V::kTileQ;
@@ -189,6 +205,12 @@ void prefillForward(const V& var, const AttnArgs& a) {
   // 3. Run them.
   const int64_t ldS = roundUp(kp.tileK, kKeyBlock);
   const int64_t ldO = roundUp(kv.Dv, 16);
+  const int64_t ldP = roundUp(std::max<int64_t>(kv.maxLen, 1), 16);
+  const int64_t nUnits = static_cast<int64_t>(units.size());
+  const bool massHere = massOf(a) && nUnits * ldP <= massTapeLimit().load(std::memory_order_relaxed);
+  Scratch<float> unitMass(massHere ? size_t(nUnits * ldP) : 0, "attention-mass partial sums");
+  if (massHere) std::fill(unitMass.data(), unitMass.data() + nUnits * ldP, 0.0f);
+  std::vector<MassTapeMemory> tapes(massHere ? static_cast<size_t>(threads) : 0);
   std::vector<std::unique_ptr<PanelScratch>> scratch(static_cast<size_t>(threads));
   parallelFor(threads, static_cast<int64_t>(order.size()), [&](int64_t oi, int w) {
     auto& ws = scratch[static_cast<size_t>(w)];
@@ -217,11 +239,35 @@ void prefillForward(const V& var, const AttnArgs& a) {
         const char* src = reinterpret_cast<const char*>(queryRow(a, u.b, h, i));
         for (int64_t off = 0; off < kv.D * int64_t(sizeof(float)); off += 64) __builtin_prefetch(src + off);
       }
+      MassTape tape;
+      if (massHere) {
+        MassTapeMemory& tm = tapes[static_cast<size_t>(w)];
+        tm.reserve(kPanelRows * ldP, 1, kp.nKt, kPanelRows);
+        tape = tm.view(0, ldP, 0, kp.nKt, kPanelRows, R);
+      }
       withRows(R, [&](auto rc) {
-        prefillPanel<V, decltype(rc)::value, T>(var, a, kp, packedHead, vHead, ldVf, u.b, u.hk, rows, cls, *ws, ldS, ldO);
+        prefillPanel<V, decltype(rc)::value, T>(var, a, kp, packedHead, vHead, ldVf, u.b, u.hk, rows, cls, *ws, ldS, ldO,
+                                                massHere ? &tape : nullptr, massHere ? unitMass.data() + ui * ldP : nullptr);
       });
     }
   });
+  if (!massHere) return false;
+
+  // 4. The mass: units of one (b, kv head) are consecutive in `units`, in query-tile order.
+  std::vector<int64_t> firstUnit(static_cast<size_t>(BH + 1), nUnits);
+  for (int64_t ui = nUnits - 1; ui >= 0; --ui) firstUnit[size_t(units[size_t(ui)].b * Hkv + units[size_t(ui)].hk)] = ui;
+  for (int64_t bh = BH - 1; bh >= 0; --bh) firstUnit[size_t(bh)] = std::min(firstUnit[size_t(bh)], firstUnit[size_t(bh + 1)]);
+  const int64_t nC = ceilDiv(kv.maxLen, kMassChunk);
+  parallelFor(threads, BH * nC, [&](int64_t i, int) {
+    const int64_t bh = i / nC, b = bh / Hkv, hk = bh % Hkv;
+    const int64_t s0 = (i % nC) * kMassChunk, s1 = std::min(slotLen(kv, b, hk), s0 + kMassChunk);
+    float* m = slotMass(a, b, hk);
+    for (int64_t ui = firstUnit[size_t(bh)]; ui < firstUnit[size_t(bh + 1)]; ++ui) {
+      const float* part = unitMass.data() + ui * ldP;
+      for (int64_t s = s0; s < s1; ++s) m[s] += part[s];
+    }
+  });
+  return true;
 }
 
 }  // namespace kvf::cpu

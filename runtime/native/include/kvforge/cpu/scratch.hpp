@@ -82,6 +82,7 @@ class ReusedScratch {
     if (s_.size() < count) s_.allocate(count, what, context);
     return s_.data();
   }
+  T* data() const { return s_.data(); }  // what the last reserve() returned
 
  private:
   Scratch<T> s_;
