@@ -16,6 +16,9 @@ import { sinkCache } from '../dsl/policy/policy.ts';
 import { smallModel } from '../runtime/verify/schemeFuzz.ts';
 import { caught } from './support/caught.ts';
 import { kvforge } from './support/cli.ts';
+import { parseBudgets } from '../runtime/cli/compressReport.ts';
+import { saveCheckpoint } from '../runtime/model/checkpoint.ts';
+import { seededWeights } from '../runtime/model/weights.ts';
 
 const s = scheme({ heads: { q: 4, kv: 2 }, headDim: 8, dtype: 'f32', layers: 4, kv: '0_1_2_3', name: 'small' });
 
@@ -63,6 +66,51 @@ describe('compress-report', () => {
     const sliding = scheme({ heads: { q: 4, kv: 2 }, headDim: 8, layers: 2, kv: '0s_1s' });
     expect(caught(() => withPolicy(sliding, sinkCache({ sinks: 1, windowLength: 4 }))).code).toBe('KVF2012');
   });
+
+  it('refuses bad budget lists, naming the entry; empty entries are not read as 0', () => {
+    for (const [family, list] of [['pyramid', ''], ['pyramid', '4,,8'], ['pyramid', '0'], ['pyramid', '2.5'], ['sinks', 'x'], ['sliding', '-3'],
+      ['adaptive', ''], ['adaptive', '1.5'], ['adaptive', '-0.1'], ['adaptive', 'NaN'], ['adaptive', '0.9,']] as const) {
+      const e = caught(() => parseBudgets(family, list));
+      expect(e.code, `${family} '${list}'`).toBe('KVF3004');
+      expect(e.detail).toMatch(/--budgets must be a comma-separated list of/);
+    }
+    expect(parseBudgets('adaptive', '0, 0.5,1')).toEqual([0, 0.5, 1]);
+    expect(parseBudgets('pyramid', '16, 32')).toEqual([16, 32]);
+  });
+
+  it('the command refuses bad options before it builds anything', () => {
+    for (const [args, message] of [
+      [['--beta', '0'], /--beta must be a positive number/],
+      [['--beta', 'NaN'], /--beta must be a positive number/],
+      [['--beta', ''], /--beta must be a positive number/],
+      [['--prompt', ''], /--prompt must be an integer >= 1/],
+      [['--seed', ''], /--seed must be an integer >= 0/],
+      [['--sinks', '-1'], /--sinks must be an integer >= 0/],
+      [['--budgets', ''], /KVF3004.*--budgets must be a comma-separated list of positive integers, received '' \(entry ''\)/],
+      [['--pooling', 'median'], /KVF3004.*--pooling must be mean, max or best/],
+    ] as const) {
+      const r = kvforge('compress-report', ...args);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr, args.join(' ')).toMatch(message);
+      expect(r.stderr).not.toMatch(/building|built the addon/);
+    }
+  }, 120_000);
+
+  it('runs on a model folder (config.json + safetensors), an LCKV scheme included', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'kvf-cr-ckpt-'));
+    try {
+      const model = { hiddenSize: 16, intermediateSize: 24, vocabSize: 32, ropeTheta: 10000, rmsNormEps: 1e-5, tieWordEmbeddings: false };
+      const lckv = scheme({ layers: 4, heads: { q: 2, kv: 1 }, headDim: 8, kv: '0_3_3_3', dtype: 'f32', name: 'lckvSmall' });
+      saveCheckpoint(dir, seededWeights(lckv, model, 2), { config: { model_type: 'lckv-llama' } });
+      const r = kvforge('compress-report', dir, '--policy', 'pyramid', '--budgets', '2,100', '--sinks', '1', '--prompt', '10', '--steps', '3');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/compress-report on checkpoint/);
+      expect(r.stdout).toMatch(/pyramid L0=2 beta=2 sinks=1 mean/);
+      expect(r.stdout).toMatch(/pyramid L0=100 beta=2 sinks=1 mean/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
 
   it('the command prints the table and writes the PNG', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'kvf-cr-'));

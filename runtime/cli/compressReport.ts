@@ -30,13 +30,30 @@ export interface CompressReportCommandOptions {
 
 const FAMILIES: readonly PolicyFamily[] = ['pyramid', 'sinks', 'sliding', 'adaptive'];
 
+/**
+ * The sweep of --budgets: positive integers (window lengths, L0), or for adaptive thresholds T in
+ * [0, 1]. Every entry must be a number: an empty entry ('', '4,,8') is refused, not read as 0.
+ */
+export function parseBudgets(family: PolicyFamily, list: string): number[] {
+  const entries = list.split(',').map((x) => x.trim());
+  const ok = (x: string) => {
+    if (x === '') return false;
+    const b = Number(x);
+    return family === 'adaptive' ? Number.isFinite(b) && b >= 0 && b <= 1 : Number.isInteger(b) && b >= 1;
+  };
+  const bad = entries.find((x) => !ok(x));
+  if (bad !== undefined) {
+    throw new KvforgeError('KVF3004', `--budgets must be a comma-separated list of ${family === 'adaptive' ? 'thresholds T in [0, 1]' : 'positive integers'}, received '${list}' (entry '${bad}')`, {
+      hint: family === 'adaptive' ? "e.g. --budgets 0.9,0.95,1" : 'e.g. --budgets 16,32,64',
+    });
+  }
+  return entries.map(Number);
+}
+
 export async function compressReportCommand(file: string | undefined, exportName: string | undefined, o: CompressReportCommandOptions): Promise<void> {
   const family = o.policy as PolicyFamily;
   if (!FAMILIES.includes(family)) throw new KvforgeError('KVF3004', `--policy must be one of ${FAMILIES.join(', ')}, received '${o.policy}'`);
-  const budgets = o.budgets.split(',').map((x) => Number(x.trim()));
-  if (!budgets.length || budgets.some((b) => !Number.isFinite(b) || (family !== 'adaptive' && (!Number.isInteger(b) || b < 1)))) {
-    throw new KvforgeError('KVF3004', `--budgets must be a comma-separated list of ${family === 'adaptive' ? 'thresholds T in [0, 1]' : 'positive integers'}, received '${o.budgets}'`);
-  }
+  const budgets = parseBudgets(family, o.budgets);
   if (o.pooling !== undefined && !['mean', 'max', 'best'].includes(o.pooling)) throw new KvforgeError('KVF3004', `--pooling must be mean, max or best, received '${o.pooling}'`);
   const source = file ?? path.join(CONFIGS_DIR, 'schemes.ts');
   const { w, what } = await weightsFor(source, file ? exportName : exportName ?? 'standardScheme', o);

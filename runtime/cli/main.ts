@@ -21,7 +21,7 @@ import { ownManifest } from '../build/packageRoot.ts';
 
 function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
-    const n = Number(v);
+    const n = v.trim() === '' ? NaN : Number(v);  // Number('') is 0
     if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`}, got '${v}'`);
     return n;
   };
@@ -29,7 +29,7 @@ function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
 
 function positive(name: string) {
   return (v: string): number => {
-    const n = Number(v);
+    const n = v.trim() === '' ? NaN : Number(v);
     if (!Number.isFinite(n) || n <= 0 || n > 1e9) throw new InvalidArgumentError(`${name} must be a positive number up to 1e9, got '${v}'`);
     return n;
   };

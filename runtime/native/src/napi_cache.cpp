@@ -300,23 +300,35 @@ Napi::Value NativeCache::release(const Napi::CallbackInfo& info) {
   });
 }
 
+NativeCache::HeadInts NativeCache::headInts(const char* fn, const char* name, const Napi::Value& v, int slot) {
+  const int64_t H = view_.B * view_.Hkv;
+  const TypedArrayBytes t = readTypedArray(fn, name, v, napi_int32_array, H, "B*Hkv = " + std::to_string(H));
+  const int32_t* host = static_cast<const int32_t*>(t.data);
+  return HeadInts{host, static_cast<const int32_t*>(staging_->in(slot, host, size_t(H) * 4))};
+}
+
+namespace {
+Pooling readPooling(const char* fn, const Napi::Value& v) {
+  return Pooling(readInteger(fn, "pooling", v, 0, "a pooling number (0 mean, 1 max, 2 best by mass, 3 best by key norm, 4 bestVote)"));
+}
+}  // namespace
+
 Napi::Value NativeCache::compact(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     constexpr const char* fn = "NativeCache.compact";
     requireUsable(fn);
     const int64_t H = view_.B * view_.Hkv;
-    const TypedArrayBytes counts = readTypedArray(fn, "keepCount", info[1], napi_int32_array, H, "B*Hkv = " + std::to_string(H));
-    const int32_t* kc = static_cast<const int32_t*>(counts.data);
+    const HeadInts kc = headInts(fn, "keepCount", info[1], 1);
     int64_t listed = 0;
-    for (int64_t hd = 0; hd < H; ++hd) listed += std::max<int32_t>(0, kc[hd]);
+    for (int64_t hd = 0; hd < H; ++hd) listed += std::max<int32_t>(0, kc.host[hd]);
     const TypedArrayBytes keep = readTypedArray(fn, "keep", info[0], napi_int32_array, listed, "the sum of keepCount's non-negative entries = " + std::to_string(listed));
     CompactArgs a;
     a.cache = view_;
     a.keep = static_cast<const int32_t*>(staging_->in(0, keep.data, size_t(listed) * 4));
-    a.keepCount = static_cast<const int32_t*>(staging_->in(1, kc, size_t(H) * 4));
+    a.keepCount = kc.staged;
     ops_->compact(a);
     for (int64_t hd = 0; hd < H; ++hd)
-      if (kc[hd] >= 0) lenHost_[size_t(hd)] = kc[hd];
+      if (kc.host[hd] >= 0) lenHost_[size_t(hd)] = kc.host[hd];
     return info.Env().Undefined();
   });
 }
@@ -327,21 +339,14 @@ Napi::Value NativeCache::merge(const Napi::CallbackInfo& info) {
     requireUsable(fn);
     if (!stats_) throw ArgError(ArgError::Range, std::string(fn) + ": the cache was created without slot statistics");
     const int64_t H = view_.B * view_.Hkv;
-    const std::string hf = "B*Hkv = " + std::to_string(H);
-    const TypedArrayBytes st = readTypedArray(fn, "start", info[0], napi_int32_array, H, hf);
-    const TypedArrayBytes ct = readTypedArray(fn, "count", info[1], napi_int32_array, H, hf);
-    const TypedArrayBytes ds = readTypedArray(fn, "dst", info[2], napi_int32_array, H, hf);
+    const HeadInts st = headInts(fn, "start", info[0], 0), ct = headInts(fn, "count", info[1], 1), ds = headInts(fn, "dst", info[2], 2);
     MergeArgs a;
     a.cache = view_;
     a.groupSize = int32_t(readInteger(fn, "groupSize", info[3], 2, "an integer >= 2"));
-    a.pooling = Pooling(readInteger(fn, "pooling", info[4], 0, "a pooling number (0 mean, 1 max, 2 best by mass, 3 best by key norm, 4 bestVote)"));
+    a.pooling = readPooling(fn, info[4]);
     a.pairOdd = info[5].ToBoolean().Value();
-    const int32_t* s0 = static_cast<const int32_t*>(st.data);
-    const int32_t* n0 = static_cast<const int32_t*>(ct.data);
-    const int32_t* d0 = static_cast<const int32_t*>(ds.data);
-    a.start = static_cast<const int32_t*>(staging_->in(0, s0, size_t(H) * 4));
-    a.count = static_cast<const int32_t*>(staging_->in(1, n0, size_t(H) * 4));
-    a.dst = static_cast<const int32_t*>(staging_->in(2, d0, size_t(H) * 4));
+    a.start = st.staged, a.count = ct.staged, a.dst = ds.staged;
+    const int32_t *s0 = st.host, *n0 = ct.host, *d0 = ds.host;
     ops_->merge(a);  // validates every head first
     const int64_t g = a.pairOdd ? 2 : a.groupSize;
     for (int64_t hd = 0; hd < H; ++hd)
@@ -356,18 +361,14 @@ Napi::Value NativeCache::pyramid(const Napi::CallbackInfo& info) {
     requireUsable(fn);
     if (!stats_) throw ArgError(ArgError::Range, std::string(fn) + ": the cache was created without slot statistics");
     const int64_t H = view_.B * view_.Hkv;
-    const std::string hf = "B*Hkv = " + std::to_string(H);
-    const TypedArrayBytes sk = readTypedArray(fn, "sinks", info[0], napi_int32_array, H, hf);
-    const TypedArrayBytes cp = readTypedArray(fn, "compressed", info[1], napi_int32_array, H, hf);
+    const HeadInts sk = headInts(fn, "sinks", info[0], 0), cp = headInts(fn, "compressed", info[1], 1);
     PyramidArgs a;
     a.cache = view_;
     a.budget = int32_t(readInteger(fn, "budget", info[2], 1, "an integer >= 1"));
     a.groupSize = int32_t(readInteger(fn, "groupSize", info[3], 2, "an integer >= 2"));
-    a.pooling = Pooling(readInteger(fn, "pooling", info[4], 0, "a pooling number (0 mean, 1 max, 2 best by mass, 3 best by key norm, 4 bestVote)"));
-    const int32_t* sinks = static_cast<const int32_t*>(sk.data);
-    const int32_t* merged = static_cast<const int32_t*>(cp.data);
-    a.sinks = static_cast<const int32_t*>(staging_->in(0, sinks, size_t(H) * 4));
-    a.compressed = static_cast<const int32_t*>(staging_->in(1, merged, size_t(H) * 4));
+    a.pooling = readPooling(fn, info[4]);
+    a.sinks = sk.staged, a.compressed = cp.staged;
+    const int32_t *sinks = sk.host, *merged = cp.host;
     ops_->pyramid(a);  // validates every head first
     // The lengths follow from the sizes alone (the rule's rounds).
     for (int64_t hd = 0; hd < H; ++hd) {

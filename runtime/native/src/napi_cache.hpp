@@ -83,6 +83,13 @@ class NativeCache : public Napi::ObjectWrap<NativeCache> {
   void allocate(CacheView& v, int64_t capacity);  // every array of v, initEmpty'd
   void freeView(CacheView& v) noexcept;
   void requireUsable(const char* fn) const;
+  // A per-head Int32Array argument ([B*Hkv]): its host view, and the copy the ops read, staged
+  // into target memory at staging slot `slot`.
+  struct HeadInts {
+    const int32_t* host;
+    const int32_t* staged;
+  };
+  HeadInts headInts(const char* fn, const char* name, const Napi::Value& v, int slot);
 
   std::string backend_;
   const MemoryOps* mem_ = nullptr;
