@@ -10,11 +10,12 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { causal, defineAttention } from '../dsl/index.ts';
-import { adaptiveCache, pyramidCache } from '../dsl/policy/policy.ts';
+import { causal, defineAttention, type AttentionSpec } from '../dsl/index.ts';
+import { adaptiveCache, pyramidCache, sinkCache, type CachePolicySpec } from '../dsl/policy/policy.ts';
 import { compile } from '../runtime/api/compile.ts';
 import type { CompiledAttention } from '../runtime/api/kernels.ts';
 import { createPolicyCache } from '../runtime/cache/create.ts';
+import { cudaGap } from '../runtime/cache/policyCache.ts';
 import type { CacheDType } from '../runtime/cache/kvCache.ts';
 import { roundBf16, roundF16 } from '../runtime/verify/dtype.ts';
 import { attendPolicyCache, PolicyCacheRef } from '../runtime/verify/policy/policyCache.ts';
@@ -55,61 +56,66 @@ const runArb = fc.record({
   again: fc.integer({ min: 0, max: 511 }),
 });
 
+type Run = { policy: CachePolicySpec; kernel: number; dtype: CacheDType; B: number; prompt: number; steps: number[]; seed: number; again: number };
+
+/** One random run against the reference, on kernels[r.kernel] (of specs[r.kernel]). */
+async function checkRun(kernels: readonly CompiledAttention[], specs: readonly AttentionSpec[], r: Run): Promise<void> {
+  const k = kernels[r.kernel]!, spec = specs[r.kernel]!;
+  const { q: Hq, kv: Hkv } = spec.heads, D = spec.headDim, Dv = spec.valueDim, G = Hq / Hkv;
+  const round = ROUND[r.dtype];
+  const pc = createPolicyCache(k, r.policy, { batch: r.B, capacity: 16, dtype: r.dtype });
+  const ref = new PolicyCacheRef(r.policy, { batch: r.B, kvHeads: Hkv, headDim: D, valueDim: Dv, layer: 0, layers: 1, round: (x) => round(x) });
+  const variant = specVariant(spec);
+  const next = values(r.seed);
+  try {
+    for (let b = 0; b < r.B; b++) {
+      for (const [si, n] of [r.prompt, ...r.steps].entries()) {
+        const phase = si === 0 ? 'prefill' : 'decode';
+        const seen = pc.tokensSeen(b);
+        const positions = Int32Array.from({ length: n }, (_, i) => seen + i);
+        const kk = Float32Array.from({ length: n * Hkv * D }, next), vv = Float32Array.from({ length: n * Hkv * Dv }, next);
+        const ids = Array.from(positions, () => Math.floor((next() + 2) * 1.5));
+        pc.append(b, { k: kk, v: vv, positions }, ids);
+        ref.append(b, { k: kk, v: vv, positions, ids });
+        // Queries token-major [n, Hq, D] for the kernel, [Hq, n, D] for the reference.
+        const q = Float32Array.from({ length: n * Hq * D }, next);
+        const qRef = new Float64Array(Hq * n * D);
+        for (let i = 0; i < n; i++) for (let h = 0; h < Hq; h++) for (let d = 0; d < D; d++) qRef[(h * n + i) * D + d] = q[(i * Hq + h) * D + d]!;
+        const counts = Array.from({ length: r.B }, (_, x) => (x === b ? n : 0));
+        const got = await k.prefill(pc.cache, { q, positions, counts });
+        const want = attendPolicyCache(variant, ref, b, qRef, positions);
+        const wantOut = new Float64Array(n * Hq * Dv), wantLse = new Float64Array(n * Hq);
+        for (let i = 0; i < n; i++) for (let h = 0; h < Hq; h++) {
+          wantLse[i * Hq + h] = want.lse[h * n + i]!;
+          for (let d = 0; d < Dv; d++) wantOut[(i * Hq + h) * Dv + d] = want.out[(h * n + i) * Dv + d]!;
+        }
+        const tol = TOLERANCES[r.dtype];
+        const co = compareArrays(got.out, wantOut, tol.out), cl = compareArrays(got.lse, wantLse, tol.lse);
+        expect(co.ok, `step ${si} of sequence ${b}: out ${JSON.stringify(co.first)}`).toBe(true);
+        expect(cl.ok, `step ${si} of sequence ${b}: lse ${JSON.stringify(cl.first)}`).toBe(true);
+        pc.compress(phase);
+        if ((r.again >> si) & 1) pc.compress(phase);
+        ref.compress(b, phase, want.probs);
+        for (let h = 0; h < Hkv; h++) {
+          const have = pc.cache.read(b, h), slots = ref.slots(b, h);
+          const where = `step ${si} of sequence ${b}, head ${h}`;
+          expect(Array.from(have.positions), `${where}: positions`).toEqual(slots.map((s) => s.pos));
+          if (have.counts) expect(Array.from(have.counts), `${where}: counts`).toEqual(slots.map((s) => s.count));
+          expect(Array.from(have.k), `${where}: keys`).toEqual(slots.flatMap((s) => Array.from(s.k)));
+          expect(Array.from(have.v), `${where}: values`).toEqual(slots.flatMap((s) => Array.from(s.v)));
+          if (have.bias) slots.forEach((s, j) => expect(have.bias![j]).toBeCloseTo(Math.log(s.count), 6));
+          if (pc.cache.tracksMass) slots.forEach((s, j) => expect(Math.abs(have.mass![j]! - s.mass), `${where}: mass of slot ${j}`).toBeLessThan(1e-4 * (1 + s.mass)));
+        }
+      }
+    }
+  } finally {
+    pc.cache.dispose();
+  }
+}
+
 describe('compression policies on native CPU caches', () => {
   it(`equal the float64 references slot for slot (seed ${SEED})`, async () => {
-    await fc.assert(fc.asyncProperty(runArb, async (r) => {
-      const k = kernels[r.kernel]!, spec = specs[r.kernel]!;
-      const { q: Hq, kv: Hkv } = spec.heads, D = spec.headDim, Dv = spec.valueDim, G = Hq / Hkv;
-      const round = ROUND[r.dtype];
-      const pc = createPolicyCache(k, r.policy, { batch: r.B, capacity: 16, dtype: r.dtype });
-      const ref = new PolicyCacheRef(r.policy, { batch: r.B, kvHeads: Hkv, headDim: D, valueDim: Dv, layer: 0, layers: 1, round: (x) => round(x) });
-      const variant = specVariant(spec);
-      const next = values(r.seed);
-      try {
-        for (let b = 0; b < r.B; b++) {
-          for (const [si, n] of [r.prompt, ...r.steps].entries()) {
-            const phase = si === 0 ? 'prefill' : 'decode';
-            const seen = pc.tokensSeen(b);
-            const positions = Int32Array.from({ length: n }, (_, i) => seen + i);
-            const kk = Float32Array.from({ length: n * Hkv * D }, next), vv = Float32Array.from({ length: n * Hkv * Dv }, next);
-            const ids = Array.from(positions, () => Math.floor((next() + 2) * 1.5));
-            pc.append(b, { k: kk, v: vv, positions }, ids);
-            ref.append(b, { k: kk, v: vv, positions, ids });
-            // Queries token-major [n, Hq, D] for the kernel, [Hq, n, D] for the reference.
-            const q = Float32Array.from({ length: n * Hq * D }, next);
-            const qRef = new Float64Array(Hq * n * D);
-            for (let i = 0; i < n; i++) for (let h = 0; h < Hq; h++) for (let d = 0; d < D; d++) qRef[(h * n + i) * D + d] = q[(i * Hq + h) * D + d]!;
-            const counts = Array.from({ length: r.B }, (_, x) => (x === b ? n : 0));
-            const got = await k.prefill(pc.cache, { q, positions, counts });
-            const want = attendPolicyCache(variant, ref, b, qRef, positions);
-            const wantOut = new Float64Array(n * Hq * Dv), wantLse = new Float64Array(n * Hq);
-            for (let i = 0; i < n; i++) for (let h = 0; h < Hq; h++) {
-              wantLse[i * Hq + h] = want.lse[h * n + i]!;
-              for (let d = 0; d < Dv; d++) wantOut[(i * Hq + h) * Dv + d] = want.out[(h * n + i) * Dv + d]!;
-            }
-            const tol = TOLERANCES[r.dtype];
-            const co = compareArrays(got.out, wantOut, tol.out), cl = compareArrays(got.lse, wantLse, tol.lse);
-            expect(co.ok, `step ${si} of sequence ${b}: out ${JSON.stringify(co.first)}`).toBe(true);
-            expect(cl.ok, `step ${si} of sequence ${b}: lse ${JSON.stringify(cl.first)}`).toBe(true);
-            pc.compress(phase);
-            if ((r.again >> si) & 1) pc.compress(phase);
-            ref.compress(b, phase, want.probs);
-            for (let h = 0; h < Hkv; h++) {
-              const have = pc.cache.read(b, h), slots = ref.slots(b, h);
-              const where = `step ${si} of sequence ${b}, head ${h}`;
-              expect(Array.from(have.positions), `${where}: positions`).toEqual(slots.map((s) => s.pos));
-              if (have.counts) expect(Array.from(have.counts), `${where}: counts`).toEqual(slots.map((s) => s.count));
-              expect(Array.from(have.k), `${where}: keys`).toEqual(slots.flatMap((s) => Array.from(s.k)));
-              expect(Array.from(have.v), `${where}: values`).toEqual(slots.flatMap((s) => Array.from(s.v)));
-              if (have.bias) slots.forEach((s, j) => expect(have.bias![j]).toBeCloseTo(Math.log(s.count), 6));
-              if (pc.cache.tracksMass) slots.forEach((s, j) => expect(Math.abs(have.mass![j]! - s.mass), `${where}: mass of slot ${j}`).toBeLessThan(1e-4 * (1 + s.mass)));
-            }
-          }
-        }
-      } finally {
-        pc.cache.dispose();
-      }
-    }), { seed: SEED, numRuns: runs(150) });
+    await fc.assert(fc.asyncProperty(runArb, (r) => checkRun(kernels, specs, r)), { seed: SEED, numRuns: runs(150) });
   });
 
   it('refuse what they cannot run, with coded errors', () => {
@@ -136,6 +142,49 @@ describe('compression policies on native CPU caches', () => {
 
 afterAll(() => {
   kernels = [];
+});
+
+// The same runs on CUDA caches (the emulator here): the cache ops are cache_merge.hpp's, as on the
+// CPU; the attention over them is the CUDA kernels', which do not add the bias nor output the mass
+// yet, so the policies are those that need neither.
+describe('compression policies on CUDA caches (emulated)', () => {
+  const cudaSpec = defineAttention({ heads: { q: 4, kv: 2 }, headDim: 64, mask: causal, name: 'policyCuda' });
+  const cudaDtypes = ['f32', 'bf16'] as const;
+  let cuda: CompiledAttention[] = [];
+  beforeAll(async () => {
+    cuda = await compile(cudaDtypes.map((dtype) => ({ spec: cudaSpec, plan: { target: 'cuda' as const, dtype } })));
+  }, 600_000);
+  afterAll(() => {
+    cuda = [];
+  });
+  const cudaRunArb = fc.record({
+    policy: policyArbWith({ nativeOnly: true }).filter((p) => cudaGap(p) === undefined),
+    kernel: fc.integer({ min: 0, max: cudaDtypes.length - 1 }),
+    B: fc.integer({ min: 1, max: 2 }),
+    prompt: fc.integer({ min: 1, max: 14 }),
+    steps: fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 6 }),
+    seed: fc.integer({ min: 0, max: 2 ** 30 }),
+    again: fc.integer({ min: 0, max: 511 }),
+  }).map((r) => ({ ...r, dtype: cudaDtypes[r.kernel]! as CacheDType }));
+
+  it(`equal the float64 references slot for slot (seed ${SEED})`, async () => {
+    expect(['cuda', 'cuda-emu']).toContain(cuda[0]!.backend);
+    await fc.assert(fc.asyncProperty(cudaRunArb, (r) => checkRun(cuda, [cudaSpec, cudaSpec], r)), { seed: SEED, numRuns: runs(80) });
+  }, 600_000);
+
+  it('refuse the policies whose attention the CUDA kernels cannot run yet, and bad arguments as the CPU does', () => {
+    const e = caught(() => createPolicyCache(cuda[0]!, adaptiveCache({}), { batch: 1 }));
+    expect(e.code).toBe('KVF3010');
+    expect(e.detail).toMatch(/needs the attention mass, which the CUDA kernels do not compute yet/);
+    expect(caught(() => createPolicyCache(cuda[0]!, pyramidCache({ budgets: [2], countBias: true }), { batch: 1 })).detail).toMatch(/countBias/);
+    const pc = createPolicyCache(cuda[0]!, sinkCache({ sinks: 1, windowLength: 3 }), { batch: 1 });
+    try {
+      pc.cache.append(0, { k: new Float32Array(2 * 64), v: new Float32Array(2 * 64), positions: Int32Array.of(0) });
+      expect(caught(() => pc.cache.compact([[0, 0], null])).detail).toMatch(/kept slots must increase/);
+    } finally {
+      pc.cache.dispose();
+    }
+  });
 });
 
 describe('PolicyCache.release', () => {

@@ -28,6 +28,17 @@ export type AdaptiveHeadKind = 'special' | 'punctuation' | 'frequency' | 'locali
 const ORDER: readonly AdaptiveHeadKind[] = ['special', 'punctuation', 'frequency', 'locality', 'full'];
 
 /** What the cache must keep per slot for a policy. */
+/**
+ * What a policy needs that the CUDA attention kernels lack (undefined: nothing). The cache ops run
+ * on every backend; the CUDA attention kernels do not yet add the per-slot bias nor output the
+ * attention mass (they refuse both), which countBias, best-by-mass pooling and the adaptive
+ * policy need.
+ */
+export function cudaGap(p: CachePolicySpec): string | undefined {
+  const want = slotStatsFor(p);
+  return want?.mass ? 'the attention mass' : want?.countBias ? 'the per-slot logit bias (countBias)' : undefined;
+}
+
 export function slotStatsFor(p: CachePolicySpec): CacheOptions['slotStats'] {
   if (p.kind === 'pyramid') return { countBias: p.countBias, mass: p.pooling === 'best' && p.importance === 'mass' && !p.bestVote };
   if (p.kind === 'adaptive') return { mass: true };
@@ -73,8 +84,11 @@ export class PolicyCache {
         hint: "recovery: 'mass' (the default) needs only the attention mass the kernels compute",
       });
     }
-    if (policy.kind !== 'full' && cache.backend !== 'cpu') {
-      throw new KvforgeError('KVF3010', `the ${policy.kind} policy's cache ops run on CPU caches only so far; this cache is on '${cache.backend}'`);
+    const gap = cudaGap(policy);
+    if (cache.backend !== 'cpu' && gap) {
+      throw new KvforgeError('KVF3010', `the ${policy.kind} policy needs ${gap}, which the CUDA kernels do not compute yet; this cache is on '${cache.backend}'`, {
+        hint: 'run it on a CPU cache (target cpp), or use a policy without countBias, best-by-mass pooling or adaptive selection',
+      });
     }
     const H = cache.batch * cache.kvHeads;
     this.#sinkCount = new Int32Array(H);

@@ -34,7 +34,7 @@ if [ "${KVF_SANITIZE:-0}" = "1" ]; then
 fi
 emu="-x c++ -include kvforge/emu/cuda_emu.hpp -I$cuda/include"
 core="memory_registry memory_cpu cache_registry cache_cpu cache_policy_cpu thread_pool"
-cus="memory_cuda cache_cuda"
+cus="memory_cuda cache_cuda cache_policy_cuda"
 
 # first_line LOG CMD...: run CMD into LOG, print its first summary line (ASan's warning about the
 # 2^62-byte request may come first); fail (with the log) when CMD fails.
@@ -54,14 +54,17 @@ for f in $cus; do
   $cxx $emu -c "$native/src/cuda/$f.cu" -o "$out/obj/$f.emu.o" &
   pids="$pids $!"
 done
-$cxx $emu -DKVF_CACHE_MAX_BLOCKS=2 -c "$native/src/cuda/cache_cuda.cu" -o "$out/obj/cache_cuda.grid2.emu.o" &
-pids="$pids $!"
+for f in cache_cuda cache_policy_cuda; do
+  $cxx $emu -DKVF_CACHE_MAX_BLOCKS=2 -c "$native/src/cuda/$f.cu" -o "$out/obj/$f.grid2.emu.o" &
+  pids="$pids $!"
+done
 $cxx -c "$here/check_cache.cpp" -o "$out/obj/check_cache.o"
 for p in $pids; do wait "$p"; done
 objs=""
 for f in $core; do objs="$objs $out/obj/$f.o"; done
-$cxx -o "$out/check_cache" "$out/obj/check_cache.o" $objs "$out/obj/memory_cuda.emu.o" "$out/obj/cache_cuda.emu.o"
-$cxx -o "$out/check_cache_grid2" "$out/obj/check_cache.o" $objs "$out/obj/memory_cuda.emu.o" "$out/obj/cache_cuda.grid2.emu.o"
+emuobjs="$out/obj/memory_cuda.emu.o $out/obj/cache_cuda.emu.o $out/obj/cache_policy_cuda.emu.o"
+$cxx -o "$out/check_cache" "$out/obj/check_cache.o" $objs $emuobjs
+$cxx -o "$out/check_cache_grid2" "$out/obj/check_cache.o" $objs "$out/obj/memory_cuda.emu.o" "$out/obj/cache_cuda.grid2.emu.o" "$out/obj/cache_policy_cuda.grid2.emu.o"
 echo "built in $(( $(date +%s) - start )) s"
 
 env KVF_EMU_SCHEDULE=forward "$out/check_cache" --seed "$seed" --cases "$cases"
@@ -101,7 +104,7 @@ if [ -n "$spills" ]; then
 fi
 maxregs=$(grep -o "Used [0-9]* registers" "$out"/nvcc/*.ptxas.txt | awk '{ if ($2 > m) m = $2 } END { print m }')
 echo "nvcc: $cus compiled for sm_80 and sm_90 ($kernels kernel compilations, no spills, at most $maxregs registers)"
-$cxx -o "$out/check_cache_both" "$out/obj/check_cache.o" $objs "$out/obj/memory_cuda.emu.o" "$out/obj/cache_cuda.emu.o" \
+$cxx -o "$out/check_cache_both" "$out/obj/check_cache.o" $objs $emuobjs \
   "$out"/nvcc/*.o -L"$cuda/lib64" -lcudart_static -ldl -lrt
 first_line "$out/both.log" "$out/check_cache_both" --backend cuda-emu --seed "$seed" --cases "$cases" --quick
 # The "cuda" backend: checked when a device answers, else its error message (check_cache says which).

@@ -39,10 +39,8 @@
 #include "kvforge/cache_ops.hpp"
 #include "kvforge/cache_slots.hpp"
 #include "kvforge/cuda/config.cuh"
-
-#ifndef KVF_CACHE_MAX_BLOCKS
-#define KVF_CACHE_MAX_BLOCKS (1 << 20)
-#endif
+#include "cache_launch.cuh"
+#include "cache_policy_cuda.hpp"
 
 namespace kvf {
 namespace KVF_CUDA_NS {
@@ -50,16 +48,12 @@ namespace {
 
 using namespace kvf::slots;
 
-constexpr int kCacheThreads = 256;
-constexpr int64_t kMaxBlocks = KVF_CACHE_MAX_BLOCKS;
 // Truncation: a column group is one warp wide; a window is kSteps steps of kRowsPerStep rows.
 constexpr int kGroupCols = 32;
 constexpr int kRowsPerStep = kCacheThreads / kGroupCols;
 constexpr int kSteps = 8;
 constexpr int kWindowRows = kRowsPerStep * kSteps;
 
-__device__ __forceinline__ int64_t firstIndex() { return int64_t(blockIdx.x) * blockDim.x + threadIdx.x; }
-__device__ __forceinline__ int64_t gridStride() { return int64_t(gridDim.x) * blockDim.x; }
 
 // ---- append --------------------------------------------------------------------------------
 // One thread per (b, r, h, column), column fastest: a token's source rows are read and its slot
@@ -176,32 +170,6 @@ __global__ void __launch_bounds__(kCacheThreads) initEmptyKernel(CacheView c) {
 }
 
 // ---- host side -----------------------------------------------------------------------------
-[[noreturn]] void fail(const char* op, const std::string& why) {
-  throw std::runtime_error(std::string("kvforge " KVF_CUDA_BACKEND ": cache ") + op + ": " + why);
-}
-
-void checkShape(const CacheView& c, const char* op) {
-  if (const char* why = shapeProblem(c)) fail(op, why);
-}
-
-void checkLaunch(const char* op, const char* kernel) {
-  const cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) fail(op, std::string(kernel) + " launch failed: " + cudaGetErrorName(err));
-}
-
-// Runs the launches of one op; an exception from them (the emulator throws its launch and kernel
-// errors) is rethrown as std::runtime_error naming the backend and the op.
-template <class F>
-void guarded(const char* op, F&& launches) {
-  try {
-    launches();
-  } catch (const std::exception& e) {
-    const std::string prefix = std::string("kvforge " KVF_CUDA_BACKEND ": cache ") + op + ": ";
-    if (std::string(e.what()).compare(0, prefix.size(), prefix) == 0) throw;
-    fail(op, e.what());
-  }
-}
-
 template <DType T>
 void launchAppend(const AppendArgs& a, int64_t maxCount) {
   const CacheView& c = a.cache;
@@ -304,13 +272,8 @@ void opInitEmpty(const CacheView& c) {
   });
 }
 
-// Compaction and merges of compression policies run on the CPU backend only so far: refused
-// here, with a message that says so, never done differently.
-void opCompact(const CompactArgs&) { fail("compact", "compression policies run on CPU caches only so far"); }
-void opMerge(const MergeArgs&) { fail("merge", "compression policies run on CPU caches only so far"); }
-void opPyramid(const PyramidArgs&) { fail("pyramid", "compression policies run on CPU caches only so far"); }
-
-const CacheOps kCacheOps{KVF_CUDA_BACKEND, opAppend, opTruncate, opCopyCache, opInitEmpty, opCompact, opMerge, opPyramid};
+// Compaction and merges of compression policies: src/cuda/cache_policy_cuda.cu.
+const CacheOps kCacheOps{KVF_CUDA_BACKEND, opAppend, opTruncate, opCopyCache, opInitEmpty, policyCompact, policyMerge, policyPyramid};
 
 struct Registrar {
   Registrar() { registerCacheOps(&kCacheOps); }
