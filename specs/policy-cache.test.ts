@@ -11,11 +11,10 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { causal, defineAttention, type AttentionSpec } from '../dsl/index.ts';
-import { adaptiveCache, pyramidCache, sinkCache, type CachePolicySpec } from '../dsl/policy/policy.ts';
+import { adaptiveCache, pyramidCache, type CachePolicySpec } from '../dsl/policy/policy.ts';
 import { compile } from '../runtime/api/compile.ts';
 import type { CompiledAttention } from '../runtime/api/kernels.ts';
 import { createPolicyCache } from '../runtime/cache/create.ts';
-import { cudaGap } from '../runtime/cache/policyCache.ts';
 import type { CacheDType } from '../runtime/cache/kvCache.ts';
 import { roundBf16, roundF16 } from '../runtime/verify/dtype.ts';
 import { attendPolicyCache, PolicyCacheRef } from '../runtime/verify/policy/policyCache.ts';
@@ -145,8 +144,7 @@ afterAll(() => {
 });
 
 // The same runs on CUDA caches (the emulator here): the cache ops are cache_merge.hpp's, as on the
-// CPU; the attention over them is the CUDA kernels', which do not add the bias nor output the mass
-// yet, so the policies are those that need neither.
+// CPU; the attention over them, with the bias and the mass, is the CUDA kernels'.
 describe('compression policies on CUDA caches (emulated)', () => {
   const cudaSpec = defineAttention({ heads: { q: 4, kv: 2 }, headDim: 64, mask: causal, name: 'policyCuda' });
   const cudaDtypes = ['f32', 'bf16'] as const;
@@ -158,7 +156,7 @@ describe('compression policies on CUDA caches (emulated)', () => {
     cuda = [];
   });
   const cudaRunArb = fc.record({
-    policy: policyArbWith({ nativeOnly: true }).filter((p) => cudaGap(p) === undefined),
+    policy: policyArbWith({ nativeOnly: true }),
     kernel: fc.integer({ min: 0, max: cudaDtypes.length - 1 }),
     B: fc.integer({ min: 1, max: 2 }),
     prompt: fc.integer({ min: 1, max: 14 }),
@@ -172,15 +170,12 @@ describe('compression policies on CUDA caches (emulated)', () => {
     await fc.assert(fc.asyncProperty(cudaRunArb, (r) => checkRun(cuda, [cudaSpec, cudaSpec], r)), { seed: SEED, numRuns: runs(80) });
   }, 600_000);
 
-  it('refuse the policies whose attention the CUDA kernels cannot run yet, and bad arguments as the CPU does', () => {
-    const e = caught(() => createPolicyCache(cuda[0]!, adaptiveCache({}), { batch: 1 }));
-    expect(e.code).toBe('KVF3010');
-    expect(e.detail).toMatch(/needs the attention mass, which the CUDA kernels do not compute yet/);
-    expect(caught(() => createPolicyCache(cuda[0]!, pyramidCache({ budgets: [2], countBias: true }), { batch: 1 })).detail).toMatch(/countBias/);
-    const pc = createPolicyCache(cuda[0]!, sinkCache({ sinks: 1, windowLength: 3 }), { batch: 1 });
+  it('refuse bad arguments as the CPU does', () => {
+    const pc = createPolicyCache(cuda[0]!, pyramidCache({ budgets: [2], sinks: 1 }), { batch: 1 });
     try {
       pc.cache.append(0, { k: new Float32Array(2 * 64), v: new Float32Array(2 * 64), positions: Int32Array.of(0) });
       expect(caught(() => pc.cache.compact([[0, 0], null])).detail).toMatch(/kept slots must increase/);
+      expect(caught(() => pc.cache.merge([0, 0], [2, 0], [0, 0], 2, 'mean')).detail).toMatch(/region \[0, 2\) to 0 must lie within its length 1/);
     } finally {
       pc.cache.dispose();
     }

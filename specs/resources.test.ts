@@ -151,7 +151,7 @@ describe.skipIf(!nvcc)('resources of the kernels generated for configs/ (nvcc)',
       expect([m.plan.target, m.plan.dtype, m.headDim, m.plan.tileQ, m.plan.tileK, m.files]).toEqual(['cuda', k.dtype, k.headDim, k.tileQ, k.tileK, [k.file]]);
       for (const arch of ARCHS) {
         const fns = k.functions.filter((f) => f.arch === arch);
-        expect(fns.map((f) => f.role), `${k.id} ${arch}`).toEqual(['prefill', 'decode', 'decode', 'merge']);
+        expect(fns.map((f) => f.role), `${k.id} ${arch}`).toEqual(['prefill', 'decode', 'decode', 'merge', 'mass']);
         expect(fns[1]!.rows).toBeLessThan(fns[2]!.rows!);
       }
     }
@@ -177,7 +177,7 @@ describe.skipIf(!nvcc)('resources of the kernels generated for configs/ (nvcc)',
         expect(f.registers, what).toBeGreaterThan(0);
         expect(f.registers, what).toBeLessThanOrEqual(255);
         expect(f.threads, what).toBe(128);
-        if (f.role === 'merge') expect(f.dynamicSmem, what).toBe(0);
+        if (f.role === 'merge' || f.role === 'mass') expect(f.dynamicSmem, what).toBe(0);
         else expect(f.dynamicSmem, what).toBeGreaterThan(0);
       }
     }

@@ -28,17 +28,6 @@ export type AdaptiveHeadKind = 'special' | 'punctuation' | 'frequency' | 'locali
 const ORDER: readonly AdaptiveHeadKind[] = ['special', 'punctuation', 'frequency', 'locality', 'full'];
 
 /** What the cache must keep per slot for a policy. */
-/**
- * What a policy needs that the CUDA attention kernels lack (undefined: nothing). The cache ops run
- * on every backend; the CUDA attention kernels do not yet add the per-slot bias nor output the
- * attention mass (they refuse both), which countBias, best-by-mass pooling and the adaptive
- * policy need.
- */
-export function cudaGap(p: CachePolicySpec): string | undefined {
-  const want = slotStatsFor(p);
-  return want?.mass ? 'the attention mass' : want?.countBias ? 'the per-slot logit bias (countBias)' : undefined;
-}
-
 export function slotStatsFor(p: CachePolicySpec): CacheOptions['slotStats'] {
   if (p.kind === 'pyramid') return { countBias: p.countBias, mass: p.pooling === 'best' && p.importance === 'mass' && !p.bestVote };
   if (p.kind === 'adaptive') return { mass: true };
@@ -82,12 +71,6 @@ export class PolicyCache {
     if (policy.kind === 'adaptive' && policy.recovery === 'recoveryMaxError') {
       throw new KvforgeError('KVF2012', "adaptive recovery 'recoveryMaxError' compares every prompt row's renormalised probabilities, which the kernels do not output: it runs in the reference (PolicyCacheRef) only", {
         hint: "recovery: 'mass' (the default) needs only the attention mass the kernels compute",
-      });
-    }
-    const gap = cudaGap(policy);
-    if (cache.backend !== 'cpu' && gap) {
-      throw new KvforgeError('KVF3010', `the ${policy.kind} policy needs ${gap}, which the CUDA kernels do not compute yet; this cache is on '${cache.backend}'`, {
-        hint: 'run it on a CPU cache (target cpp), or use a policy without countBias, best-by-mass pooling or adaptive selection',
       });
     }
     const H = cache.batch * cache.kvHeads;

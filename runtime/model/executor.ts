@@ -46,7 +46,7 @@ import os from 'node:os';
 import { argmax } from './greedy.ts';
 import { NativeDecoder, type WeightDType } from './nativeDecoder.ts';
 import { checkWeights, type ModelWeights } from './weights.ts';
-import { cudaGap, PolicyCache, slotStatsFor } from '../cache/policyCache.ts';
+import { PolicyCache, slotStatsFor } from '../cache/policyCache.ts';
 
 export interface ExecutorOptions {
   /** Storage dtype of the caches. @defaultValue the scheme's dtype */
@@ -184,13 +184,6 @@ export class Executor {
 
   newBatch(size: number): ExecutorBatch {
     const any = [...this.kernels.values()][0];
-    const gapAt = this.o.target === 'cuda' ? this.scheme.policies.findIndex((p) => p && cudaGap(p)) : -1;
-    if (gapAt >= 0) {
-      const p = this.scheme.policies[gapAt]!;
-      throw new KvforgeError('KVF2011', `scheme '${this.scheme.name}': layer ${gapAt}'s ${p.kind} policy needs ${cudaGap(p)}, which the CUDA kernels do not compute yet`, {
-        hint: "target: 'cpu', or a policy without countBias, best-by-mass pooling or adaptive selection",
-      });
-    }
     const caches: (KvCache | undefined)[] = [], policies: (PolicyCache | undefined)[] = [];
     try {
       for (const l of this.layers) {

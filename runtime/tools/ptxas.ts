@@ -97,7 +97,7 @@ export function parsePtxasResources(text: string): PtxasFunction[] {
 
 /** A kvforge kernel template, recognised from its demangled name. */
 export type KernelRole =
-  | { readonly role: 'prefill'; readonly variant: string }
+  | { readonly role: 'prefill' | 'mass'; readonly variant: string }
   | { readonly role: 'decode'; readonly variant: string; readonly rows: number }
   | { readonly role: 'merge'; readonly headDim: number; readonly storage: string };
 
@@ -130,12 +130,14 @@ function unqualified(name: string): string {
  * Null for anything that is not one of the kernel templates of kvforge/cuda/forward.cuh.
  */
 export function classifyKernel(demangled: string): KernelRole | null {
-  const m = /^void kvf::cuda::(prefillKernel|decodeKernel|decodeMergeKernel)<(.*)>\((.*)\)$/.exec(demangled.trim());
+  const m = /^void kvf::cuda::(prefillKernel|decodeKernel|decodeMergeKernel|massKernel)<(.*)>\((.*)\)$/.exec(demangled.trim());
   if (!m) return null;
   const args = splitTemplateArgs(m[2]!);
   switch (m[1]) {
     case 'prefillKernel':
       return args.length === 1 ? { role: 'prefill', variant: unqualified(args[0]!) } : null;
+    case 'massKernel':
+      return args.length === 1 ? { role: 'mass', variant: unqualified(args[0]!) } : null;
     case 'decodeKernel':
       return args.length === 2 && /^\d+$/.test(args[1]!) ? { role: 'decode', variant: unqualified(args[0]!), rows: Number(args[1]) } : null;
     default: {

@@ -6,7 +6,7 @@
  * - Registers, static shared memory, barriers, stack and spills: `nvcc --resource-usage`, compiled
  *   as the addon compiles the file (runtime/native/CMakeLists.txt: -std=c++17 -O3
  *   --expt-relaxed-constexpr), one arch at a time; mangled names demangled with cu++filt or
- *   c++filt and recognised as prefill / decode R=.. / merge (ptxas.ts).
+ *   c++filt and recognised as prefill / decode R=.. / merge / mass (ptxas.ts).
  * - Block size and dynamic shared memory per function: the constexpr values host.cuh launches
  *   with, read through kvforge/cuda/launch_info.cuh by runtime/native/tools/launch_info.cu
  *   (compiled by nvcc against the .cu, then run: it needs no GPU).
@@ -64,9 +64,9 @@ export interface DeviceInfo {
 }
 
 export interface FunctionResources {
-  /** `prefill`, `decode R=16`, `merge`. */
+  /** `prefill`, `decode R=16`, `merge`, `mass`. */
   readonly function: string;
-  readonly role: 'prefill' | 'decode' | 'merge';
+  readonly role: 'prefill' | 'decode' | 'merge' | 'mass';
   /** Decode: rows per slice (template argument R); else null. */
   readonly rows: number | null;
   readonly arch: Arch;
@@ -302,7 +302,7 @@ async function ptxasResources(tc: Toolchain, file: string, source: string, arch:
 }
 
 interface LaunchKernel {
-  readonly role: 'prefill' | 'decode' | 'merge';
+  readonly role: 'prefill' | 'decode' | 'merge' | 'mass';
   readonly rows: number;
   readonly threads: number;
   readonly dynamicSmem: number;
@@ -408,9 +408,9 @@ async function devices(exe: string): Promise<DeviceInfo[]> {
 // ---------------------------------------------------------------------------------------------
 // The report
 
-const ROLE_ORDER = { prefill: 0, decode: 1, merge: 2 } as const;
+const ROLE_ORDER = { prefill: 0, decode: 1, merge: 2, mass: 3 } as const;
 
-function functionName(role: 'prefill' | 'decode' | 'merge', rows: number): string {
+function functionName(role: 'prefill' | 'decode' | 'merge' | 'mass', rows: number): string {
   return role === 'decode' ? `decode R=${rows}` : role;
 }
 

@@ -477,6 +477,53 @@ void runCase(const TestBackend& be, const CudaKernel& kern, const Spec& s, const
   ++cases;
 }
 
+// AttnArgs v3 as well: a per-slot bias in [0, ln 8) (what countBias adds for counts up to 8) and
+// the attention-mass output, which adds to what the buffer holds (0.5 per live slot here) and
+// leaves every slot past a head's length untouched (777 there). Out and lse as runCase checks
+// them; the mass against the reference within the dtype's tolerance of 1 + |mass|.
+void runExtrasCase(const TestBackend& be, const CudaKernel& kern, const Spec& s, const Problem& p, const Config& c,
+                   const std::string& what, std::mt19937& rng) {
+  auto L = layOut(be, p, dtypeOf(kern.storage), c);
+  const size_t nSlots = size_t(p.B * p.Hkv * p.capacity);
+  std::vector<float> bias(nSlots), mass(nSlots);
+  std::vector<double> biasRef(nSlots);
+  for (int64_t b = 0; b < p.B; ++b)
+    for (int64_t hk = 0; hk < p.Hkv; ++hk)
+      for (int64_t j = 0; j < p.capacity; ++j) {
+        const bool live = j < p.len[size_t(b * p.Hkv + hk)];
+        const size_t at = p.slot(b, hk, j);
+        bias[at] = live ? std::log(1.0f + float(rng() % 8)) : NAN;
+        biasRef[at] = bias[at];
+        mass[at] = live ? 0.5f : 777.0f;
+      }
+  AttnArgs& a = L->a;
+  a.bias = L->put(bias), a.biasStrideB = p.Hkv * p.capacity, a.biasStrideH = p.capacity;
+  a.mass = L->put(mass), a.massStrideB = p.Hkv * p.capacity, a.massStrideH = p.capacity;
+  DeviceBuffer* massBuf = L->bufs.back().get();
+  kern.fn(a, s.params.data());
+  std::vector<double> out, lse, rm;
+  referenceForward(p, s.mask, s.score, out, lse, &biasRef, &rm);
+  compare(what + " [bias and mass]", kern.storage, p, *L, out, lse);
+  const std::vector<float> got = massBuf->download<float>(nSlots);
+  const double tol = kTolerance.at(kern.storage);
+  for (int64_t b = 0; b < p.B; ++b)
+    for (int64_t hk = 0; hk < p.Hkv; ++hk)
+      for (int64_t j = 0; j < p.capacity; ++j) {
+        const size_t at = p.slot(b, hk, j);
+        const bool live = j < p.len[size_t(b * p.Hkv + hk)];
+        const double want = live ? 0.5 + rm[at] : 777.0;
+        const double g = got[at];
+        const bool ok = std::isnan(want) ? std::isnan(g) : std::fabs(g - want) <= tol * (1 + std::fabs(want));
+        if (!ok) {
+          std::printf("FAIL %s [bias and mass]: mass of (b %lld, hk %lld, slot %lld) is %.9g, reference %.9g\n", what.c_str(),
+                      (long long)b, (long long)hk, (long long)j, g, want);
+          ++failures;
+          return;
+        }
+      }
+  ++cases;
+}
+
 // NaN in the newest slot of every (b, hk) (masked for earlier rows by causal-like masks): rows that
 // mask it are unchanged, rows that admit it turn NaN exactly where the reference does.
 void checkMaskedNaN(const TestBackend& be, const CudaKernel& kern, const Spec& s, Problem p, const Config& c,
@@ -722,6 +769,7 @@ int main(int argc, char** argv) {
           if (failures) return 1;
           if (t == 0 && s.hasMask) checkMaskedNaN(*be, *kern, s, p, config(int(si) + 1), what);
           if (t == 0) checkAdmittedNaN(*be, *kern, s, p, config(int(si) + 2), what);
+          if (t == 1) runExtrasCase(*be, *kern, s, p, c, what, rng);
           if (failures) return 1;
         }
       }

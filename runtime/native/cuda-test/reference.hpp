@@ -30,9 +30,14 @@ struct Problem {
 
 // out [totalRows][Hq][D] and lse [totalRows][Hq] (natural log) in double. Row i of sequence b,
 // head h attends over slots [0, len(b, h / G)) of its own sequence and KV head only; slots past
-// len are never read.
+// len are never read. Optional (AttnArgs v3): bias [B][Hkv][capacity], added to the score after
+// the score function; mass [B][Hkv][capacity] (if non-null), per slot the sum over the rows and
+// the query heads of its KV head of the probability it received (NaN from a row whose scores are
+// NaN, on the slots that row admits).
 inline void referenceForward(const Problem& p, const MaskFn& mask, const ScoreFn& score, std::vector<double>& out,
-                             std::vector<double>& lse) {
+                             std::vector<double>& lse, const std::vector<double>* bias = nullptr,
+                             std::vector<double>* mass = nullptr) {
+  if (mass) mass->assign(size_t(p.B * p.Hkv * p.capacity), 0.0);
   const int64_t rowsTotal = p.totalRows();
   out.assign(size_t(rowsTotal * p.Hq * p.D), 0.0);
   lse.assign(size_t(rowsTotal * p.Hq), -INFINITY);
@@ -56,6 +61,7 @@ inline void referenceForward(const Problem& p, const MaskFn& mask, const ScoreFn
           for (int64_t d = 0; d < p.D; ++d) dot += double(q[d]) * double(k[d]);
           double x = p.scale * dot;
           if (score) x = score(x, b, h, qp, kp);
+          if (bias) x += (*bias)[p.slot(b, hk, j)];
           s[j] = x;
           nan |= std::isnan(x);
           if (x > m) m = x;
@@ -66,6 +72,9 @@ inline void referenceForward(const Problem& p, const MaskFn& mask, const ScoreFn
         if (nan) {
           for (int64_t c = 0; c < p.D; ++c) o[c] = NAN;
           lse[size_t(row * p.Hq + h)] = NAN;
+          if (mass)
+            for (int64_t j = 0; j < n; ++j)
+              if (ok[j]) (*mass)[p.slot(b, hk, j)] = NAN;
           continue;
         }
         double l = 0;
@@ -83,6 +92,11 @@ inline void referenceForward(const Problem& p, const MaskFn& mask, const ScoreFn
         }
         for (int64_t c = 0; c < p.D; ++c) o[c] /= l;
         lse[size_t(row * p.Hq + h)] = m + std::log(l);
+        if (mass)
+          for (int64_t j = 0; j < n; ++j) {
+            const double w = ok[j] ? std::exp(s[j] - m) : 0.0;
+            if (w >= 0x1p-126) (*mass)[p.slot(b, hk, j)] += w / l;
+          }
       }
     }
 }

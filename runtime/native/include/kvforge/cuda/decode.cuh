@@ -63,14 +63,15 @@ constexpr int decodeClassBytes(int chunksPerSplit) {
 // Blocks per SM the decode kernel is compiled for (its register budget: 128 registers for 4, 168
 // for 3). 4 where the instantiations fit 128 without spills at sm_80 and sm_90 (cuda-test/run.sh
 // checks every head dim x dtype): 4 rows up to D = 128, and 8 rows at D = 128 with 16-bit
-// storage. Elsewhere ptxas may use up to 168, and does.
-template <int D, int R, class T>
+// storage and no score function (with one, the per-slot bias of AttnArgs v3 took it one register
+// past 128 at sm_80: 24 bytes spilled). Elsewhere ptxas may use up to 168, and does.
+template <int D, int R, class T, bool kHasScore>
 constexpr int decodeMinBlocks() {
-  return (R <= 4 && D <= 128) || (R == 8 && D == 128 && sizeof(T) == 2) ? 4 : 3;
+  return (R <= 4 && D <= 128) || (R == 8 && D == 128 && sizeof(T) == 2 && !kHasScore) ? 4 : 3;
 }
 
 template <class V, int R>
-__global__ void __launch_bounds__(kThreads, decodeMinBlocks<V::kHeadDim, R, typename V::Storage>())
+__global__ void __launch_bounds__(kThreads, decodeMinBlocks<V::kHeadDim, R, typename V::Storage, V::kHasScore>())
     decodeKernel(const V var, const DeviceArgs<typename V::Storage> a) {
   using T = typename V::Storage;
   constexpr int D = V::kHeadDim, C = D / kWarpSize;
@@ -163,9 +164,10 @@ __global__ void __launch_bounds__(kThreads, decodeMinBlocks<V::kHeadDim, R, type
     // (Slot pointers are formed only here: a view with no slots may have null k, v, pos.)
     const auto values = [&] { return bases->v + k0 * a.vStrideS; };
     const auto positions = [&] { return bases->pos + k0; };
+    const auto bias = [&]() -> const float* { return bases->bias ? bases->bias + k0 : nullptr; };
     warpStep<V, R, (R < 4 ? R : 4), kDecodeKeyUnroll<T>>(var, b, wrows, bases->k + k0 * a.kStrideS, int(a.kStrideS),
-                                                          values, int(a.vStrideS), positions, nk, a.sScale, W, acc, m,
-                                                          l);
+                                                          values, int(a.vStrideS), positions, bias, nk, a.sScale, W,
+                                                          acc, m, l);
   }
 
   // This warp's partial.

@@ -38,6 +38,13 @@ struct DeviceArgs {
   int64_t sumStrideB, sumStrideH;
   int64_t maxLen;  // the grid was sized by it: slots at or past it are never read
 
+  // AttnArgs v3 (null: absent). bias: per-slot logit bias, natural log, added after score();
+  // mass: per-slot attention mass, added to by the mass kernel (mass.cuh). Slot-indexed as pos.
+  const float* bias;
+  int64_t biasStrideB, biasStrideH;
+  float* mass;
+  int64_t massStrideB, massStrideH;
+
   int64_t B, Hq, Hkv, G;  // G = Hq / Hkv
   float qScale;  // multiplies q when it is loaded: scale * log2(e) without a score function, else 1
   float sScale;  // multiplies q.k before score(): scale with a score function, else unused
@@ -80,15 +87,17 @@ struct SlotBases {
   const T* k;
   const T* v;
   const int32_t* pos;
+  const float* bias;  // null without a per-slot bias
 };
-constexpr int kSlotBasesBytes = 32;  // sizeof(SlotBases), rounded up to keep 16-byte alignment
+constexpr int kSlotBasesBytes = 32;  // sizeof(SlotBases), kept a multiple of 16 bytes
 
 // (A view with no slots may have null k, v, pos: no offset is added to a null pointer.)
 template <class T>
 __device__ __forceinline__ void storeSlotBases(SlotBases<T>* s, const DeviceArgs<T>& a, int64_t b, int64_t hk) {
   if (threadIdx.x == 0)
     *s = SlotBases<T>{a.k ? a.keys(b, hk) : nullptr, a.v ? a.values(b, hk) : nullptr,
-                      a.pos ? a.keyPositions(b, hk) : nullptr};
+                      a.pos ? a.keyPositions(b, hk) : nullptr,
+                      a.bias ? a.bias + b * a.biasStrideB + hk * a.biasStrideH : nullptr};
 }
 
 }  // namespace KVF_CUDA_NS

@@ -30,6 +30,7 @@
 #include "kvforge/cuda/config.cuh"
 #include "kvforge/cuda/decode.cuh"
 #include "kvforge/cuda/device_args.cuh"
+#include "kvforge/cuda/mass.cuh"
 #include "kvforge/cuda/prefill.cuh"
 #include "kvforge/cuda/storage.cuh"
 
@@ -222,6 +223,19 @@ void launchPrefill(const V& var, const DeviceArgs<typename V::Storage>& d, const
   finish(stream, guard, "prefill");
 }
 
+// The attention mass (AttnArgs v3), after the forward has written lse (mass.cuh).
+template <class V>
+void launchMass(const V& var, const DeviceArgs<typename V::Storage>& d, cudaStream_t stream) {
+  const int64_t total = d.B * d.Hkv * d.maxLen;
+  if (total == 0) return;
+  SyncOnUnwind guard{stream};
+  const int64_t blocks = std::min<int64_t>((total + kMassThreads - 1) / kMassThreads, kMassMaxBlocks);
+  auto* mass = &massKernel<V>;
+  KVF_LAUNCH(mass, dim3(unsigned(blocks)), dim3(kMassThreads), 0, stream, var, d);
+  check(cudaGetLastError(), "massKernel launch", "");
+  finish(stream, guard, "attention mass");
+}
+
 inline void requireArg(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument("kvforge " KVF_CUDA_BACKEND " kernel: " + what);
 }
@@ -234,9 +248,6 @@ void checkArgs(const AttnArgs& a) {
   using T = typename V::Storage;
   constexpr int D = V::kHeadDim;
   checkArgsVersion(a, 2, "kvforge " KVF_CUDA_BACKEND " kernel");
-  // Version 3's per-slot bias and attention-mass output are computed by the CPU kernels only so
-  // far: refused here, never ignored.
-  requireArg(!biasOf(a) && !massOf(a), "the per-slot logit bias and the attention-mass output are not in the CUDA kernels yet (the CPU kernels compute them)");
   const auto num = [](int64_t x) { return std::to_string(x); };
   const SlotView& kv = a.kv;
   requireArg(kv.D == D && kv.Dv == D, "expected head dims D = Dv = " + num(D) + " (compiled), got D = " + num(kv.D) +
@@ -302,6 +313,8 @@ void forward(const V& var, const AttnArgs& a) {
   d.len = kv.len, d.lenStrideB = kv.lenStrideB, d.lenStrideH = kv.lenStrideH;
   d.sumMin = kv.sumMin, d.sumMax = kv.sumMax, d.sumStrideB = kv.sumStrideB, d.sumStrideH = kv.sumStrideH;
   d.maxLen = kv.maxLen;
+  d.bias = biasOf(a), d.biasStrideB = a.biasStrideB, d.biasStrideH = a.biasStrideH;
+  d.mass = massOf(a), d.massStrideB = a.massStrideB, d.massStrideH = a.massStrideH;
   d.B = a.B, d.Hq = a.Hq, d.Hkv = kv.Hkv, d.G = a.Hq / kv.Hkv;
   const float scale = static_cast<float>(a.scale);
   d.qScale = V::kHasScore ? 1.0f : scale * kLog2e;
@@ -311,6 +324,7 @@ void forward(const V& var, const AttnArgs& a) {
   if (groupRows > kDecodeMaxGroupRows) launchPrefill(var, d, a, dev, stream);
   else if (groupRows <= kDecodeSmallRows) launchDecode<V, kDecodeSmallRows>(var, d, a, dev, stream);
   else launchDecode<V, decodeLargeRows<D>()>(var, d, a, dev, stream);
+  if (d.mass) launchMass(var, d, stream);
 }
 
 // The registry's entry point for variant V (registry.hpp's KernelFn).

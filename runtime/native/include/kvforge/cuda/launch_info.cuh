@@ -11,7 +11,7 @@
 //
 // Keep variantLaunches() in step with launchPrefill / launchDecode in host.cuh. Drift is caught:
 // `kvforge resources` fails when the __global__ functions nvcc compiles for a variant (prefill,
-// decode<R> for each R, merge) are not exactly the ones listed here.
+// decode<R> for each R, merge, mass) are not exactly the ones listed here.
 #pragma once
 #include "kvforge/cuda/config.cuh"
 #include "kvforge/cuda/decode.cuh"
@@ -25,15 +25,15 @@ namespace KVF_CUDA_NS {
 
 // One __global__ function as forward<V> launches it.
 struct KernelLaunch {
-  const char* role;      // "prefill" (prefillKernel<V>), "decode" (decodeKernel<V, rows>) or
-                         // "merge" (decodeMergeKernel<D, Storage>)
+  const char* role;      // "prefill" (prefillKernel<V>), "decode" (decodeKernel<V, rows>),
+                         // "merge" (decodeMergeKernel<D, Storage>) or "mass" (massKernel<V>)
   int rows;              // decode: rows per slice R, its template argument; 0 otherwise
   int threads;           // block size
   int dynamicSmemBytes;  // dynamic shared memory per block, as launched
   bool smemOptIn;        // the host raises cudaFuncAttributeMaxDynamicSharedMemorySize to it
 };
 
-constexpr int kMaxVariantLaunches = 4;
+constexpr int kMaxVariantLaunches = 5;
 constexpr int64_t kLaunchInfoSlots = 32768;  // maxLen of the call the prefill's numbers are for
 
 // Everything forward<V> may launch, with the variant's compiled shape.
@@ -54,7 +54,7 @@ constexpr VariantLaunches variantLaunches() {
       D,
       V::kTileQ,
       V::kTileK,
-      4,
+      5,
       {
           {"prefill", 0, kThreads, int(prefillSmemBytes<V>() + roundUp16(prefillClassBytes<V>(kLaunchInfoSlots))),
            true},  // launchPrefill<V>
@@ -65,6 +65,7 @@ constexpr VariantLaunches variantLaunches() {
            int(decodeSmemBytes<V, large>() + roundUp16(decodeClassBytes<V, large>(kDecodeMaxChunksPerSplit))),
            true},  // launchDecode<V, large>
           {"merge", 0, kThreads, 0, false},                                // launchDecode's merge
+          {"mass", 0, kMassThreads, 0, false},                             // launchMass<V>
       }};
 }
 

@@ -146,8 +146,9 @@ __global__ void __launch_bounds__(kThreads, 1) prefillKernel(const V var, const 
                     Vs);
       __syncthreads();
       if (wRows > 0)
-        warpStep<V, R, R, 1>(var, b, wrows, Ks, D + kPadK, [Vs] { return Vs; }, D, [&] { return bases->pos + k0; }, nk,
-                             a.sScale, W, acc, m, l);
+        warpStep<V, R, R, 1>(var, b, wrows, Ks, D + kPadK, [Vs] { return Vs; }, D, [&] { return bases->pos + k0; },
+                             [&]() -> const float* { return bases->bias ? bases->bias + k0 : nullptr; }, nk, a.sScale, W,
+                             acc, m, l);
     }
   }
 

@@ -62,11 +62,12 @@ struct WarpRows {
 // global memory, to keep several loads in flight per lane).
 // Q was pre-multiplied by scale * log2(e) when there is no score function; else s = scale * q.k
 // is formed exactly, passed to score(), and converted to log2 units afterwards. kpos() returns the
-// keys' positions; it is called where they are read (after the dot products), so that a pointer
-// the caller keeps in shared memory is not held in registers through them.
-template <class V, int R, int RG, int KU, class KT, class PosFn>
+// keys' positions and kbias() their per-slot logit bias (AttnArgs v3, natural log; null: none,
+// added after score()); both are called where they are read (after the dot products), so that a
+// pointer the caller keeps in shared memory is not held in registers through them.
+template <class V, int R, int RG, int KU, class KT, class PosFn, class BiasFn>
 __device__ __forceinline__ void scoreChunk(const V& var, int64_t b, const WarpRows& rows, const KT* K, int ldK,
-                                           const PosFn& kpos, int nk, float scale, float* S) {
+                                           const PosFn& kpos, const BiasFn& kbias, int nk, float scale, float* S) {
   constexpr int D = V::kHeadDim;
   constexpr int kVec = 4;
   static_assert(R % RG == 0, "row groups must tile the rows");
@@ -101,12 +102,15 @@ __device__ __forceinline__ void scoreChunk(const V& var, int64_t b, const WarpRo
     }
   }
   const int64_t kp = kpos()[j];
+  const float* bp = kbias();
+  const float kb = bp ? bp[j] * kLog2e : 0.0f;  // bias in log2 units
   KVF_UNROLL
   for (int r = 0; r < R; ++r) {
     float x = -INFINITY;
     if (((rows.live >> r) & 1u) && lane < nk) {
       x = s[r];
       if constexpr (V::kHasScore) x = var.score(x * scale, b, rows.rowH[r], rows.rowPos[r], kp) * kLog2e;
+      x += kb;
       if constexpr (V::kHasMask) {
         if (((rows.masked >> r) & 1u) && !var.mask(b, rows.rowH[r], rows.rowPos[r], kp)) x = -INFINITY;
       }
@@ -193,15 +197,17 @@ __device__ __forceinline__ void pvChunk(float (&acc)[R][D / kWarpSize], const fl
 }
 
 // The whole step. W is the warp's scratch (kWarpScratchFloats<R>). (m, l) live in lane r for
-// row r; acc in every lane. Vp() and kpos(): the value rows and key positions (see pvChunk).
-template <class V, int R, int RG, int KU, class KT, class VFn, class PosFn>
+// row r; acc in every lane. Vp(), kpos() and kbias(): the value rows, key positions and per-slot
+// bias (see pvChunk, scoreChunk).
+template <class V, int R, int RG, int KU, class KT, class VFn, class PosFn, class BiasFn>
 __device__ __forceinline__ void warpStep(const V& var, int64_t b, const WarpRows& rows, const KT* K, int ldK,
-                                         const VFn& Vp, int ldV, const PosFn& kpos, int nk, float scale,
-                                         float* W, float (&acc)[R][V::kHeadDim / kWarpSize], float& m, float& l) {
+                                         const VFn& Vp, int ldV, const PosFn& kpos, const BiasFn& kbias, int nk,
+                                         float scale, float* W, float (&acc)[R][V::kHeadDim / kWarpSize], float& m,
+                                         float& l) {
   float* S = W;
   float* alpha = W + R * kLdS;
   __syncwarp();  // the previous step's P*V has read S
-  scoreChunk<V, R, RG, KU>(var, b, rows, K, ldK, kpos, nk, scale, S);
+  scoreChunk<V, R, RG, KU>(var, b, rows, K, ldK, kpos, kbias, nk, scale, S);
   __syncwarp();
   const bool anyZero = softmaxChunk<R>(S, alpha, rows.live, nk, m, l);
   __syncwarp();
