@@ -8,11 +8,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { scheme } from '../dsl/index.ts';
-import { adaptiveCache, pyramidCache, sinkCache, type CachePolicySpec } from '../dsl/policy/policy.ts';
 import type { ModelShape } from '../dsl/scheme/modelShape.ts';
 import { Executor } from '../runtime/model/executor.ts';
 import { seededWeights } from '../runtime/model/weights.ts';
 import { checkSchemeCase, fuzzScheme } from '../runtime/verify/schemeFuzz.ts';
+import { checkPolicyRegressions } from './support/policy-cases.ts';
 
 const seed = Number(process.env.FUZZ_SEED ?? 42);
 const model: ModelShape = { hiddenSize: 16, intermediateSize: 32, vocabSize: 32, ropeTheta: 10000, rmsNormEps: 1e-6, tieWordEmbeddings: false };
@@ -44,17 +44,7 @@ describe(`executor on CUDA kernels (emulated without a device; seed ${seed})`, (
   }, 900_000);
 
   it('cache policies on CUDA caches: pyramid best with countBias on LCKV, sinks, adaptive heads', async () => {
-    const cases: [string, CachePolicySpec][] = [
-      ['0_3_3_3', pyramidCache({ budgets: [2, 2, 2, 2], sinks: 1, pooling: 'best', countBias: true })],
-      ['0_1_2_3', sinkCache({ sinks: 1, windowLength: 3 })],
-      ['0_1_2_2', adaptiveCache({ T: 0.8, special: [1], punctuation: [5, 9], rF: 0.3, rL: 0.3, policyDecode: true })],
-    ];
-    for (const [kv, policy] of cases) {
-      const s = scheme({ ...shape, layers: 4, kv, window: 3, iterations: { m: 2, b: 1 }, dtype: 'f32', policy });
-      const ex = await Executor.create(seededWeights(s, model, 5), { target: 'cuda' });
-      expect(ex.newBatch(1).caches[0]!.backend).toBe(ex['kernels'].get('causal')!.backend);
-      await checkSchemeCase(ex, model, { weightSeed: 11, prompts: [[1, 2, 3, 4, 5, 6, 7], [9, 8, 1]], decode: [[3, 1, 4, 1, 5], [9, 2, 6, 5, 3]] });
-    }
+    await checkPolicyRegressions(shape, model, 'cuda');
   }, 900_000);
 
   it('a target other than cpu or cuda is KVF3001', async () => {

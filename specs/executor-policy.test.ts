@@ -11,11 +11,11 @@ import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { scheme, type LayerTable } from '../dsl/index.ts';
 import type { CachePolicySpec } from '../dsl/policy/policy.ts';
-import { pyramidCache, sinkCache, adaptiveCache } from '../dsl/policy/policy.ts';
 import { Executor } from '../runtime/model/executor.ts';
 import { seededWeights } from '../runtime/model/weights.ts';
 import { checkSchemeCase, smallModel } from '../runtime/verify/schemeFuzz.ts';
 import { policyArbWith } from './support/policy-arbs.ts';
+import { checkPolicyRegressions } from './support/policy-cases.ts';
 import { runs, SEED } from './support/random-expr.ts';
 import { tableArb } from './support/scheme-arbs.ts';
 
@@ -56,15 +56,6 @@ describe(`executor under cache policies vs the reference model (seed ${SEED})`, 
   }, 600_000);
 
   it('regression examples: LCKV with a pyramid top cache, standard with sinks, YOCO-like with adaptive heads', async () => {
-    const cases: [string, CachePolicySpec][] = [
-      ['0_3_3_3', pyramidCache({ budgets: [2, 2, 2, 2], sinks: 1, pooling: 'best', countBias: true })],
-      ['0_1_2_3', sinkCache({ sinks: 1, windowLength: 3 })],
-      ['0_1_2_2', adaptiveCache({ T: 0.8, special: [1], punctuation: [5, 9], rF: 0.3, rL: 0.3, policyDecode: true })],
-    ];
-    for (const [kv, policy] of cases) {
-      const s = scheme({ ...shape, layers: 4, kv, window: 3, iterations: { m: 2, b: 1 }, dtype: 'f32', policy });
-      const ex = await Executor.create(seededWeights(s, model, 5));
-      await checkSchemeCase(ex, model, { weightSeed: 11, prompts: [[1, 2, 3, 4, 5, 6, 7], [9, 8, 1]], decode: [[3, 1, 4, 1, 5], [9, 2, 6, 5, 3]] });
-    }
+    await checkPolicyRegressions(shape, model, 'cpu');
   }, 600_000);
 });

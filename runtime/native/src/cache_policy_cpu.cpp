@@ -168,11 +168,7 @@ void pyramid(const PyramidArgs& a) {
   if (heads(c) == 0) return;
   if (!a.sinks || !a.compressed) fail("pyramid", "null sinks or compressed");
   check("pyramid", pyramidProblem(a, c.len, a.sinks, a.compressed));
-  switch (c.dtype) {
-    case DType::F32: return pyramidAs<DType::F32>(a);
-    case DType::F16: return pyramidAs<DType::F16>(a);
-    case DType::BF16: return pyramidAs<DType::BF16>(a);
-  }
+  withDType(c.dtype, [&](auto t) { pyramidAs<decltype(t)::value>(a); });
 }
 
 void merge(const MergeArgs& a) {
@@ -181,11 +177,7 @@ void merge(const MergeArgs& a) {
   if (heads(c) == 0) return;
   if (!a.start || !a.count || !a.dst) fail("merge", "null start, count or dst");
   check("merge", mergeProblem(a, c.len, a.start, a.count, a.dst));
-  switch (c.dtype) {
-    case DType::F32: return mergeAs<DType::F32>(a);
-    case DType::F16: return mergeAs<DType::F16>(a);
-    case DType::BF16: return mergeAs<DType::BF16>(a);
-  }
+  withDType(c.dtype, [&](auto t) { mergeAs<decltype(t)::value>(a); });
 }
 
 }  // namespace kvf::cpucache

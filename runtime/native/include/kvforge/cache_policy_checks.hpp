@@ -1,4 +1,4 @@
-// Host-side validation of the compression policies' cache ops (cache_ops.hpp: CompactArgs,
+// Host-side validation (and dtype dispatch) of the compression policies' cache ops (cache_ops.hpp: CompactArgs,
 // MergeArgs, PyramidArgs), shared by the backends: the CPU checks its arguments in place, the CUDA
 // backends on host copies of the lengths and argument arrays (downloaded first). Each returns what
 // is wrong, naming the head, or "" when the op may run; nothing is written before it has passed.
@@ -6,12 +6,23 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include "kvforge/cache_merge.hpp"
 #include "kvforge/cache_ops.hpp"
 #include "kvforge/cache_slots.hpp"
 
 namespace kvf {
 namespace slots {
+
+// f(std::integral_constant<DType, t>{}): the ops' templates instantiated per storage dtype.
+template <class F>
+void withDType(DType t, F&& f) {
+  switch (t) {
+    case DType::F32: return f(std::integral_constant<DType, DType::F32>{});
+    case DType::F16: return f(std::integral_constant<DType, DType::F16>{});
+    case DType::BF16: return f(std::integral_constant<DType, DType::BF16>{});
+  }
+}
 
 inline std::string headName(const CacheView& c, int64_t hd) {
   return "sequence " + std::to_string(hd / c.Hkv) + " head " + std::to_string(hd % c.Hkv);

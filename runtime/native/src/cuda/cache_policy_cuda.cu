@@ -238,11 +238,7 @@ void policyMerge(const MergeArgs& a) {
   for (int64_t hd = 0; hd < H; ++hd) copy |= ct[size_t(hd)] > 0 && mergeOrder(st[size_t(hd)], ct[size_t(hd)], ds[size_t(hd)], g) == MergeOrder::Copy;
   const MergeScratchMemory w("merge", c, a.pooling, copy);
   guarded("merge", [&] {
-    switch (c.dtype) {
-      case DType::F32: KVF_LAUNCH(mergeKernel<DType::F32>, headBlocks(c), kCacheThreads, 0, 0, a, w.view); break;
-      case DType::F16: KVF_LAUNCH(mergeKernel<DType::F16>, headBlocks(c), kCacheThreads, 0, 0, a, w.view); break;
-      case DType::BF16: KVF_LAUNCH(mergeKernel<DType::BF16>, headBlocks(c), kCacheThreads, 0, 0, a, w.view); break;
-    }
+    withDType(c.dtype, [&](auto t) { KVF_LAUNCH(mergeKernel<decltype(t)::value>, headBlocks(c), kCacheThreads, 0, 0, a, w.view); });
     checkLaunch("merge", "mergeKernel");
   });
 }
@@ -259,11 +255,7 @@ void policyPyramid(const PyramidArgs& a) {
   check("pyramid", pyramidProblem(a, len.data(), sk.data(), cp.data()));
   const MergeScratchMemory w("pyramid", c, a.pooling, false);  // rounds merge in place (Reverse)
   guarded("pyramid", [&] {
-    switch (c.dtype) {
-      case DType::F32: KVF_LAUNCH(pyramidKernel<DType::F32>, headBlocks(c), kCacheThreads, 0, 0, a, w.view); break;
-      case DType::F16: KVF_LAUNCH(pyramidKernel<DType::F16>, headBlocks(c), kCacheThreads, 0, 0, a, w.view); break;
-      case DType::BF16: KVF_LAUNCH(pyramidKernel<DType::BF16>, headBlocks(c), kCacheThreads, 0, 0, a, w.view); break;
-    }
+    withDType(c.dtype, [&](auto t) { KVF_LAUNCH(pyramidKernel<decltype(t)::value>, headBlocks(c), kCacheThreads, 0, 0, a, w.view); });
     checkLaunch("pyramid", "pyramidKernel");
   });
 }
