@@ -75,23 +75,34 @@ struct MassTape {
   // final lse in log2 units (-inf: the row saw no admissible key and adds nothing).
   void finish(const float* lse2, float* mass) const {
     float c[kMaxRows];
+    const float* rowP[kMaxRows];
     for (int64_t t = 0; t < nSteps; ++t) {
       const MassTapeStep st = steps[t];
       const float* ref = refs + t * R;
-      for (int r = 0; r < R; ++r)
-        c[r] = lse2[r] == -INFINITY || ref[r] == -INFINITY ? 0.0f : exp2Scalar(ref[r] - lse2[r]);
+      // The rows that add anything in this step, with their factors (rows in order g, i).
+      int nA = 0;
+      for (int r = 0; r < R; ++r) {
+        if (lse2[r] == -INFINITY || ref[r] == -INFINITY) continue;
+        const float f = exp2Scalar(ref[r] - lse2[r]);
+        if (f == 0.0f) continue;
+        c[nA] = f, rowP[nA] = p + r * ldP + st.k0, ++nA;
+      }
+      if (nA == 0) continue;
       float* out = mass + st.k0;
       int j = 0;
-      for (; j + 8 <= st.n; j += 8) {
-        Vec8 acc = zero8();
-        for (int r = 0; r < R; ++r)
-          if (c[r] != 0.0f) acc = fma(set8(c[r]), load8(p + r * ldP + st.k0 + j), acc);
-        store8(out + j, add(load8(out + j), acc));
+      for (; j + 16 <= st.n; j += 16) {
+        Vec8 a0 = zero8(), a1 = zero8();
+        for (int x = 0; x < nA; ++x) {
+          const Vec8 f = set8(c[x]);
+          a0 = fma(f, load8(rowP[x] + j), a0);
+          a1 = fma(f, load8(rowP[x] + j + 8), a1);
+        }
+        store8(out + j, add(load8(out + j), a0));
+        store8(out + j + 8, add(load8(out + j + 8), a1));
       }
       for (; j < st.n; ++j) {
         float acc = 0.0f;
-        for (int r = 0; r < R; ++r)
-          if (c[r] != 0.0f) acc = std::fma(c[r], p[r * ldP + st.k0 + j], acc);
+        for (int x = 0; x < nA; ++x) acc = std::fma(c[x], rowP[x][j], acc);
         out[j] += acc;
       }
     }
