@@ -13,7 +13,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -47,16 +49,36 @@ void recomputeHead(const CacheView& c, int64_t hd, int64_t len) {
   for (int64_t t = 0; t < entriesPerHead(c); ++t) recomputeEntry(c, hd, len, t);
 }
 
+// Slots [src, src + n) of head hd to [dst, dst + n), every column, as whole blocks (a head's rows
+// are contiguous in each array); dst <= src, so memmove's overlap rule is all that is needed.
+template <class E>
+void moveSlots(const CacheView& c, int64_t hd, int64_t dst, int64_t src, int64_t n) {
+  const auto move = [&](auto* base, int64_t width) {
+    using T = std::remove_pointer_t<decltype(base)>;
+    T* row = base + hd * c.capacity * width;
+    std::memmove(row + dst * width, row + src * width, size_t(n * width) * sizeof(T));
+  };
+  if (c.D > 0) move(static_cast<E*>(c.k), c.D);
+  if (c.Dv > 0) move(static_cast<E*>(c.v), c.Dv);
+  move(c.pos, 1);
+  if (c.count) move(c.count, 1), move(c.mass, 1), move(c.bias, 1);
+}
+
+// Kept slot keep[i] to i, in ascending order (keep[i] >= i: every source is read before it is
+// overwritten), one block move per run of consecutive kept slots: a sink cache's step is two runs
+// (the sinks, the window) instead of one row copy per slot.
 template <class E>
 void compactAs(const CompactArgs& a, const std::vector<int64_t>& at) {
   const CacheView& c = a.cache;
-  const int64_t C = columns(c);
   forHeads(c, a.threads, [&](int64_t hd) {
     const int64_t n = a.keepCount[hd];
     if (n < 0) return;
     const int32_t* keep = a.keep + at[size_t(hd)];
-    for (int64_t i = 0; i < n; ++i)
-      if (keep[i] != i) copyColumns<E>(c, hd, i, c, hd, keep[i], 0, C);
+    for (int64_t i0 = 0, i1; i0 < n; i0 = i1) {
+      for (i1 = i0 + 1; i1 < n && keep[i1] == keep[i1 - 1] + 1; ++i1) {
+      }
+      if (keep[i0] != i0) moveSlots<E>(c, hd, i0, keep[i0], i1 - i0);
+    }
     recomputeHead(c, hd, n);
     c.len[hd] = int32_t(n);
   });
